@@ -1,0 +1,639 @@
+//! The run configuration: plain serde structs, parsed and validated in one place.
+//!
+//! A config is built from a TOML file or a named preset, then `--set key.path=value` overrides are
+//! applied to the TOML tree *before* it is deserialized, so every error (unknown key, wrong type,
+//! value out of range) names the dotted key and what is allowed.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Errors of the configuration layer. Each message names the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: invalid TOML: {message}")]
+    Toml { origin: String, message: String },
+    #[error("{origin}: key `{key}`: {message}")]
+    Key { origin: String, key: String, message: String },
+    #[error("unknown key `{key}`; allowed here: {allowed}")]
+    UnknownKey { key: String, allowed: String },
+    #[error("--set expects KEY=VALUE, got `{0}`")]
+    SetSyntax(String),
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid { key: String, message: String },
+    #[error("unknown preset `{name}`; available: {available}")]
+    UnknownPreset { name: String, available: String },
+}
+
+/// Loss function.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// Cross-entropy on the logits.
+    Ce,
+    /// Mean squared error `||f(x) - onehot(y)||^2 / C` (P3), averaged over the batch.
+    Mse,
+}
+
+/// Which data set.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DataName {
+    /// Built-in, generated in memory from the seed.
+    Synthetic,
+    /// Official idx files (optionally gzipped) in `data.dir`.
+    Mnist,
+    /// Official CIFAR-10 binary batches in `data.dir`.
+    Cifar10,
+    /// Official CIFAR-100 binary files in `data.dir` (fine labels).
+    Cifar100,
+}
+
+/// Which official split serves as the pool the training set is drawn from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitName {
+    Train,
+    Test,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    pub name: DataName,
+    /// Folder with the data files (mnist, cifar10, cifar100). Ignored for synthetic.
+    pub dir: PathBuf,
+    /// Number of training images (0 = the whole pool).
+    pub train_size: usize,
+    /// Number of test images (0 = all of them).
+    pub test_size: usize,
+    /// Official split used as the training pool (`test` for the MNIST test file shipped here).
+    pub train_split: SplitName,
+    /// If > 0: hold out this many images of the training pool as the test set, instead of the
+    /// official test split.
+    pub holdout: usize,
+    /// Random crop (padding 4) + horizontal flip on training batches.
+    pub augment: bool,
+    /// Fraction of training labels replaced by a uniformly drawn wrong class (fixed per run).
+    pub label_noise: f64,
+    /// Seed of everything about the data itself (synthetic images, held-out split, label noise),
+    /// separate from the run's `seed` so that a sweep over seeds trains on the same data.
+    pub seed: u64,
+    /// Synthetic data: number of classes.
+    pub classes: usize,
+    /// Synthetic data: per-pixel noise level relative to the class signal (harder when larger).
+    pub noise: f64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            name: DataName::Synthetic,
+            dir: PathBuf::new(),
+            train_size: 5000,
+            test_size: 2000,
+            train_split: SplitName::Train,
+            holdout: 0,
+            augment: false,
+            label_noise: 0.0,
+            seed: 0,
+            classes: 10,
+            noise: 1.0,
+        }
+    }
+}
+
+/// Network architecture.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// ConvNet-k of depth 3 (spec §2).
+    Convnet,
+    /// Pre-activation ResNet-18-k.
+    Resnet18,
+}
+
+/// Which parameters are normalized / trained (spec §2).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Conv bias on, BN affine on, every parameter trained.
+    #[serde(rename = "standard")]
+    Standard,
+    /// Fully scale-invariant: no conv bias, BN without affine, last layer fixed at norm 10.
+    #[serde(rename = "scale-invariant")]
+    ScaleInvariant,
+    /// As scale-invariant but BN affine on and every parameter trained.
+    #[serde(rename = "si-affine")]
+    SiAffine,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    /// Width factor k.
+    pub width: i64,
+    pub variant: Variant,
+    /// Frobenius norm the last linear layer's weight is rescaled to at init (<= 0: not rescaled).
+    pub last_layer_norm: f64,
+    /// Seed of the last layer's initialisation, separate from `seed` so that every run of a
+    /// sweep shares the same last layer (as P2 does).
+    pub last_layer_seed: u64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            arch: Arch::Convnet,
+            width: 8,
+            variant: Variant::ScaleInvariant,
+            last_layer_norm: 10.0,
+            last_layer_seed: 0,
+        }
+    }
+}
+
+/// Where the SI group lives during training.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimMode {
+    /// SGD with weight decay in the full parameter space (P1).
+    Full,
+    /// Projected SGD on the sphere of the initial SI norm, at a fixed ELR (P2, P3).
+    Sphere,
+}
+
+/// Learning-rate (or ELR) schedule over the run.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay from the base value to 0 over all steps of the run.
+    Cosine,
+    /// Multiply by `optim.gamma` at each epoch in `optim.milestones`.
+    Step,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    pub mode: OptimMode,
+    /// Learning rate (full mode; in sphere mode, for trained non-SI parameters only).
+    pub lr: f64,
+    /// Weight decay (full mode; in sphere mode, for trained non-SI parameters only).
+    pub wd: f64,
+    pub momentum: f64,
+    /// Effective learning rate of the SI group in sphere mode.
+    pub elr: f64,
+    pub schedule: Schedule,
+    /// Epochs at which a `step` schedule multiplies by `gamma`.
+    pub milestones: Vec<usize>,
+    pub gamma: f64,
+    /// Sphere mode: one sphere per output filter instead of one global sphere.
+    pub per_filter: bool,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            mode: OptimMode::Sphere,
+            lr: 0.01,
+            wd: 0.0,
+            momentum: 0.0,
+            elr: 1e-3,
+            schedule: Schedule::Constant,
+            milestones: vec![],
+            gamma: 0.1,
+            per_filter: false,
+        }
+    }
+}
+
+/// Compute device.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceName {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    /// Minibatch size (0 = full-batch gradient descent).
+    pub batch_size: usize,
+    /// Intra-op threads of libtorch. Results are deterministic for a fixed seed and thread count.
+    pub threads: usize,
+    pub device: DeviceName,
+    /// Also log every N iterations (0 = once per epoch only). Step rows hold the cheap metrics.
+    pub log_every: usize,
+    /// Write a checkpoint every N epochs (0 = only at the end). The latest is always kept for resume.
+    pub checkpoint_every: usize,
+    /// Keep every scheduled checkpoint (`true`) or only the latest (`false`).
+    pub keep_checkpoints: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 128,
+            threads: 2,
+            device: DeviceName::Cpu,
+            log_every: 0,
+            checkpoint_every: 1,
+            keep_checkpoints: true,
+        }
+    }
+}
+
+/// Which of the costlier per-epoch measurements to make.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Loss/accuracy over the full training set (BN in train mode) each epoch.
+    pub train_eval: bool,
+    /// Norm of the full-batch (mean) gradient of the SI group; costs one backward pass over the
+    /// training set, shared with `train_eval`'s forward pass.
+    pub full_grad: bool,
+    /// Per-layer norms and ELRs as extra columns.
+    pub layers: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { train_eval: true, full_grad: true, layers: true }
+    }
+}
+
+/// A complete, resolved run configuration. Written to `config.toml` in the run directory.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub loss: Loss,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub optim: OptimConfig,
+    pub train: TrainConfig,
+    pub metrics: MetricsConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            loss: Loss::Ce,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            optim: OptimConfig::default(),
+            train: TrainConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+/// Named presets, as TOML overrides of the defaults: `(name, description, toml)`.
+pub const PRESETS: &[(&str, &str, &str)] = &[
+    (
+        "quick",
+        "ConvNet-8 scale-invariant on synthetic data, sphere at ELR 1e-3, 8 epochs (~1 min on 2 cores)",
+        r#"
+[data]
+train_size = 4000
+test_size = 1000
+[model]
+width = 8
+[optim]
+mode = "sphere"
+elr = 1e-3
+[train]
+epochs = 8
+"#,
+    ),
+    (
+        "full-quick",
+        "ConvNet-8 scale-invariant on synthetic data, full space, lr 0.5, wd 5e-3, 20 epochs",
+        r#"
+[data]
+train_size = 4000
+test_size = 1000
+[model]
+width = 8
+[optim]
+mode = "full"
+lr = 0.5
+wd = 5e-3
+[train]
+epochs = 20
+"#,
+    ),
+    (
+        "mnist",
+        "ConvNet-4 scale-invariant on the real MNIST test file (8000 train / 2000 held out), sphere",
+        r#"
+[data]
+name = "mnist"
+dir = "../shared/data/mnist"
+train_split = "test"
+holdout = 2000
+train_size = 0
+test_size = 0
+[model]
+width = 4
+[optim]
+mode = "sphere"
+elr = 2e-3
+[train]
+epochs = 4
+"#,
+    ),
+    (
+        "paper-periodic",
+        "P1: ConvNet-32 SI on CIFAR-10, full space, lr 0.01, wd 1e-3, 1000 epochs, CUDA",
+        r#"
+[data]
+name = "cifar10"
+dir = "data/cifar-10-batches-bin"
+train_size = 0
+test_size = 0
+[model]
+width = 32
+[optim]
+mode = "full"
+lr = 0.01
+wd = 1e-3
+[train]
+epochs = 1000
+device = "cuda"
+checkpoint_every = 10
+"#,
+    ),
+    (
+        "paper-regimes",
+        "P2: ConvNet-32 SI on CIFAR-10, sphere at ELR 1e-3 (regime 2), 1000 epochs, CUDA",
+        r#"
+[data]
+name = "cifar10"
+dir = "data/cifar-10-batches-bin"
+train_size = 0
+test_size = 0
+[model]
+width = 32
+[optim]
+mode = "sphere"
+elr = 1e-3
+[train]
+epochs = 1000
+device = "cuda"
+checkpoint_every = 10
+"#,
+    ),
+];
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Toml { origin: origin.to_string(), message: e.to_string() })
+}
+
+/// Merge `over` into `base` recursively (tables merge, other values replace).
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The TOML tree of the defaults: the schema against which keys are checked.
+fn schema() -> toml::Table {
+    toml::Table::try_from(RunConfig::default()).expect("default config serializes")
+}
+
+/// Check that every key of `t` exists in `schema` (same nesting), naming the allowed keys if not.
+fn check_keys(t: &toml::Table, schema: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (k, v) in t {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match schema.get(k) {
+            None => {
+                let allowed: Vec<String> = schema
+                    .keys()
+                    .map(|s| if prefix.is_empty() { s.clone() } else { format!("{prefix}.{s}") })
+                    .collect();
+                return Err(ConfigError::UnknownKey { key, allowed: allowed.join(", ") });
+            }
+            Some(toml::Value::Table(s)) => {
+                if let toml::Value::Table(sub) = v {
+                    check_keys(sub, s, &key)?;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parse the value part of `--set key=value`: TOML syntax if it parses, else a bare string.
+fn parse_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap(),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+/// Apply one `KEY=VALUE` override (dotted key) to a TOML tree.
+pub fn apply_set(t: &mut toml::Table, set: &str) -> Result<(), ConfigError> {
+    let (key, raw) = set.split_once('=').ok_or_else(|| ConfigError::SetSyntax(set.to_string()))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur = t;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: key.to_string(),
+                    message: format!("`{p}` is a value, not a table"),
+                });
+            }
+        };
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), parse_value(raw.trim()));
+    Ok(())
+}
+
+impl RunConfig {
+    /// Build a config from an optional TOML text (file contents or preset) plus `--set` overrides,
+    /// then validate it. `origin` names the source in error messages.
+    pub fn from_parts(text: Option<(&str, &str)>, sets: &[String]) -> Result<Self, ConfigError> {
+        let mut t = toml::Table::new();
+        let mut origin = "config".to_string();
+        if let Some((text, o)) = text {
+            origin = o.to_string();
+            t = parse_table(text, o)?;
+        }
+        for s in sets {
+            apply_set(&mut t, s)?;
+        }
+        check_keys(&t, &schema(), "")?;
+        let mut full = schema();
+        merge(&mut full, t);
+        let cfg: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(full)).map_err(|e| {
+            ConfigError::Key { origin: origin.clone(), key: e.path().to_string(), message: e.into_inner().to_string() }
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Load from a TOML file plus overrides.
+    pub fn from_file(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::from_parts(Some((&text, &path.display().to_string())), sets)
+    }
+
+    /// Load a named preset plus overrides.
+    pub fn from_preset(name: &str, sets: &[String]) -> Result<Self, ConfigError> {
+        let (_, _, text) = PRESETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| {
+            ConfigError::UnknownPreset {
+                name: name.to_string(),
+                available: PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
+            }
+        })?;
+        Self::from_parts(Some((text, &format!("preset `{name}`"))), sets)
+    }
+
+    /// Every value constraint, in one place.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
+        if self.model.width < 1 {
+            return bad("model.width", format!("must be >= 1, got {}", self.model.width));
+        }
+        if !(0.0..1.0).contains(&self.data.label_noise) {
+            return bad("data.label_noise", format!("must be in [0, 1), got {}", self.data.label_noise));
+        }
+        if self.data.name == DataName::Synthetic {
+            if self.data.classes < 2 {
+                return bad("data.classes", format!("must be >= 2, got {}", self.data.classes));
+            }
+            if self.data.train_size == 0 || self.data.test_size == 0 {
+                return bad("data.train_size", "synthetic data needs train_size and test_size > 0".into());
+            }
+            if !(self.data.noise >= 0.0) {
+                return bad("data.noise", format!("must be >= 0, got {}", self.data.noise));
+            }
+        } else if self.data.dir.as_os_str().is_empty() {
+            return bad("data.dir", "the folder holding the data files is required for this data set".into());
+        }
+        if !(self.optim.lr > 0.0) {
+            return bad("optim.lr", format!("must be > 0, got {}", self.optim.lr));
+        }
+        if !(self.optim.wd >= 0.0) {
+            return bad("optim.wd", format!("must be >= 0, got {}", self.optim.wd));
+        }
+        if !(0.0..1.0).contains(&self.optim.momentum) {
+            return bad("optim.momentum", format!("must be in [0, 1), got {}", self.optim.momentum));
+        }
+        if self.optim.mode == OptimMode::Sphere && !(self.optim.elr > 0.0) {
+            return bad("optim.elr", format!("must be > 0 in sphere mode, got {}", self.optim.elr));
+        }
+        if !(self.optim.gamma > 0.0) {
+            return bad("optim.gamma", format!("must be > 0, got {}", self.optim.gamma));
+        }
+        if self.optim.per_filter && self.optim.mode != OptimMode::Sphere {
+            return bad("optim.per_filter", "only applies to optim.mode = \"sphere\"".into());
+        }
+        if self.train.epochs == 0 {
+            return bad("train.epochs", "must be >= 1".into());
+        }
+        if self.train.threads == 0 {
+            return bad("train.threads", "must be >= 1".into());
+        }
+        Ok(())
+    }
+
+    /// Canonical TOML text of the resolved config.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serializes")
+    }
+
+    /// Short stable hash of the resolved config (first 16 hex digits of SHA-256 of its TOML).
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.to_toml().as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Number of classes of the configured data set.
+    pub fn classes(&self) -> usize {
+        match self.data.name {
+            DataName::Synthetic => self.data.classes,
+            DataName::Mnist | DataName::Cifar10 => 10,
+            DataName::Cifar100 => 100,
+        }
+    }
+}
+
+/// All dotted keys of the schema with their default values, for `silab presets --keys` and docs.
+pub fn all_keys() -> Vec<(String, String)> {
+    fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                toml::Value::Table(s) => walk(s, &key, out),
+                v => out.push((key, v.to_string())),
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(&schema(), "", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_parse_and_validate() {
+        for (name, _, _) in PRESETS {
+            RunConfig::from_preset(name, &[]).unwrap();
+        }
+    }
+
+    #[test]
+    fn set_overrides_and_roundtrip() {
+        let c = RunConfig::from_preset("quick", &["optim.elr=0.5".into(), "loss=mse".into()]).unwrap();
+        assert_eq!(c.optim.elr, 0.5);
+        assert_eq!(c.loss, Loss::Mse);
+        let back = RunConfig::from_parts(Some((&c.to_toml(), "x")), &[]).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.hash(), c.hash());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_allowed() {
+        let e = RunConfig::from_parts(None, &["optim.lrr=0.1".into()]).unwrap_err().to_string();
+        assert!(e.contains("optim.lrr") && e.contains("optim.lr") && e.contains("optim.elr"), "{e}");
+        let e = RunConfig::from_parts(Some(("[modle]\nwidth=3", "f.toml")), &[]).unwrap_err().to_string();
+        assert!(e.contains("modle") && e.contains("model"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_key() {
+        let e = RunConfig::from_parts(None, &["loss=hinge".into()]).unwrap_err().to_string();
+        assert!(e.contains("loss") && e.contains("ce") && e.contains("mse"), "{e}");
+        let e = RunConfig::from_parts(None, &["optim.lr=abc".into()]).unwrap_err().to_string();
+        assert!(e.contains("optim.lr"), "{e}");
+        let e = RunConfig::from_parts(None, &["optim.momentum=1.5".into()]).unwrap_err().to_string();
+        assert!(e.contains("optim.momentum"), "{e}");
+        let e = RunConfig::from_parts(None, &["model.variant=si".into()]).unwrap_err().to_string();
+        assert!(e.contains("model.variant") && e.contains("scale-invariant"), "{e}");
+    }
+}

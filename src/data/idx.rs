@@ -1,0 +1,116 @@
+//! MNIST in the official idx format (big-endian header, `u8` payload), gzipped or not.
+
+use super::{images_from_u8, pad_value, DataError, Dataset};
+use crate::config::SplitName;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+const MEAN: [f32; 3] = [0.1307; 3];
+const STD: [f32; 3] = [0.3081; 3];
+
+/// Read a file, transparently gunzipping it when it starts with the gzip magic bytes.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::Malformed {
+                path: path.to_path_buf(),
+                offset: out.len() as u64,
+                message: format!("gzip stream ends early or is corrupt ({e}); decompressed {} bytes", out.len()),
+            })?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Parse an idx file of unsigned bytes: returns the dimensions and the payload.
+/// `expect_dims` is the number of dimensions the caller needs (1 for labels, 3 for images).
+pub fn parse_idx<'a>(bytes: &'a [u8], path: &Path, expect_dims: usize) -> Result<(Vec<usize>, &'a [u8]), DataError> {
+    let bad = |offset: usize, message: String| DataError::Malformed { path: path.to_path_buf(), offset: offset as u64, message };
+    if bytes.len() < 4 {
+        return Err(bad(bytes.len(), format!("file has {} bytes, expected a 4-byte idx magic number", bytes.len())));
+    }
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad(0, format!("idx magic must start with two zero bytes, found {:#04x} {:#04x}", bytes[0], bytes[1])));
+    }
+    if bytes[2] != 0x08 {
+        return Err(bad(2, format!("idx data type {:#04x} is not 0x08 (unsigned byte)", bytes[2])));
+    }
+    let nd = bytes[3] as usize;
+    if nd != expect_dims {
+        return Err(bad(3, format!("idx file has {nd} dimensions, expected {expect_dims}")));
+    }
+    let header = 4 + 4 * nd;
+    if bytes.len() < header {
+        return Err(bad(bytes.len(), format!("header truncated: expected {header} header bytes, file has {}", bytes.len())));
+    }
+    let dims: Vec<usize> = (0..nd)
+        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
+        .collect();
+    let need: usize = dims.iter().product();
+    let have = bytes.len() - header;
+    if have < need {
+        return Err(bad(
+            bytes.len(),
+            format!("truncated: the header announces {dims:?} = {need} data bytes after offset {header}, but only {have} follow"),
+        ));
+    }
+    if have > need {
+        return Err(bad(header + need, format!("{} unexpected trailing bytes after the {need} data bytes", have - need)));
+    }
+    Ok((dims, &bytes[header..]))
+}
+
+fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
+    [stem.to_string(), format!("{stem}.gz")].into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
+}
+
+/// Load one official MNIST split from `dir` (`train-*` or `t10k-*` idx files, `.gz` or not).
+pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataError> {
+    let prefix = match split {
+        SplitName::Train => "train",
+        SplitName::Test => "t10k",
+    };
+    let (img_stem, lab_stem) = (format!("{prefix}-images-idx3-ubyte"), format!("{prefix}-labels-idx1-ubyte"));
+    let expected = format!("{img_stem}[.gz], {lab_stem}[.gz]");
+    if !dir.is_dir() {
+        return Err(DataError::MissingDir { dir: dir.to_path_buf(), expected });
+    }
+    let missing = |stem: &str| DataError::MissingFile {
+        path: dir.join(format!("{stem}[.gz]")),
+        dataset: "mnist".into(),
+        dir: dir.to_path_buf(),
+        expected: expected.clone(),
+    };
+    let img_path = find(dir, &img_stem).ok_or_else(|| missing(&img_stem))?;
+    let lab_path = find(dir, &lab_stem).ok_or_else(|| missing(&lab_stem))?;
+    let img_bytes = read_maybe_gz(&img_path)?;
+    let lab_bytes = read_maybe_gz(&lab_path)?;
+    let (idims, ipix) = parse_idx(&img_bytes, &img_path, 3)?;
+    let (ldims, labs) = parse_idx(&lab_bytes, &lab_path, 1)?;
+    if idims[0] != ldims[0] {
+        return Err(DataError::Invalid(format!(
+            "{} holds {} images but {} holds {} labels",
+            img_path.display(),
+            idims[0],
+            lab_path.display(),
+            ldims[0]
+        )));
+    }
+    if idims[1] > 32 || idims[2] > 32 {
+        return Err(DataError::Invalid(format!("{}: images are {}x{}, at most 32x32 supported", img_path.display(), idims[1], idims[2])));
+    }
+    if let Some(pos) = labs.iter().position(|&l| l > 9) {
+        return Err(DataError::Malformed {
+            path: lab_path,
+            offset: (8 + pos) as u64,
+            message: format!("label {} is not a digit 0..9", labs[pos]),
+        });
+    }
+    let images = images_from_u8(ipix, idims[0], 1, idims[1], idims[2], MEAN, STD);
+    let labels = tch::Tensor::from_slice(labs).to_kind(tch::Kind::Int64);
+    Ok(Dataset { images, labels, classes: 10, pad_value: pad_value(MEAN, STD) })
+}

@@ -1,0 +1,269 @@
+//! Data sets: built-in synthetic images, MNIST (idx files) and CIFAR-10/100 (official binary
+//! layout), with train subsets, held-out splits, label noise, augmentation and per-epoch shuffling,
+//! all deterministic from the run's seed.
+//!
+//! Every data set is held in memory as normalized `f32` images `[N, 3, 32, 32]` and `i64` labels.
+
+mod cifar;
+mod idx;
+mod synthetic;
+
+pub use cifar::{load_cifar, CifarKind};
+pub use idx::{load_mnist_split, parse_idx};
+pub use synthetic::generate as synthetic;
+
+use crate::config::{DataConfig, DataName, SplitName};
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use tch::{Device, Kind, Tensor};
+
+/// Errors of the data layer: each names the file, and for malformed files the byte offset.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("data folder {dir} does not exist or is not a folder; expected it to hold: {expected}")]
+    MissingDir { dir: PathBuf, expected: String },
+    #[error("{path}: file not found; {dataset} expects these files in {dir}: {expected}")]
+    MissingFile { path: PathBuf, dataset: String, dir: PathBuf, expected: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: malformed at byte offset {offset}: {message}")]
+    Malformed { path: PathBuf, offset: u64, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Random-number streams, one per purpose, so that changing one use of randomness never shifts
+/// another (e.g. turning augmentation on does not change the shuffling order).
+pub mod streams {
+    pub const SYNTH_TEMPLATES: u64 = 1;
+    pub const SYNTH_TRAIN: u64 = 2;
+    pub const SYNTH_TEST: u64 = 3;
+    pub const SPLIT: u64 = 4;
+    pub const LABEL_NOISE: u64 = 5;
+    pub const INIT: u64 = 6;
+    /// Per-epoch shuffling uses `SHUFFLE + epoch`.
+    pub const SHUFFLE: u64 = 1 << 32;
+    /// Per-epoch augmentation uses `AUGMENT + epoch`.
+    pub const AUGMENT: u64 = 2 << 32;
+}
+
+/// A seeded ChaCha8 generator on its own stream.
+pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(stream);
+    r
+}
+
+/// An in-memory labelled image set.
+#[derive(Debug)]
+pub struct Dataset {
+    /// `[N, 3, 32, 32]`, `f32`, normalized.
+    pub images: Tensor,
+    /// `[N]`, `i64`.
+    pub labels: Tensor,
+    pub classes: usize,
+    /// Value of a black pixel after normalization, per channel: what crop padding fills with.
+    pub pad_value: [f32; 3],
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The subset at `idx` (in that order).
+    pub fn select(&self, idx: &[i64]) -> Dataset {
+        let t = Tensor::from_slice(idx);
+        Dataset {
+            images: self.images.index_select(0, &t),
+            labels: self.labels.index_select(0, &t),
+            classes: self.classes,
+            pad_value: self.pad_value,
+        }
+    }
+    /// Copy to a device.
+    pub fn to_device(&self, device: Device) -> Dataset {
+        Dataset {
+            images: self.images.to_device(device),
+            labels: self.labels.to_device(device),
+            classes: self.classes,
+            pad_value: self.pad_value,
+        }
+    }
+}
+
+/// Training and test sets of a run.
+#[derive(Debug)]
+pub struct Data {
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+/// Build `[N,3,32,32]` normalized float images from raw `u8` planes `[N, C, H, W]` (C = 1 or 3),
+/// zero-padding H, W up to 32 (MNIST's 28 -> 32) and repeating a single channel to three.
+pub(crate) fn images_from_u8(raw: &[u8], n: usize, c: usize, h: usize, w: usize, mean: [f32; 3], std: [f32; 3]) -> Tensor {
+    let t = Tensor::from_slice(raw).view([n as i64, c as i64, h as i64, w as i64]).to_kind(Kind::Float) / 255.0;
+    let (ph, pw) = ((32 - h as i64) / 2, (32 - w as i64) / 2);
+    let t = if ph > 0 || pw > 0 { t.constant_pad_nd([pw, 32 - w as i64 - pw, ph, 32 - h as i64 - ph]) } else { t };
+    let t = if c == 1 { t.repeat([1, 3, 1, 1]) } else { t };
+    let mean = Tensor::from_slice(&mean).view([1, 3, 1, 1]);
+    let std = Tensor::from_slice(&std).view([1, 3, 1, 1]);
+    ((t - mean) / std).contiguous()
+}
+
+pub(crate) fn pad_value(mean: [f32; 3], std: [f32; 3]) -> [f32; 3] {
+    [-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]]
+}
+
+/// Load the data of a run: pool, held-out split, subsets and label noise, all drawn from
+/// `data.seed`.
+pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
+    let seed = cfg.seed;
+    if cfg.name == DataName::Synthetic {
+        let train = synthetic::generate(cfg.train_size, cfg.classes, cfg.noise, seed, streams::SYNTH_TRAIN);
+        let test = synthetic::generate(cfg.test_size, cfg.classes, cfg.noise, seed, streams::SYNTH_TEST);
+        let train = apply_label_noise(train, cfg.label_noise, seed);
+        return Ok(Data { train, test });
+    }
+    if cfg.train_split == SplitName::Test && cfg.holdout == 0 {
+        return Err(DataError::Invalid(
+            "data.train_split = \"test\" needs data.holdout > 0, otherwise the test set would be the training set".into(),
+        ));
+    }
+    let load_split = |split: SplitName| -> Result<Dataset, DataError> {
+        match cfg.name {
+            DataName::Mnist => idx::load_mnist_split(&cfg.dir, split),
+            DataName::Cifar10 => cifar::load_cifar(&cfg.dir, CifarKind::Cifar10, split),
+            DataName::Cifar100 => cifar::load_cifar(&cfg.dir, CifarKind::Cifar100, split),
+            DataName::Synthetic => unreachable!(),
+        }
+    };
+    let pool = load_split(cfg.train_split)?;
+    let (train, test) = if cfg.holdout > 0 {
+        let n = pool.len();
+        if cfg.holdout >= n {
+            return Err(DataError::Invalid(format!("data.holdout = {} but the training pool has only {n} images", cfg.holdout)));
+        }
+        let mut perm: Vec<i64> = (0..n as i64).collect();
+        perm.shuffle(&mut rng(seed, streams::SPLIT));
+        let test = pool.select(&perm[..cfg.holdout]);
+        let train = pool.select(&perm[cfg.holdout..]);
+        (train, test)
+    } else {
+        let other = match cfg.train_split {
+            SplitName::Train => SplitName::Test,
+            SplitName::Test => SplitName::Train,
+        };
+        (pool, load_split(other)?)
+    };
+    let take = |d: Dataset, k: usize, what: &str| -> Result<Dataset, DataError> {
+        if k == 0 || k == d.len() {
+            Ok(d)
+        } else if k > d.len() {
+            Err(DataError::Invalid(format!("data.{what} = {k} but only {} images are available", d.len())))
+        } else {
+            Ok(d.select(&(0..k as i64).collect::<Vec<_>>()))
+        }
+    };
+    let train = take(train, cfg.train_size, "train_size")?;
+    let test = take(test, cfg.test_size, "test_size")?;
+    Ok(Data { train: apply_label_noise(train, cfg.label_noise, seed), test })
+}
+
+/// Replace the labels of a `fraction` of the images (chosen from the seed) by a uniformly drawn
+/// *different* class.
+pub fn apply_label_noise(mut d: Dataset, fraction: f64, seed: u64) -> Dataset {
+    if fraction <= 0.0 {
+        return d;
+    }
+    let mut labels: Vec<i64> = Vec::<i64>::try_from(&d.labels).expect("labels are i64");
+    let mut r = rng(seed, streams::LABEL_NOISE);
+    let k = (fraction * labels.len() as f64).round() as usize;
+    let mut idx: Vec<usize> = (0..labels.len()).collect();
+    idx.shuffle(&mut r);
+    for &i in &idx[..k] {
+        let shift = r.random_range(1..d.classes as i64);
+        labels[i] = (labels[i] + shift) % d.classes as i64;
+    }
+    d.labels = Tensor::from_slice(&labels);
+    d
+}
+
+/// Number of minibatches per epoch for `n` images: `ceil(n / b)`, except that a trailing batch of
+/// a single image is dropped (BatchNorm cannot normalize one sample). `b = 0` means full batch.
+pub fn batches_per_epoch(n: usize, b: usize) -> usize {
+    if b == 0 || b >= n {
+        return 1;
+    }
+    n / b + usize::from(n % b > 1)
+}
+
+/// The minibatch index lists of one epoch: a permutation of `0..n` drawn from `(seed, epoch)`.
+pub fn epoch_batches(n: usize, b: usize, seed: u64, epoch: usize) -> Vec<Vec<i64>> {
+    let mut perm: Vec<i64> = (0..n as i64).collect();
+    perm.shuffle(&mut rng(seed, streams::SHUFFLE + epoch as u64));
+    let b = if b == 0 { n } else { b };
+    perm.chunks(b).take(batches_per_epoch(n, b)).map(|c| c.to_vec()).collect()
+}
+
+/// Random crop (zero-padding 4, in raw pixel space) and horizontal flip, per image, drawn from `rng`.
+pub fn augment(images: &Tensor, pad_value: [f32; 3], rng: &mut ChaCha8Rng) -> Tensor {
+    let n = images.size()[0];
+    let fill = Tensor::from_slice(&pad_value).view([1, 3, 1, 1]).to_device(images.device());
+    // Pad with the normalized value of a black pixel, as torchvision pads before normalizing.
+    let padded = (images - &fill).constant_pad_nd([4, 4, 4, 4]) + &fill;
+    let out = images.empty_like();
+    for i in 0..n {
+        let (dy, dx): (i64, i64) = (rng.random_range(0..9), rng.random_range(0..9));
+        let flip: bool = rng.random();
+        let crop = padded.get(i).narrow(1, dy, 32).narrow(2, dx, 32);
+        let crop = if flip { crop.flip([2]) } else { crop };
+        out.get(i).copy_(&crop);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_each_index_once() {
+        for (n, b) in [(10, 3), (10, 5), (11, 5), (7, 0), (5, 8)] {
+            let bs = epoch_batches(n, b, 3, 1);
+            assert_eq!(bs.len(), batches_per_epoch(n, b));
+            let mut all: Vec<i64> = bs.concat();
+            let dropped = if b > 0 && b < n && n % b == 1 { 1 } else { 0 };
+            assert_eq!(all.len(), n - dropped);
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), n - dropped);
+        }
+        assert_ne!(epoch_batches(100, 10, 3, 1), epoch_batches(100, 10, 3, 2));
+        assert_eq!(epoch_batches(100, 10, 3, 1), epoch_batches(100, 10, 3, 1));
+    }
+
+    #[test]
+    fn label_noise_changes_exact_fraction_to_other_classes() {
+        let d = synthetic::generate(200, 10, 1.0, 0, streams::SYNTH_TRAIN);
+        let before = Vec::<i64>::try_from(&d.labels).unwrap();
+        let after = Vec::<i64>::try_from(&apply_label_noise(d, 0.25, 7).labels).unwrap();
+        let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+        assert_eq!(changed, 50);
+        assert!(after.iter().all(|&l| (0..10).contains(&l)));
+    }
+
+    #[test]
+    fn augment_keeps_shape_and_is_a_crop_or_flip() {
+        let d = synthetic::generate(4, 2, 1.0, 0, streams::SYNTH_TRAIN);
+        let a = augment(&d.images, d.pad_value, &mut rng(0, 9));
+        assert_eq!(a.size(), d.images.size());
+        // Each augmented image's pixel multiset mostly overlaps the original (crop shifts <= 4).
+        let e = (&a - &d.images).abs().mean(Kind::Float).double_value(&[]);
+        assert!(e > 0.0);
+    }
+}

@@ -1,0 +1,20 @@
+//! silab: training dynamics and loss landscape of networks with scale-invariant parameters.
+//!
+//! The library does everything; the `silab` binary is a thin CLI over it. Data flows one way:
+//! [`config`] → [`run`] (loop, checkpoints, resume) → [`optim`] / [`model`] / [`metrics`] /
+//! [`data`]. See `README.md` for the tour and `../shared/spec/EXPERIMENTS.md` for the maths.
+//!
+//! ```no_run
+//! use silab::{config::RunConfig, run};
+//! let cfg = RunConfig::from_preset("quick", &["optim.elr=2e-3".into()]).unwrap();
+//! let summary = run::train(&cfg, "runs/example".as_ref(), &mut run::Silent).unwrap();
+//! println!("final test accuracy {}", summary.last["test_acc"]);
+//! ```
+
+pub mod bench;
+pub mod config;
+pub mod data;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod run;
