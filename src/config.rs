@@ -138,6 +138,9 @@ pub struct ModelConfig {
     pub variant: Variant,
     /// Frobenius norm the last linear layer's weight is rescaled to at init (<= 0: not rescaled).
     pub last_layer_norm: f64,
+    /// BatchNorm epsilon (PyTorch default 1e-5). Scale invariance is exact only for eps = 0: with
+    /// eps > 0, BN(c*x) differs from BN(x) when c^2 * var(x) is comparable to eps.
+    pub bn_eps: f64,
     /// Seed of the last layer's initialisation, separate from `seed` so that every run of a
     /// sweep shares the same last layer (as P2 does).
     pub last_layer_seed: u64,
@@ -150,6 +153,7 @@ impl Default for ModelConfig {
             width: 8,
             variant: Variant::ScaleInvariant,
             last_layer_norm: 10.0,
+            bn_eps: 1e-5,
             last_layer_seed: 0,
         }
     }
@@ -333,7 +337,7 @@ epochs = 20
     ),
     (
         "mnist",
-        "ConvNet-4 scale-invariant on the real MNIST test file (8000 train / 2000 held out), sphere",
+        "ConvNet-4 scale-invariant on the real MNIST test file (8000 train / 2000 held out), sphere, cosine ELR",
         r#"
 [data]
 name = "mnist"
@@ -346,9 +350,11 @@ test_size = 0
 width = 4
 [optim]
 mode = "sphere"
-elr = 2e-3
+elr = 3e-3
+schedule = "cosine"
 [train]
 epochs = 4
+batch_size = 32
 "#,
     ),
     (
@@ -515,6 +521,15 @@ impl RunConfig {
         let bad = |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
         if self.model.width < 1 {
             return bad("model.width", format!("must be >= 1, got {}", self.model.width));
+        }
+        if !(self.model.bn_eps >= 0.0) {
+            return bad("model.bn_eps", format!("must be >= 0, got {}", self.model.bn_eps));
+        }
+        if self.optim.per_filter && (self.model.arch != Arch::Convnet || self.model.variant == Variant::Standard) {
+            return bad(
+                "optim.per_filter",
+                "per-filter spheres need each filter to be scale-invariant on its own: ConvNet in the scale-invariant or si-affine variant".into(),
+            );
         }
         if !(0.0..1.0).contains(&self.data.label_noise) {
             return bad("data.label_noise", format!("must be in [0, 1), got {}", self.data.label_noise));

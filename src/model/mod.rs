@@ -216,15 +216,15 @@ impl Net {
 
     pub(crate) fn bn(&self, b: &Bn, x: &Tensor, mode: BnMode) -> Tensor {
         let (w, bias) = (b.weight.map(|i| self.t(i)), b.bias.map(|i| self.t(i)));
-        // PyTorch BatchNorm2d defaults: momentum 0.1, eps 1e-5, unbiased running variance.
+        // PyTorch BatchNorm2d defaults: momentum 0.1, unbiased running variance; eps from the config.
         match mode {
             BnMode::Train => {
-                let out = x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), true, 0.1, 1e-5, true);
+                let out = x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), true, 0.1, self.config.bn_eps, true);
                 let _ = tch::no_grad(|| self.t(b.count).shallow_clone().g_add_scalar_(1));
                 out
             }
-            BnMode::TrainFrozenStats => x.batch_norm(w, bias, None::<&Tensor>, None, true, 0.1, 1e-5, true),
-            BnMode::Eval => x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), false, 0.1, 1e-5, true),
+            BnMode::TrainFrozenStats => x.batch_norm(w, bias, None::<&Tensor>, None, true, 0.1, self.config.bn_eps, true),
+            BnMode::Eval => x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), false, 0.1, self.config.bn_eps, true),
         }
     }
 
@@ -308,7 +308,8 @@ pub fn sq_norm(ts: &[&Tensor]) -> f64 {
 /// The loss of spec §3: cross-entropy, or MSE `||f(x) - onehot(y)||^2 / C`, averaged over the batch.
 pub fn loss(logits: &Tensor, labels: &Tensor, kind: Loss) -> Tensor {
     match kind {
-        Loss::Ce => logits.cross_entropy_for_logits(labels),
+        // (tch's cross_entropy_for_logits casts to f32, which would break f64 gradient checks.)
+        Loss::Ce => logits.log_softmax(-1, logits.kind()).nll_loss(labels),
         Loss::Mse => {
             let c = logits.size()[1];
             let onehot = labels.one_hot(c).to_kind(logits.kind());

@@ -75,7 +75,8 @@ impl ResNet {
         if let Some(bn) = &self.bn {
             h = net.bn(bn, &h, mode).relu();
         }
-        let h = h.avg_pool2d_default(4).flatten(1, -1);
+        // Not tch's avg_pool2d_default: it passes divisor_override = 1 (a sum, not a mean).
+        let h = h.avg_pool2d([4, 4], [4, 4], [0, 0], false, true, None).flatten(1, -1);
         net.linear(&self.linear, &h)
     }
 }
