@@ -5,7 +5,7 @@
 
 use crate::config::{Arch, DeviceName, ModelConfig, OptimConfig, OptimMode, Variant};
 use crate::data::rng;
-use crate::model::{loss, BnMode, Net};
+use crate::model::{BnMode, Net, loss};
 use crate::optim::Optimizer;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -51,7 +51,8 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
         DeviceName::Cpu => Device::Cpu,
         DeviceName::Cuda => Device::Cuda(0),
     };
-    let mc = ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
+    let mc =
+        ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
     let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
     let oc = OptimConfig { mode: c.mode, lr: c.lr, wd: c.wd, elr: c.elr, ..Default::default() };
     let mut opt = Optimizer::new(&oc, &net, 1, c.steps + c.warmup);

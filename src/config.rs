@@ -17,8 +17,8 @@ pub enum ConfigError {
     Toml { origin: String, message: String },
     #[error("{origin}: key `{key}`: {message}")]
     Key { origin: String, key: String, message: String },
-    #[error("unknown key `{key}`; allowed here: {allowed}")]
-    UnknownKey { key: String, allowed: String },
+    #[error("{origin}: unknown key `{key}`; allowed here: {allowed}")]
+    UnknownKey { origin: String, key: String, allowed: String },
     #[error("--set expects KEY=VALUE, got `{0}`")]
     SetSyntax(String),
     #[error("invalid value for `{key}`: {message}")]
@@ -401,8 +401,7 @@ checkpoint_every = 10
 ];
 
 fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>()
-        .map_err(|e| ConfigError::Toml { origin: origin.to_string(), message: e.to_string() })
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Toml { origin: origin.to_string(), message: e.to_string() })
 }
 
 /// Merge `over` into `base` recursively (tables merge, other values replace).
@@ -423,7 +422,7 @@ fn schema() -> toml::Table {
 }
 
 /// Check that every key of `t` exists in `schema` (same nesting), naming the allowed keys if not.
-fn check_keys(t: &toml::Table, schema: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+fn check_keys(t: &toml::Table, schema: &toml::Table, prefix: &str, origin: &str) -> Result<(), ConfigError> {
     for (k, v) in t {
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match schema.get(k) {
@@ -432,11 +431,11 @@ fn check_keys(t: &toml::Table, schema: &toml::Table, prefix: &str) -> Result<(),
                     .keys()
                     .map(|s| if prefix.is_empty() { s.clone() } else { format!("{prefix}.{s}") })
                     .collect();
-                return Err(ConfigError::UnknownKey { key, allowed: allowed.join(", ") });
+                return Err(ConfigError::UnknownKey { origin: origin.to_string(), key, allowed: allowed.join(", ") });
             }
             Some(toml::Value::Table(s)) => {
                 if let toml::Value::Table(sub) = v {
-                    check_keys(sub, s, &key)?;
+                    check_keys(sub, s, &key, origin)?;
                 }
             }
             Some(_) => {}
@@ -480,19 +479,21 @@ impl RunConfig {
     /// then validate it. `origin` names the source in error messages.
     pub fn from_parts(text: Option<(&str, &str)>, sets: &[String]) -> Result<Self, ConfigError> {
         let mut t = toml::Table::new();
-        let mut origin = "config".to_string();
+        let mut origin = "--set".to_string();
         if let Some((text, o)) = text {
-            origin = o.to_string();
+            origin = if sets.is_empty() { o.to_string() } else { format!("{o} with --set") };
             t = parse_table(text, o)?;
         }
         for s in sets {
             apply_set(&mut t, s)?;
         }
-        check_keys(&t, &schema(), "")?;
+        check_keys(&t, &schema(), "", &origin)?;
         let mut full = schema();
         merge(&mut full, t);
         let cfg: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(full)).map_err(|e| {
-            ConfigError::Key { origin: origin.clone(), key: e.path().to_string(), message: e.into_inner().to_string() }
+            // toml appends "in `key`" on a second line; the key is already in our message.
+            let message = e.inner().to_string().lines().next().unwrap_or_default().to_string();
+            ConfigError::Key { origin: origin.clone(), key: e.path().to_string(), message }
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -500,23 +501,22 @@ impl RunConfig {
 
     /// Load from a TOML file plus overrides.
     pub fn from_file(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Self::from_parts(Some((&text, &path.display().to_string())), sets)
     }
 
     /// Load a named preset plus overrides.
     pub fn from_preset(name: &str, sets: &[String]) -> Result<Self, ConfigError> {
-        let (_, _, text) = PRESETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| {
-            ConfigError::UnknownPreset {
-                name: name.to_string(),
-                available: PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
-            }
+        let (_, _, text) = PRESETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| ConfigError::UnknownPreset {
+            name: name.to_string(),
+            available: PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
         })?;
         Self::from_parts(Some((text, &format!("preset `{name}`"))), sets)
     }
 
-    /// Every value constraint, in one place.
+    /// Every value constraint, in one place. (`!(x > 0.0)` rather than `x <= 0.0` so NaN is rejected.)
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
         if self.model.width < 1 {

@@ -1,6 +1,6 @@
 //! The `silab` command line: a thin layer that maps arguments to library calls.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use silab::config::{self, DeviceName, OptimMode, RunConfig};
@@ -118,9 +118,9 @@ fn real_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Train { config, preset, sets, out, resume, quiet } => {
             let pb = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-            pb.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")?,
-            );
+            pb.set_style(ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}",
+            )?);
             let mut bar = Bar { pb };
             let (dir, summary) = if let Some(dir) = resume {
                 if !sets.is_empty() {

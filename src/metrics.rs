@@ -5,7 +5,7 @@
 
 use crate::config::Loss;
 use crate::data::Dataset;
-use crate::model::{correct, loss, sq_norm, BnMode, Net};
+use crate::model::{BnMode, Net, correct, loss, sq_norm};
 use tch::{Kind, Tensor};
 
 /// The fixed columns of `metrics.csv`, in order, with their meaning (this table is the README's).
@@ -14,11 +14,17 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("step", "optimizer steps completed at this row"),
     ("row", "`epoch` (end of an epoch: every column) or `step` (every `train.log_every` steps: cheap columns only)"),
     ("lr", "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^2`"),
-    ("train_loss", "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)"),
+    (
+        "train_loss",
+        "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)",
+    ),
     ("train_acc", "accuracy over the whole training set, same pass as train_loss"),
     ("test_loss", "loss over the test set, BN in eval mode (running statistics)"),
     ("test_acc", "accuracy over the test set, BN in eval mode"),
-    ("batch_loss", "mean minibatch loss of the training steps since the previous row of the same kind (epoch rows: over the epoch)"),
+    (
+        "batch_loss",
+        "mean minibatch loss of the training steps since the previous row of the same kind (epoch rows: over the epoch)",
+    ),
     ("rho", "norm of the SI group, rho = ||w_SI||"),
     ("elr", "effective learning rate lr / rho^2 (sphere mode: the configured ELR)"),
     ("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),

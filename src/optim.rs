@@ -12,7 +12,7 @@
 //! The schedule multiplies `lr` (full) or `ELR` (sphere).
 
 use crate::config::{OptimConfig, OptimMode, Schedule};
-use crate::model::{sq_norm, Net, Role};
+use crate::model::{NamedTensors, Net, Role, sq_norm};
 use tch::{Kind, Tensor};
 
 /// SGD in full space or on the sphere, with its state (radius, momentum buffers).
@@ -34,7 +34,10 @@ impl Optimizer {
     /// Set up for `net` at its current (initial) weights.
     pub fn new(cfg: &OptimConfig, net: &Net, steps_per_epoch: usize, epochs: usize) -> Optimizer {
         let filter_r2 = if cfg.per_filter {
-            net.si().iter().map(|w| w.detach().flatten(1, -1).square().sum_dim_intlist(&[1i64][..], true, w.kind())).collect()
+            net.si()
+                .iter()
+                .map(|w| w.detach().flatten(1, -1).square().sum_dim_intlist(&[1i64][..], true, w.kind()))
+                .collect()
         } else {
             vec![]
         };
@@ -123,7 +126,7 @@ impl Optimizer {
     }
 
     /// Optimizer state for checkpoints: `(name, tensor)` pairs.
-    pub fn state(&self) -> Vec<(String, Tensor)> {
+    pub fn state(&self) -> NamedTensors {
         let mut out = vec![("optim.rho0".to_string(), Tensor::from_slice(&[self.rho0]))];
         for (i, r) in self.filter_r2.iter().enumerate() {
             out.push((format!("optim.filter_r2.{i}"), r.to_device(tch::Device::Cpu)));

@@ -2,7 +2,7 @@
 //! messages that name the file, the offset and what was expected.
 
 use silab::config::{DataConfig, DataName, SplitName};
-use silab::data::{self, load_cifar, load_mnist_split, CifarKind};
+use silab::data::{self, CifarKind, load_cifar, load_mnist_split};
 use std::io::Write;
 use std::path::Path;
 use tch::Kind;
@@ -90,7 +90,12 @@ fn mnist_truncated_and_malformed_files_name_file_and_offset() {
 #[test]
 fn missing_folder_and_files_are_named() {
     let e = load_mnist_split(Path::new("/nonexistent/mnist"), SplitName::Train).unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/mnist") && e.contains("train-images-idx3-ubyte") && e.contains("train-labels-idx1-ubyte"), "{e}");
+    assert!(
+        e.contains("/nonexistent/mnist")
+            && e.contains("train-images-idx3-ubyte")
+            && e.contains("train-labels-idx1-ubyte"),
+        "{e}"
+    );
     let d = tempfile::tempdir().unwrap();
     let e = load_cifar(d.path(), CifarKind::Cifar10, SplitName::Train).unwrap_err().to_string();
     assert!(e.contains("data_batch_1.bin") && e.contains("data_batch_5.bin"), "{e}");
@@ -129,7 +134,8 @@ fn check_pixels(ds: &data::Dataset, first_record: usize, n: usize) {
 fn cifar10_binary_layout() {
     let d = tempfile::tempdir().unwrap();
     for b in 1..=5 {
-        let bytes: Vec<u8> = (0..3).flat_map(|i| cifar_record((b - 1) * 3 + i, &[(((b - 1) * 3 + i) % 10) as u8])).collect();
+        let bytes: Vec<u8> =
+            (0..3).flat_map(|i| cifar_record((b - 1) * 3 + i, &[(((b - 1) * 3 + i) % 10) as u8])).collect();
         std::fs::write(d.path().join(format!("data_batch_{b}.bin")), bytes).unwrap();
     }
     let bytes: Vec<u8> = (0..4).flat_map(|i| cifar_record(i, &[9 - i as u8])).collect();
@@ -142,7 +148,13 @@ fn cifar10_binary_layout() {
     assert_eq!(Vec::<i64>::try_from(&te.labels).unwrap(), [9, 8, 7, 6]);
     check_pixels(&te, 0, 4);
     // Through the config path: train_size/test_size subsets.
-    let cfg = DataConfig { name: DataName::Cifar10, dir: d.path().into(), train_size: 10, test_size: 2, ..Default::default() };
+    let cfg = DataConfig {
+        name: DataName::Cifar10,
+        dir: d.path().into(),
+        train_size: 10,
+        test_size: 2,
+        ..Default::default()
+    };
     let data = data::load(&cfg).unwrap();
     assert_eq!((data.train.len(), data.test.len()), (10, 2));
     // truncated record

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use silab::config::{Arch, Loss, ModelConfig, OptimConfig, OptimMode, Schedule, Variant};
-use silab::model::{loss, sq_norm, BnMode, Net, Role};
+use silab::model::{BnMode, Net, Role, loss, sq_norm};
 use silab::optim::Optimizer;
 use tch::{Device, Kind, Tensor};
 
@@ -126,7 +126,8 @@ fn gradients_match_finite_differences() {
                 for k in 0..3 {
                     tch::manual_seed(100 + k);
                     let dirs: Vec<Tensor> = trained.iter().map(|t| t.randn_like()).collect();
-                    let analytic: f64 = g.iter().zip(&dirs).map(|(g, d)| (g * d).sum(Kind::Double).double_value(&[])).sum();
+                    let analytic: f64 =
+                        g.iter().zip(&dirs).map(|(g, d)| (g * d).sum(Kind::Double).double_value(&[])).sum();
                     let eps = 1e-7;
                     let shift = |s: f64| {
                         tch::no_grad(|| {
@@ -163,7 +164,10 @@ fn sphere_step_is_projected_sgd_and_keeps_rho() {
         let mut opt = Optimizer::new(&cfg, &n, 10, 1);
         let rho0 = n.rho();
         let w0 = si_snapshot(&n);
-        let r0: Vec<Tensor> = w0.iter().map(|w| w.flatten(1, -1).square().sum_dim_intlist(&[1i64][..], true, Kind::Double).sqrt()).collect();
+        let r0: Vec<Tensor> = w0
+            .iter()
+            .map(|w| w.flatten(1, -1).square().sum_dim_intlist(&[1i64][..], true, Kind::Double).sqrt())
+            .collect();
         for step in 0..5 {
             let (x, y) = batch(6, 10 + step);
             let w = si_snapshot(&n);

@@ -3,7 +3,7 @@
 //! Runs `tests/torch_reference.py` with the project's virtualenv python (set up by ./run-tests).
 
 use silab::config::{Arch, Loss, ModelConfig, OptimConfig, OptimMode, Variant};
-use silab::model::{loss, BnMode, Net};
+use silab::model::{BnMode, Net, loss};
 use silab::optim::Optimizer;
 use silab::run::store::save_tensors;
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 //! CIFAR-10: 1 label byte; files `data_batch_1.bin`..`data_batch_5.bin`, `test_batch.bin`.
 //! CIFAR-100: coarse + fine label bytes (silab uses the fine label); files `train.bin`, `test.bin`.
 
-use super::{images_from_u8, pad_value, DataError, Dataset};
+use super::{DataError, Dataset, images_from_u8, pad_value};
 use crate::config::SplitName;
 use std::path::Path;
 
@@ -67,7 +67,11 @@ pub fn load_cifar(dir: &Path, kind: CifarKind, split: SplitName) -> Result<Datas
         }
         let bytes = std::fs::read(&path).map_err(|source| DataError::Io { path: path.clone(), source })?;
         if bytes.is_empty() {
-            return Err(DataError::Malformed { path, offset: 0, message: format!("empty file, expected records of {rec} bytes") });
+            return Err(DataError::Malformed {
+                path,
+                offset: 0,
+                message: format!("empty file, expected records of {rec} bytes"),
+            });
         }
         if bytes.len() % rec != 0 {
             let whole = bytes.len() / rec;

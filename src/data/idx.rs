@@ -1,6 +1,6 @@
 //! MNIST in the official idx format (big-endian header, `u8` payload), gzipped or not.
 
-use super::{images_from_u8, pad_value, DataError, Dataset};
+use super::{DataError, Dataset, images_from_u8, pad_value};
 use crate::config::SplitName;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,13 +13,11 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::Malformed {
-                path: path.to_path_buf(),
-                offset: out.len() as u64,
-                message: format!("gzip stream ends early or is corrupt ({e}); decompressed {} bytes", out.len()),
-            })?;
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| DataError::Malformed {
+            path: path.to_path_buf(),
+            offset: out.len() as u64,
+            message: format!("gzip stream ends early or is corrupt ({e}); decompressed {} bytes", out.len()),
+        })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -29,12 +27,19 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
 /// Parse an idx file of unsigned bytes: returns the dimensions and the payload.
 /// `expect_dims` is the number of dimensions the caller needs (1 for labels, 3 for images).
 pub fn parse_idx<'a>(bytes: &'a [u8], path: &Path, expect_dims: usize) -> Result<(Vec<usize>, &'a [u8]), DataError> {
-    let bad = |offset: usize, message: String| DataError::Malformed { path: path.to_path_buf(), offset: offset as u64, message };
+    let bad = |offset: usize, message: String| DataError::Malformed {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        message,
+    };
     if bytes.len() < 4 {
         return Err(bad(bytes.len(), format!("file has {} bytes, expected a 4-byte idx magic number", bytes.len())));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(bad(0, format!("idx magic must start with two zero bytes, found {:#04x} {:#04x}", bytes[0], bytes[1])));
+        return Err(bad(
+            0,
+            format!("idx magic must start with two zero bytes, found {:#04x} {:#04x}", bytes[0], bytes[1]),
+        ));
     }
     if bytes[2] != 0x08 {
         return Err(bad(2, format!("idx data type {:#04x} is not 0x08 (unsigned byte)", bytes[2])));
@@ -45,21 +50,28 @@ pub fn parse_idx<'a>(bytes: &'a [u8], path: &Path, expect_dims: usize) -> Result
     }
     let header = 4 + 4 * nd;
     if bytes.len() < header {
-        return Err(bad(bytes.len(), format!("header truncated: expected {header} header bytes, file has {}", bytes.len())));
+        return Err(bad(
+            bytes.len(),
+            format!("header truncated: expected {header} header bytes, file has {}", bytes.len()),
+        ));
     }
-    let dims: Vec<usize> = (0..nd)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        (0..nd).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
     let need: usize = dims.iter().product();
     let have = bytes.len() - header;
     if have < need {
         return Err(bad(
             bytes.len(),
-            format!("truncated: the header announces {dims:?} = {need} data bytes after offset {header}, but only {have} follow"),
+            format!(
+                "truncated: the header announces {dims:?} = {need} data bytes after offset {header}, but only {have} follow"
+            ),
         ));
     }
     if have > need {
-        return Err(bad(header + need, format!("{} unexpected trailing bytes after the {need} data bytes", have - need)));
+        return Err(bad(
+            header + need,
+            format!("{} unexpected trailing bytes after the {need} data bytes", have - need),
+        ));
     }
     Ok((dims, &bytes[header..]))
 }
@@ -101,7 +113,12 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
         )));
     }
     if idims[1] > 32 || idims[2] > 32 {
-        return Err(DataError::Invalid(format!("{}: images are {}x{}, at most 32x32 supported", img_path.display(), idims[1], idims[2])));
+        return Err(DataError::Invalid(format!(
+            "{}: images are {}x{}, at most 32x32 supported",
+            img_path.display(),
+            idims[1],
+            idims[2]
+        )));
     }
     if let Some(pos) = labs.iter().position(|&l| l > 9) {
         return Err(DataError::Malformed {

@@ -8,7 +8,7 @@ mod cifar;
 mod idx;
 mod synthetic;
 
-pub use cifar::{load_cifar, CifarKind};
+pub use cifar::{CifarKind, load_cifar};
 pub use idx::{load_mnist_split, parse_idx};
 pub use synthetic::generate as synthetic;
 
@@ -105,7 +105,15 @@ pub struct Data {
 
 /// Build `[N,3,32,32]` normalized float images from raw `u8` planes `[N, C, H, W]` (C = 1 or 3),
 /// zero-padding H, W up to 32 (MNIST's 28 -> 32) and repeating a single channel to three.
-pub(crate) fn images_from_u8(raw: &[u8], n: usize, c: usize, h: usize, w: usize, mean: [f32; 3], std: [f32; 3]) -> Tensor {
+pub(crate) fn images_from_u8(
+    raw: &[u8],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    mean: [f32; 3],
+    std: [f32; 3],
+) -> Tensor {
     let t = Tensor::from_slice(raw).view([n as i64, c as i64, h as i64, w as i64]).to_kind(Kind::Float) / 255.0;
     let (ph, pw) = ((32 - h as i64) / 2, (32 - w as i64) / 2);
     let t = if ph > 0 || pw > 0 { t.constant_pad_nd([pw, 32 - w as i64 - pw, ph, 32 - h as i64 - ph]) } else { t };
@@ -131,7 +139,8 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
     }
     if cfg.train_split == SplitName::Test && cfg.holdout == 0 {
         return Err(DataError::Invalid(
-            "data.train_split = \"test\" needs data.holdout > 0, otherwise the test set would be the training set".into(),
+            "data.train_split = \"test\" needs data.holdout > 0, otherwise the test set would be the training set"
+                .into(),
         ));
     }
     let load_split = |split: SplitName| -> Result<Dataset, DataError> {
@@ -146,7 +155,10 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
     let (train, test) = if cfg.holdout > 0 {
         let n = pool.len();
         if cfg.holdout >= n {
-            return Err(DataError::Invalid(format!("data.holdout = {} but the training pool has only {n} images", cfg.holdout)));
+            return Err(DataError::Invalid(format!(
+                "data.holdout = {} but the training pool has only {n} images",
+                cfg.holdout
+            )));
         }
         let mut perm: Vec<i64> = (0..n as i64).collect();
         perm.shuffle(&mut rng(seed, streams::SPLIT));

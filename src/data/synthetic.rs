@@ -7,7 +7,7 @@
 //! Templates depend only on `(seed, classes)`, so a train and a test set drawn from different
 //! streams share their classes.
 
-use super::{rng, streams, Dataset};
+use super::{Dataset, rng, streams};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Kind, Tensor};

@@ -2,7 +2,7 @@
 //! `conv_layers` = [conv 0, bn 1, relu 2, conv 3, bn 4, relu 5, pool 6, conv 7, bn 8, relu 9,
 //! pool 10, conv 11, bn 12, relu 13, pool 14]; `linear_layers` = [maxpool4 0, flatten 1, linear 2].
 
-use super::{conv_role, BnMode, Bn, Builder, Conv, Linear, Net, Role};
+use super::{Bn, BnMode, Builder, Conv, Linear, Net, Role, conv_role};
 use crate::config::{Arch, ModelConfig, Variant};
 use tch::Tensor;
 

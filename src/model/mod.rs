@@ -37,6 +37,9 @@ pub struct Param {
     pub role: Role,
 }
 
+/// Named tensors, e.g. a checkpoint's contents: `(PyTorch name, tensor)`.
+pub type NamedTensors = Vec<(String, Tensor)>;
+
 /// How BatchNorm normalizes in a forward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BnMode {
@@ -116,7 +119,17 @@ impl Builder {
         let v: Vec<f64> = (0..n).map(|_| r.random_range(-b..b)).collect();
         Tensor::from_slice(&v).view(shape)
     }
-    pub(crate) fn conv(&mut self, name: &str, cin: i64, cout: i64, k: i64, stride: i64, bias: bool, role: Role) -> Conv {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn conv(
+        &mut self,
+        name: &str,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        stride: i64,
+        bias: bool,
+        role: Role,
+    ) -> Conv {
         let fan_in = cin * k * k;
         let w = Self::uniform(&mut self.rng, &[cout, cin, k, k], fan_in);
         let weight = self.push(format!("{name}.weight"), w, role);
@@ -129,14 +142,20 @@ impl Builder {
     pub(crate) fn bn(&mut self, name: &str, c: i64, affine: bool) -> Bn {
         let (weight, bias) = if affine {
             (
-                Some(self.push(format!("{name}.weight"), Tensor::ones([c], (Kind::Double, Device::Cpu)), Role::Trained)),
+                Some(self.push(
+                    format!("{name}.weight"),
+                    Tensor::ones([c], (Kind::Double, Device::Cpu)),
+                    Role::Trained,
+                )),
                 Some(self.push(format!("{name}.bias"), Tensor::zeros([c], (Kind::Double, Device::Cpu)), Role::Trained)),
             )
         } else {
             (None, None)
         };
-        let mean = self.push(format!("{name}.running_mean"), Tensor::zeros([c], (Kind::Double, Device::Cpu)), Role::Buffer);
-        let var = self.push(format!("{name}.running_var"), Tensor::ones([c], (Kind::Double, Device::Cpu)), Role::Buffer);
+        let mean =
+            self.push(format!("{name}.running_mean"), Tensor::zeros([c], (Kind::Double, Device::Cpu)), Role::Buffer);
+        let var =
+            self.push(format!("{name}.running_var"), Tensor::ones([c], (Kind::Double, Device::Cpu)), Role::Buffer);
         let cnt = Tensor::zeros([], (Kind::Int64, Device::Cpu)).to_device(self.device);
         self.params.push(Param { name: format!("{name}.num_batches_tracked"), tensor: cnt, role: Role::Buffer });
         Bn { weight, bias, mean, var, count: self.params.len() - 1 }
@@ -219,12 +238,25 @@ impl Net {
         // PyTorch BatchNorm2d defaults: momentum 0.1, unbiased running variance; eps from the config.
         match mode {
             BnMode::Train => {
-                let out = x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), true, 0.1, self.config.bn_eps, true);
+                let out = x.batch_norm(
+                    w,
+                    bias,
+                    Some(self.t(b.mean)),
+                    Some(self.t(b.var)),
+                    true,
+                    0.1,
+                    self.config.bn_eps,
+                    true,
+                );
                 let _ = tch::no_grad(|| self.t(b.count).shallow_clone().g_add_scalar_(1));
                 out
             }
-            BnMode::TrainFrozenStats => x.batch_norm(w, bias, None::<&Tensor>, None, true, 0.1, self.config.bn_eps, true),
-            BnMode::Eval => x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), false, 0.1, self.config.bn_eps, true),
+            BnMode::TrainFrozenStats => {
+                x.batch_norm(w, bias, None::<&Tensor>, None, true, 0.1, self.config.bn_eps, true)
+            }
+            BnMode::Eval => {
+                x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), false, 0.1, self.config.bn_eps, true)
+            }
         }
     }
 
@@ -265,16 +297,22 @@ impl Net {
     }
 
     /// Copy of every named tensor (detached), e.g. the initial weights.
-    pub fn snapshot(&self) -> Vec<(String, Tensor)> {
+    pub fn snapshot(&self) -> NamedTensors {
         self.params.iter().map(|p| (p.name.clone(), p.tensor.detach().copy())).collect()
     }
 
     /// Overwrite tensors by name from `(name, tensor)` pairs; every tensor of the net must be given.
     pub fn load(&mut self, tensors: &[(String, Tensor)]) -> Result<(), String> {
         for p in &mut self.params {
-            let src = tensors.iter().find(|(n, _)| *n == p.name).ok_or_else(|| format!("missing tensor `{}`", p.name))?;
+            let src =
+                tensors.iter().find(|(n, _)| *n == p.name).ok_or_else(|| format!("missing tensor `{}`", p.name))?;
             if src.1.size() != p.tensor.size() {
-                return Err(format!("tensor `{}` has shape {:?}, expected {:?}", p.name, src.1.size(), p.tensor.size()));
+                return Err(format!(
+                    "tensor `{}` has shape {:?}, expected {:?}",
+                    p.name,
+                    src.1.size(),
+                    p.tensor.size()
+                ));
             }
             tch::no_grad(|| p.tensor.copy_(&src.1));
         }

@@ -2,7 +2,7 @@
 //! SI variants add a BN before each downsampling shortcut's 1x1 conv (`shortcut.0` BN,
 //! `shortcut.1` conv) and a final BN + ReLU before AvgPool4 and a bias-free classifier.
 
-use super::{conv_role, BnMode, Bn, Builder, Conv, Linear, Net, Role};
+use super::{Bn, BnMode, Builder, Conv, Linear, Net, Role, conv_role};
 use crate::config::{Arch, ModelConfig, Variant};
 use tch::Tensor;
 

@@ -8,11 +8,11 @@
 pub mod store;
 
 use crate::config::{DeviceName, OptimMode, RunConfig};
-use crate::data::{self, rng, streams, Data};
+use crate::data::{self, Data, rng, streams};
 use crate::metrics::{self, Row};
-use crate::model::{loss, BnMode, Net};
-use crate::optim::{si_grad_norm, Optimizer};
-use anyhow::{bail, Context, Result};
+use crate::model::{BnMode, NamedTensors, Net, loss};
+use crate::optim::{Optimizer, si_grad_norm};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -132,7 +132,14 @@ impl Session {
         self.fill_geometry(&mut row, lr);
         let bs = self.cfg.train.batch_size;
         if self.cfg.metrics.train_eval || self.cfg.metrics.full_grad {
-            let e = metrics::evaluate(&self.net, &self.data.train, bs, BnMode::TrainFrozenStats, self.cfg.loss, self.cfg.metrics.full_grad);
+            let e = metrics::evaluate(
+                &self.net,
+                &self.data.train,
+                bs,
+                BnMode::TrainFrozenStats,
+                self.cfg.loss,
+                self.cfg.metrics.full_grad,
+            );
             if self.cfg.metrics.train_eval {
                 row.set("train_loss", e.loss);
                 row.set("train_acc", e.acc);
@@ -149,7 +156,7 @@ impl Session {
     }
 
     /// Model tensors (PyTorch names) and optimizer state, for checkpoints.
-    fn state(&self) -> (Vec<(String, Tensor)>, Vec<(String, Tensor)>) {
+    fn state(&self) -> (NamedTensors, NamedTensors) {
         (self.net.snapshot(), self.opt.state())
     }
 }
@@ -196,7 +203,15 @@ fn append_row(dir: &RunDir, header: &[String], row: &Row) -> Result<()> {
     Ok(())
 }
 
-fn write_summary(dir: &RunDir, s: &Session, epoch: usize, step: usize, wall: f64, last: Option<&Row>, best: Option<f64>) -> Result<()> {
+fn write_summary(
+    dir: &RunDir,
+    s: &Session,
+    epoch: usize,
+    step: usize,
+    wall: f64,
+    last: Option<&Row>,
+    best: Option<f64>,
+) -> Result<()> {
     let summary = Summary {
         silab_version: env!("CARGO_PKG_VERSION").into(),
         config_hash: s.cfg.hash(),
@@ -213,7 +228,9 @@ fn write_summary(dir: &RunDir, s: &Session, epoch: usize, step: usize, wall: f64
         wall_time_s: wall,
         best_test_acc: best,
         last: last
-            .map(|r| s.header.iter().zip(&r.values).filter(|(_, v)| !v.is_nan()).map(|(k, v)| (k.clone(), *v)).collect())
+            .map(|r| {
+                s.header.iter().zip(&r.values).filter(|(_, v)| !v.is_nan()).map(|(k, v)| (k.clone(), *v)).collect()
+            })
             .unwrap_or_default(),
     };
     store::write_atomic(&dir.summary(), &serde_json::to_vec_pretty(&summary)?)
@@ -246,7 +263,11 @@ fn save_checkpoint(dir: &RunDir, s: &Session, epoch: usize, step: usize, wall: f
 pub fn train(cfg: &RunConfig, out: &Path, obs: &mut dyn Observer) -> Result<Summary> {
     let dir = RunDir::new(out);
     if dir.config().exists() {
-        bail!("{} already holds a run; continue it with `silab train --resume {}` or choose another --out", out.display(), out.display());
+        bail!(
+            "{} already holds a run; continue it with `silab train --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     store::write_atomic(&dir.config(), cfg.to_toml().as_bytes())?;
@@ -266,7 +287,12 @@ pub fn resume(run_dir: &Path, obs: &mut dyn Observer) -> Result<Summary> {
     };
     let (model, meta) = store::load_tensors(&dir.checkpoint(epoch))?;
     if meta.get("config_hash") != Some(&cfg.hash()) {
-        bail!("{}: checkpoint was written by another config (hash {:?}, config.toml has {})", dir.checkpoint(epoch).display(), meta.get("config_hash"), cfg.hash());
+        bail!(
+            "{}: checkpoint was written by another config (hash {:?}, config.toml has {})",
+            dir.checkpoint(epoch).display(),
+            meta.get("config_hash"),
+            cfg.hash()
+        );
     }
     let step: usize = meta.get("step").context("checkpoint metadata lacks `step`")?.parse()?;
     let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
@@ -278,7 +304,12 @@ pub fn resume(run_dir: &Path, obs: &mut dyn Observer) -> Result<Summary> {
         let names: Vec<String> = s.net.with_role(crate::model::Role::Si).iter().map(|p| p.name.clone()).collect();
         s.init_si = names
             .iter()
-            .map(|n| init.iter().find(|(m, _)| m == n).map(|(_, t)| t.to_device(s.net.device())).context("epoch-0 checkpoint lacks an SI tensor"))
+            .map(|n| {
+                init.iter()
+                    .find(|(m, _)| m == n)
+                    .map(|(_, t)| t.to_device(s.net.device()))
+                    .context("epoch-0 checkpoint lacks an SI tensor")
+            })
             .collect::<Result<_>>()?;
     }
     store::truncate_metrics(&dir.metrics(), step)?;
@@ -287,7 +318,14 @@ pub fn resume(run_dir: &Path, obs: &mut dyn Observer) -> Result<Summary> {
 }
 
 /// Run from `(epoch, step)` to the end, writing rows, checkpoints and the summary.
-fn execute(mut s: Session, dir: &RunDir, start_epoch: usize, start_step: usize, wall0: f64, obs: &mut dyn Observer) -> Result<Summary> {
+fn execute(
+    mut s: Session,
+    dir: &RunDir,
+    start_epoch: usize,
+    start_step: usize,
+    wall0: f64,
+    obs: &mut dyn Observer,
+) -> Result<Summary> {
     let cfg = s.cfg.clone();
     let dev = s.net.device();
     let clock = Instant::now();
@@ -296,10 +334,10 @@ fn execute(mut s: Session, dir: &RunDir, start_epoch: usize, start_step: usize, 
     obs.start(total, start_step);
     let mut best: Option<f64> = None;
     let mut last_row: Option<Row> = None;
-    if let Ok((h, rows)) = store::read_metrics(&dir.metrics()) {
-        if let Some(i) = h.iter().position(|c| c == "test_acc") {
-            best = rows.iter().filter_map(|r| r[i].parse::<f64>().ok()).reduce(f64::max);
-        }
+    if let Ok((h, rows)) = store::read_metrics(&dir.metrics())
+        && let Some(i) = h.iter().position(|c| c == "test_acc")
+    {
+        best = rows.iter().filter_map(|r| r[i].parse::<f64>().ok()).reduce(f64::max);
     }
     let header = s.header.clone();
     let emit = |row: Row, best: &mut Option<f64>, obs: &mut dyn Observer| -> Result<Row> {
@@ -338,14 +376,18 @@ fn execute(mut s: Session, dir: &RunDir, start_epoch: usize, start_step: usize, 
             l.backward();
             let gn = si_grad_norm(&s.net);
             let rho = tch::no_grad(|| {
-                s.net.si().iter().fold(Tensor::zeros([], (Kind::Double, dev)), |a, w| a + w.square().sum(Kind::Double)).sqrt()
+                s.net
+                    .si()
+                    .iter()
+                    .fold(Tensor::zeros([], (Kind::Double, dev)), |a, w| a + w.square().sum(Kind::Double))
+                    .sqrt()
             });
             let eff = &gn * &rho;
             let l = l.detach();
             ep_acc.add(&l, &gn, &eff);
             iv_acc.add(&l, &gn, &eff);
             let last_in_epoch = bi + 1 == batches.len();
-            let step_row = log_every > 0 && (step + 1) % log_every == 0 && !last_in_epoch;
+            let step_row = log_every > 0 && (step + 1).is_multiple_of(log_every) && !last_in_epoch;
             if step_row || last_in_epoch {
                 before = s.net.si().iter().map(|t| t.detach().copy()).collect();
             }
@@ -380,7 +422,7 @@ fn execute(mut s: Session, dir: &RunDir, start_epoch: usize, start_step: usize, 
         }
         let done = epoch + 1;
         let every = cfg.train.checkpoint_every;
-        if done == cfg.train.epochs || (every > 0 && done % every == 0) {
+        if done == cfg.train.epochs || (every > 0 && done.is_multiple_of(every)) {
             save_checkpoint(dir, &s, done, step, wall())?;
             write_summary(dir, &s, done, step, wall(), last_row.as_ref(), best)?;
         }

@@ -10,7 +10,8 @@
 //! ```
 //! Every file that is replaced is written to a temporary name and renamed (atomic on POSIX).
 
-use anyhow::{bail, Context, Result};
+use crate::model::NamedTensors;
+use anyhow::{Context, Result, bail};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::io::Write;
@@ -58,16 +59,14 @@ pub fn save_tensors(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap
         let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
         bufs.push((name.clone(), dtype(t.kind())?, shape, b));
     }
-    let views: Vec<(String, TensorView)> = bufs
-        .iter()
-        .map(|(n, d, s, b)| Ok((n.clone(), TensorView::new(*d, s.clone(), b)?)))
-        .collect::<Result<_>>()?;
+    let views: Vec<(String, TensorView)> =
+        bufs.iter().map(|(n, d, s, b)| Ok((n.clone(), TensorView::new(*d, s.clone(), b)?))).collect::<Result<_>>()?;
     let bytes = safetensors::serialize(views, Some(metadata))?;
     write_atomic(path, &bytes)
 }
 
-/// Load all tensors and the metadata of a safetensors file.
-pub fn load_tensors(path: &Path) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
+/// Load all tensors (sorted by name) and the metadata of a safetensors file.
+pub fn load_tensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes).with_context(|| format!("parsing {}", path.display()))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)?;
@@ -78,6 +77,7 @@ pub fn load_tensors(path: &Path) -> Result<(Vec<(String, Tensor)>, HashMap<Strin
         let t = Tensor::from_data_size(view.data(), &shape, kind(view.dtype())?);
         out.push((name, t));
     }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, metadata))
 }
 

@@ -1,0 +1,170 @@
+//! Whole runs: resume = uninterrupted, the dynamics promised for each mode, real MNIST.
+
+use silab::config::RunConfig;
+use silab::run::{self, Silent, store};
+use std::path::Path;
+
+fn cfg(sets: &[&str]) -> RunConfig {
+    let base = ["data.train_size=300", "data.test_size=100", "model.width=4", "train.batch_size=64", "train.threads=2"];
+    let all: Vec<String> = base.iter().chain(sets).map(|s| s.to_string()).collect();
+    RunConfig::from_parts(None, &all).unwrap()
+}
+
+/// metrics.csv without the (non-deterministic) wall_time column.
+fn metrics_without_time(dir: &Path) -> Vec<Vec<String>> {
+    let (h, rows) = store::read_metrics(&dir.join("metrics.csv")).unwrap();
+    let t = h.iter().position(|c| c == "wall_time").unwrap();
+    let mut out = vec![h];
+    out.extend(rows);
+    out.into_iter()
+        .map(|mut r| {
+            r.remove(t);
+            r
+        })
+        .collect()
+}
+
+fn column(dir: &Path, name: &str, epoch_rows_only: bool) -> Vec<f64> {
+    let (h, rows) = store::read_metrics(&dir.join("metrics.csv")).unwrap();
+    let i = h.iter().position(|c| c == name).unwrap();
+    let k = h.iter().position(|c| c == "row").unwrap();
+    rows.iter().filter(|r| !epoch_rows_only || r[k] == "epoch").map(|r| r[i].parse().unwrap_or(f64::NAN)).collect()
+}
+
+/// A run killed after a checkpoint and resumed ends with the same metrics and weights as an
+/// uninterrupted run: momentum, augmentation, label noise, step rows and a schedule all on.
+#[test]
+fn resume_equals_uninterrupted() {
+    let c = cfg(&[
+        "optim.mode=\"full\"",
+        "optim.lr=0.2",
+        "optim.wd=5e-3",
+        "optim.momentum=0.5",
+        "optim.schedule=\"cosine\"",
+        "data.augment=true",
+        "data.label_noise=0.1",
+        "train.epochs=3",
+        "train.log_every=2",
+    ]);
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    run::train(&c, &a, &mut Silent).unwrap();
+    run::train(&c, &b, &mut Silent).unwrap();
+    // Simulate a kill during epoch 2, after the epoch-1 checkpoint: later checkpoints are gone,
+    // but metrics.csv holds rows logged after the checkpoint (they must be recomputed, not kept).
+    let bd = store::RunDir::new(&b);
+    for e in [2, 3] {
+        std::fs::remove_file(bd.checkpoint(e)).unwrap();
+        std::fs::remove_file(bd.optim_state(e)).unwrap();
+    }
+    let s = run::resume(&b, &mut Silent).unwrap();
+    assert_eq!(s.status, "completed");
+    assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
+    let (ta, _) = store::load_tensors(&store::RunDir::new(&a).checkpoint(3)).unwrap();
+    let (tb, _) = store::load_tensors(&bd.checkpoint(3)).unwrap();
+    assert_eq!(ta.len(), tb.len());
+    for ((na, xa), (nb, xb)) in ta.iter().zip(&tb) {
+        assert_eq!(na, nb);
+        assert!(xa.equal(xb), "{na} differs after resume");
+    }
+    // Rows: epoch 0..=3 plus step rows every 2 steps (5 steps/epoch, not at epoch ends).
+    assert_eq!(column(&a, "epoch", true), [0.0, 1.0, 2.0, 3.0]);
+}
+
+/// Sphere mode: rho is constant and the ELR equals the configured value in every row.
+#[test]
+fn sphere_mode_keeps_rho_and_elr() {
+    let c = cfg(&["optim.mode=\"sphere\"", "optim.elr=3e-3", "train.epochs=3", "train.log_every=1"]);
+    let root = tempfile::tempdir().unwrap();
+    let s = run::train(&c, root.path(), &mut Silent).unwrap();
+    let rho = column(root.path(), "rho", false);
+    let elr = column(root.path(), "elr", false);
+    assert!(rho.len() > 10);
+    for (r, e) in rho.iter().zip(&elr) {
+        assert!((r - s.rho0).abs() / s.rho0 < 1e-6, "rho {r} vs rho0 {}", s.rho0);
+        assert!((e - 3e-3).abs() / 3e-3 < 1e-6, "elr {e}");
+    }
+    // and it learns
+    let loss = column(root.path(), "train_loss", true);
+    assert!(loss.last().unwrap() < &(loss[0] * 0.5), "train loss {loss:?}");
+}
+
+/// Full space with weight decay: after the initial jump, rho shrinks while the loss converges,
+/// and the ELR grows accordingly.
+#[test]
+fn full_mode_with_weight_decay_shrinks_rho() {
+    let c = cfg(&["optim.mode=\"full\"", "optim.lr=0.5", "optim.wd=2e-2", "train.epochs=8", "metrics.full_grad=false"]);
+    let root = tempfile::tempdir().unwrap();
+    run::train(&c, root.path(), &mut Silent).unwrap();
+    let rho = column(root.path(), "rho", true);
+    let elr = column(root.path(), "elr", true);
+    let loss = column(root.path(), "train_loss", true);
+    let peak = rho.iter().cloned().fold(0.0, f64::max);
+    let tail = &rho[rho.len() - 4..];
+    assert!(tail.windows(2).all(|w| w[1] < w[0]), "rho not shrinking at the end: {rho:?}");
+    assert!(*rho.last().unwrap() < 0.9 * peak, "rho {rho:?}");
+    assert!(elr.last().unwrap() > &elr[elr.len() - 4], "elr {elr:?}");
+    assert!(loss.last().unwrap() < &(loss[0] * 0.5), "train loss {loss:?}");
+}
+
+/// Real data: ConvNet-4 scale-invariant on the real MNIST test file (8000 train / 2000 held out)
+/// passes 95% test accuracy in a few epochs.
+#[test]
+fn mnist_convnet4_passes_95_percent() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
+    let c =
+        RunConfig::from_preset("mnist", &[format!("data.dir=\"{}\"", dir.display()), "metrics.full_grad=false".into()])
+            .unwrap();
+    assert_eq!(c.model.width, 4);
+    let root = tempfile::tempdir().unwrap();
+    let s = run::train(&c, root.path(), &mut Silent).unwrap();
+    let acc = s.last["test_acc"];
+    assert!(acc > 0.95, "test accuracy {acc}");
+    assert!(s.epochs_done <= 5);
+}
+
+/// The same seed and thread count give the same run; another seed does not.
+#[test]
+fn runs_are_deterministic() {
+    let c = cfg(&["train.epochs=1", "data.augment=true"]);
+    let root = tempfile::tempdir().unwrap();
+    run::train(&c, &root.path().join("a"), &mut Silent).unwrap();
+    run::train(&c, &root.path().join("b"), &mut Silent).unwrap();
+    let mut c2 = c.clone();
+    c2.seed = 1;
+    run::train(&c2, &root.path().join("c"), &mut Silent).unwrap();
+    let (a, b, cc) = (
+        metrics_without_time(&root.path().join("a")),
+        metrics_without_time(&root.path().join("b")),
+        metrics_without_time(&root.path().join("c")),
+    );
+    assert_eq!(a, b);
+    assert_ne!(a[2], cc[2]);
+}
+
+/// Output files: config.toml round-trips, summary.json parses, checkpoints carry metadata,
+/// an existing run directory is refused.
+#[test]
+fn run_directory_contents() {
+    let c = cfg(&["train.epochs=2", "train.checkpoint_every=0", "train.keep_checkpoints=false"]);
+    let root = tempfile::tempdir().unwrap();
+    run::train(&c, root.path(), &mut Silent).unwrap();
+    let d = store::RunDir::new(root.path());
+    assert_eq!(RunConfig::from_file(&d.config(), &[]).unwrap(), c);
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.summary()).unwrap()).unwrap();
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["config_hash"], c.hash());
+    assert_eq!(d.checkpoint_epochs(), [0, 2]);
+    let (_, meta) = store::load_tensors(&d.checkpoint(2)).unwrap();
+    assert_eq!(meta["epoch"], "2");
+    assert_eq!(meta["step"], "10");
+    assert_eq!(meta["config_hash"], c.hash());
+    let e = run::train(&c, root.path(), &mut Silent).unwrap_err().to_string();
+    assert!(e.contains("--resume"), "{e}");
+    // The header lists every documented column, then per-layer ones.
+    let (h, _) = store::read_metrics(&d.metrics()).unwrap();
+    for (name, _) in silab::metrics::COLUMNS {
+        assert!(h.iter().any(|c| c == name), "{name} missing");
+    }
+    assert!(h.iter().any(|c| c == "norm:conv_layers.0.weight") && h.iter().any(|c| c == "elr:conv_layers.11.weight"));
+}
