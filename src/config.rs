@@ -304,7 +304,7 @@ impl Default for RunConfig {
 pub const PRESETS: &[(&str, &str, &str)] = &[
     (
         "quick",
-        "ConvNet-8 scale-invariant on synthetic data, sphere at ELR 1e-3, 8 epochs (~1 min on 2 cores)",
+        "ConvNet-8 scale-invariant on synthetic data, sphere at ELR 1e-3, 8 epochs (~20 s on 2 cores)",
         r#"
 [data]
 train_size = 4000

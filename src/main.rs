@@ -71,8 +71,21 @@ enum Cmd {
 }
 
 /// Progress bar over all steps, with loss and ELR; epoch rows are printed above it.
+/// Without a terminal (batch jobs, CI logs) indicatif draws nothing, so epoch lines and messages
+/// go to stderr directly unless `-q`.
 struct Bar {
     pb: ProgressBar,
+    quiet: bool,
+}
+
+impl Bar {
+    fn println(&self, line: String) {
+        if !self.pb.is_hidden() {
+            self.pb.println(line);
+        } else if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
 }
 
 impl Observer for Bar {
@@ -87,20 +100,25 @@ impl Observer for Bar {
     }
     fn row(&mut self, _h: &[String], r: &Row) {
         if r.is_epoch {
-            self.pb.println(format!(
-                "epoch {:>4}  train_loss {:.4}  train_acc {:.3}  test_acc {:.3}  rho {:.3}  elr {:.2e}  g_eff {:.3}",
+            // unmeasured values (e.g. g_eff before the first step) print as "-"
+            let f = |name: &str, prec: usize| {
+                let v = r.get(name);
+                if v.is_nan() { "-".to_string() } else { format!("{v:.prec$}") }
+            };
+            self.println(format!(
+                "epoch {:>4}  train_loss {}  train_acc {}  test_acc {}  rho {}  elr {:.2e}  g_eff {}",
                 r.epoch,
-                r.get("train_loss"),
-                r.get("train_acc"),
-                r.get("test_acc"),
-                r.get("rho"),
+                f("train_loss", 4),
+                f("train_acc", 3),
+                f("test_acc", 3),
+                f("rho", 3),
                 r.get("elr"),
-                r.get("eff_grad_norm"),
+                f("eff_grad_norm", 3),
             ));
         }
     }
     fn message(&mut self, msg: &str) {
-        self.pb.println(msg);
+        self.println(msg.to_string());
     }
     fn finish(&mut self) {
         self.pb.finish_and_clear();
@@ -108,6 +126,7 @@ impl Observer for Bar {
 }
 
 fn main() {
+    run::keep_freed_memory();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -121,7 +140,7 @@ fn real_main() -> Result<()> {
             pb.set_style(ProgressStyle::with_template(
                 "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}",
             )?);
-            let mut bar = Bar { pb };
+            let mut bar = Bar { pb, quiet };
             let (dir, summary) = if let Some(dir) = resume {
                 if !sets.is_empty() {
                     bail!("--set cannot change a run being resumed (its config.toml is fixed)");

@@ -21,10 +21,7 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("train_acc", "accuracy over the whole training set, same pass as train_loss"),
     ("test_loss", "loss over the test set, BN in eval mode (running statistics)"),
     ("test_acc", "accuracy over the test set, BN in eval mode"),
-    (
-        "batch_loss",
-        "mean minibatch loss of the training steps since the previous row of the same kind (epoch rows: over the epoch)",
-    ),
+    ("batch_loss", "mean minibatch loss of the steps since the previous row (epoch rows: of the whole epoch)"),
     ("rho", "norm of the SI group, rho = ||w_SI||"),
     ("elr", "effective learning rate lr / rho^2 (sphere mode: the configured ELR)"),
     ("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),

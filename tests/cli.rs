@@ -92,9 +92,11 @@ fn config_errors_name_the_key_and_the_allowed_values() {
     }
 }
 
+/// Also: the binary finds libtorch through its rpath, without LD_LIBRARY_PATH.
 #[test]
 fn presets_and_keys_are_listed() {
-    let o = silab().arg("presets").output().unwrap();
+    let o = silab().arg("presets").env_remove("LD_LIBRARY_PATH").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     for p in ["quick", "full-quick", "mnist", "paper-periodic", "paper-regimes"] {
         assert!(t.contains(p), "{t}");
@@ -128,4 +130,16 @@ fn bench_prints_the_pytorch_scripts_fields() {
     }
     assert_eq!(v["mode"], "sphere");
     assert!(v["images_per_s"].as_f64().unwrap() > 0.0);
+}
+
+/// The README documents every metrics column and every config key (docs that cannot drift).
+#[test]
+fn readme_documents_every_column_and_key() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (name, _) in silab::metrics::COLUMNS {
+        assert!(readme.contains(&format!("| `{name}` |")), "README lacks column `{name}`");
+    }
+    for (key, _) in silab::config::all_keys() {
+        assert!(readme.contains(&format!("| `{key}` [")), "README lacks config key `{key}`");
+    }
 }
