@@ -18,3 +18,4 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod run;
+pub mod sweep;

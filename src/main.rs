@@ -2,10 +2,14 @@
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use silab::config::{self, DeviceName, OptimMode, RunConfig};
 use silab::metrics::Row;
 use silab::run::{self, Observer};
+use silab::sweep::{
+    self, SweepDir, SweepSpec,
+    local::{PointProgress, SweepObserver},
+};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -35,6 +39,27 @@ enum Cmd {
         #[arg(long, value_name = "RUN_DIR")]
         resume: Option<PathBuf>,
         /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Run a grid of runs (axes x seeds) in parallel worker processes, resumably, and gather
+    /// one tidy table (table.csv, table.parquet).
+    #[command(args_conflicts_with_subcommands = true)]
+    Sweep {
+        #[command(subcommand)]
+        action: Option<SweepCmd>,
+        /// Sweep file: [base] run config, [axes] dotted keys -> values, seeds, zip.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override a key of [base]: `--set train.epochs=5` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Parallel runs (default: cores / train.threads).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Sweep directory (default: sweeps/<name>-<hash>). Rerunning on it resumes.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(long, short)]
         quiet: bool,
     },
@@ -68,6 +93,59 @@ enum Cmd {
         #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
         device: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SweepCmd {
+    /// Run one point of a sweep (what each worker or cluster task does): train, resume or skip.
+    Point {
+        dir: PathBuf,
+        #[arg(long)]
+        index: usize,
+    },
+    /// (Re)build table.csv and table.parquet from the points' run directories.
+    Gather { dir: PathBuf },
+}
+
+/// Sweep progress: one bar for the points, one per running point.
+struct SweepBars {
+    mp: MultiProgress,
+    main: ProgressBar,
+    points: Vec<(usize, ProgressBar)>,
+}
+
+impl SweepObserver for SweepBars {
+    fn update(&mut self, done: usize, failed: usize, total: usize, running: &[PointProgress]) {
+        self.main.set_length(total as u64);
+        self.main.set_position(done as u64);
+        self.main.set_message(if failed > 0 { format!("{failed} failed") } else { String::new() });
+        self.points.retain(|(i, pb)| {
+            let keep = running.iter().any(|r| r.index == *i);
+            if !keep {
+                pb.finish_and_clear();
+            }
+            keep
+        });
+        for r in running {
+            if !self.points.iter().any(|(i, _)| *i == r.index) {
+                let pb = self.mp.add(ProgressBar::new(r.epochs as u64));
+                pb.set_style(ProgressStyle::with_template("  point {prefix:>4} {bar:30} {pos}/{len} epochs").unwrap());
+                pb.set_prefix(r.index.to_string());
+                self.points.push((r.index, pb));
+            }
+            if let Some((_, pb)) = self.points.iter().find(|(i, _)| *i == r.index) {
+                pb.set_position(r.epochs_done as u64);
+            }
+        }
+    }
+    fn failed(&mut self, index: usize, log: &std::path::Path) {
+        let line = format!("point {index} failed; its log: {}", log.display());
+        if self.mp.is_hidden() {
+            eprintln!("{line}")
+        } else {
+            let _ = self.mp.println(line);
+        }
+    }
 }
 
 /// Progress bar over all steps, with loss and ELR; epoch rows are printed above it.
@@ -170,6 +248,61 @@ fn real_main() -> Result<()> {
                 summary.last.get("test_acc").copied().unwrap_or(f64::NAN),
                 summary.last.get("train_loss").copied().unwrap_or(f64::NAN),
             );
+        }
+        Cmd::Sweep { action: Some(SweepCmd::Point { dir, index }), .. } => {
+            let mut bar = Bar { pb: ProgressBar::hidden(), quiet: false };
+            sweep::run_point(&dir, index, &mut bar)?;
+        }
+        Cmd::Sweep { action: Some(SweepCmd::Gather { dir }), .. } => {
+            let t = sweep::table::write(&SweepDir::new(&dir))?;
+            println!("{}: table.csv, table.parquet ({} rows, {} columns)", dir.display(), t.rows(), t.columns.len());
+        }
+        Cmd::Sweep { action: None, config, sets, jobs, out, quiet } => {
+            let Some(config) = config else {
+                bail!("silab sweep needs --config SWEEP.toml (or a subcommand: point, gather)")
+            };
+            let spec = SweepSpec::from_file(&config, &sets)?;
+            let (m, cfgs) = spec.manifest()?;
+            let hash = {
+                use sha2::Digest;
+                let d = sha2::Sha256::digest(spec.to_toml().as_bytes());
+                d.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+            };
+            let dir = out.unwrap_or_else(|| PathBuf::from(format!("sweeps/{}-{hash}", spec.name)));
+            let sd = SweepDir::new(&dir);
+            sd.create(&spec)?;
+            let jobs = jobs.unwrap_or_else(|| sweep::local::default_jobs(cfgs[0].train.threads));
+            eprintln!("{}: {} points, {} at a time", dir.display(), m.points.len(), jobs);
+            let mp = if quiet {
+                MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+            } else {
+                MultiProgress::new()
+            };
+            let main = mp.add(ProgressBar::new(m.points.len() as u64));
+            main.set_style(ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} points [{elapsed_precise}<{eta_precise}] {msg}",
+            )?);
+            let mut bars = SweepBars { mp, main, points: vec![] };
+            let report = sweep::local::run(&sd, jobs, &std::env::current_exe()?, &mut bars)?;
+            bars.main.finish_and_clear();
+            let t = sweep::table::write(&sd)?;
+            println!(
+                "{}: {}/{} points done; table.csv, table.parquet ({} rows)",
+                dir.display(),
+                report.done,
+                m.points.len(),
+                t.rows()
+            );
+            if !report.failed.is_empty() {
+                for (i, log) in &report.failed {
+                    eprintln!("point {i} failed: see {}", log.display());
+                }
+                bail!(
+                    "{} of {} points failed; rerun the same command to retry them",
+                    report.failed.len(),
+                    m.points.len()
+                );
+            }
         }
         Cmd::Presets { keys } => {
             if keys {

@@ -296,7 +296,9 @@ pub fn resume(run_dir: &Path, obs: &mut dyn Observer) -> Result<Summary> {
     let cfg = RunConfig::from_file(&dir.config(), &[])?;
     let mut s = Session::new(&cfg)?;
     let Some(epoch) = dir.latest_resumable() else {
-        obs.message("no checkpoint found: starting the run from the beginning");
+        if dir.metrics().exists() {
+            obs.message("no checkpoint found: starting the run from the beginning");
+        }
         let _ = std::fs::remove_file(dir.metrics());
         return execute(s, &dir, 0, 0, 0.0, obs);
     };

@@ -1,0 +1,348 @@
+//! Sweeps: a base run config plus axes over config keys and seeds, expanded into points, run in
+//! parallel worker processes, resumable, and gathered into one tidy table.
+//!
+//! A sweep file:
+//! ```toml
+//! name = "regimes"            # optional
+//! seeds = [0, 1]              # optional, default [base.seed]
+//! zip = ["optim.lr", "optim.wd"]   # optional: these axes are paired, not crossed
+//! [base]                      # a run config, as for `silab train`
+//! model.width = 4
+//! [axes]                      # dotted config keys: a list, or { log = [lo, hi, n] }, or { lin = [lo, hi, n] }
+//! "optim.elr" = { log = [1e-4, 1e-1, 7] }
+//! ```
+//! (`seeds` and `zip` may also stand inside `[axes]`.)
+//!
+//! The sweep directory:
+//! ```text
+//! DIR/sweep.toml            the sweep file as given (with --set applied to [base])
+//! DIR/manifest.json         every point: index, run dir, axis values, seed, config hash
+//! DIR/runs/pNNNN/           one run directory per point (config.toml written up front)
+//! DIR/logs/pNNNN.log        the worker's output
+//! DIR/table.csv, table.parquet   all points x all log points, one column per swept key
+//! ```
+//! Point i is run by `silab sweep point DIR --index i`, whatever the executor (local workers,
+//! Slurm array tasks): it trains, resumes or skips the run in `runs/pNNNN`.
+
+pub mod local;
+pub mod table;
+
+use crate::config::{self, ConfigError, RunConfig};
+use crate::run::store::{self, RunDir};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One axis value, kept as TOML so strings, bools, ints and floats all work.
+pub type Value = toml::Value;
+
+/// A parsed sweep file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepSpec {
+    pub name: String,
+    pub base: toml::Table,
+    /// `(key, values)` in file order.
+    pub axes: Vec<(String, Vec<Value>)>,
+    pub seeds: Vec<u64>,
+    pub zip: Vec<String>,
+}
+
+/// One point of a sweep.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Point {
+    pub index: usize,
+    /// Run directory, relative to the sweep directory.
+    pub dir: String,
+    /// Swept key -> value (JSON), in axis order.
+    pub values: Vec<(String, serde_json::Value)>,
+    pub seed: u64,
+    pub config_hash: String,
+}
+
+/// `manifest.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    pub name: String,
+    /// Swept keys, in axis order (the extra columns of the table); `seed` is always a column.
+    pub axes: Vec<String>,
+    pub points: Vec<Point>,
+}
+
+fn expand_axis(key: &str, v: &Value) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(a) if !a.is_empty() => Ok(a.clone()),
+        Value::Table(t) if t.len() == 1 && (t.contains_key("log") || t.contains_key("lin")) => {
+            let (kind, spec) = t.iter().next().unwrap();
+            let nums: Vec<f64> = spec
+                .as_array()
+                .filter(|a| a.len() == 3)
+                .and_then(|a| a.iter().map(|x| x.as_float().or(x.as_integer().map(|i| i as f64))).collect())
+                .with_context(|| format!("axis `{key}`: `{kind}` takes [lo, hi, n]"))?;
+            let (lo, hi, n) = (nums[0], nums[1], nums[2] as usize);
+            if n < 1 || (kind == "log" && (lo <= 0.0 || hi <= 0.0)) {
+                bail!(
+                    "axis `{key}`: {kind} = [{lo}, {hi}, {n}] needs n >= 1{}",
+                    if kind == "log" { " and lo, hi > 0" } else { "" }
+                );
+            }
+            Ok((0..n)
+                .map(|i| {
+                    let t = if n == 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+                    let x = if kind == "log" { lo * (hi / lo).powf(t) } else { lo + (hi - lo) * t };
+                    // round to 6 significant digits so values print and hash stably
+                    Value::Float(format!("{x:.5e}").parse().unwrap())
+                })
+                .collect())
+        }
+        _ => bail!(
+            "axis `{key}`: expected a non-empty list of values, {{ log = [lo, hi, n] }} or {{ lin = [lo, hi, n] }}"
+        ),
+    }
+}
+
+impl SweepSpec {
+    /// Parse a sweep file's text; `sets` (KEY=VALUE) override keys of `[base]`.
+    pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<SweepSpec> {
+        let mut t: toml::Table =
+            text.parse().map_err(|e| ConfigError::Toml { origin: origin.into(), message: format!("{e}") })?;
+        let allowed = ["name", "base", "axes", "seeds", "zip"];
+        if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+            bail!("{origin}: unknown key `{k}`; a sweep file has: {}", allowed.join(", "));
+        }
+        let name = t.get("name").and_then(|v| v.as_str()).unwrap_or("sweep").to_string();
+        let mut base = match t.remove("base") {
+            Some(Value::Table(b)) => b,
+            None => toml::Table::new(),
+            Some(_) => bail!("{origin}: `base` must be a table"),
+        };
+        for s in sets {
+            config::apply_set(&mut base, s)?;
+        }
+        let mut axes_t = match t.remove("axes") {
+            Some(Value::Table(a)) => a,
+            None => toml::Table::new(),
+            Some(_) => bail!("{origin}: `axes` must be a table"),
+        };
+        let take_list = |v: Option<Value>, what: &str| -> Result<Option<Vec<Value>>> {
+            match v {
+                None => Ok(None),
+                Some(Value::Array(a)) => Ok(Some(a)),
+                Some(_) => bail!("{origin}: `{what}` must be a list"),
+            }
+        };
+        let seeds_v = take_list(t.remove("seeds").or_else(|| axes_t.remove("seeds")), "seeds")?;
+        let zip_v = take_list(t.remove("zip").or_else(|| axes_t.remove("zip")), "zip")?;
+        let base_cfg = RunConfig::from_parts(Some((&toml::to_string(&base)?, &format!("{origin} [base]"))), &[])?;
+        let seeds = match seeds_v {
+            None => vec![base_cfg.seed],
+            Some(a) => a
+                .iter()
+                .map(|v| v.as_integer().filter(|i| *i >= 0).map(|i| i as u64))
+                .collect::<Option<Vec<_>>>()
+                .with_context(|| format!("{origin}: seeds must be non-negative integers"))?,
+        };
+        let zip = zip_v
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_str().map(String::from))
+            .collect::<Option<Vec<_>>>()
+            .with_context(|| format!("{origin}: zip must list axis names"))?;
+        let mut axes = vec![];
+        for (k, v) in &axes_t {
+            if k == "seed" {
+                bail!("{origin}: sweep seeds with `seeds = [...]`, not an axis `seed`");
+            }
+            let vals = expand_axis(k, v)?;
+            // each value must make a valid config
+            for val in &vals {
+                RunConfig::from_parts(Some((&toml::to_string(&base)?, origin)), &[format!("{k}={val}")])
+                    .with_context(|| format!("{origin}: axis `{k}` value {val}"))?;
+            }
+            axes.push((k.clone(), vals));
+        }
+        for z in &zip {
+            if !axes.iter().any(|(k, _)| k == z) {
+                bail!("{origin}: zip names `{z}`, which is not an axis");
+            }
+        }
+        let lens: Vec<usize> = axes.iter().filter(|(k, _)| zip.contains(k)).map(|(_, v)| v.len()).collect();
+        if lens.windows(2).any(|w| w[0] != w[1]) {
+            bail!("{origin}: zipped axes must have the same number of values, got {lens:?}");
+        }
+        Ok(SweepSpec { name, base, axes, seeds, zip })
+    }
+
+    /// Read and parse a sweep file.
+    pub fn from_file(path: &Path, sets: &[String]) -> Result<SweepSpec> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string(), sets)
+    }
+
+    /// The sweep as TOML text (what `sweep.toml` in the sweep directory holds).
+    pub fn to_toml(&self) -> String {
+        let mut t = toml::Table::new();
+        t.insert("name".into(), Value::String(self.name.clone()));
+        t.insert("seeds".into(), Value::Array(self.seeds.iter().map(|&s| Value::Integer(s as i64)).collect()));
+        if !self.zip.is_empty() {
+            t.insert("zip".into(), Value::Array(self.zip.iter().map(|s| Value::String(s.clone())).collect()));
+        }
+        t.insert("base".into(), Value::Table(self.base.clone()));
+        let axes: toml::Table = self.axes.iter().map(|(k, v)| (k.clone(), Value::Array(v.clone()))).collect();
+        t.insert("axes".into(), Value::Table(axes));
+        toml::to_string(&t).expect("sweep serializes")
+    }
+
+    /// All points: the zipped axes move together, the other axes are crossed (Cartesian
+    /// product, first axis slowest), and seeds vary fastest.
+    pub fn expand(&self) -> Result<Vec<(Vec<(String, Value)>, u64, RunConfig)>> {
+        // groups: one per zip set (if any), then one per free axis
+        let mut groups: Vec<Vec<Vec<(String, Value)>>> = vec![];
+        let zipped: Vec<&(String, Vec<Value>)> = self.axes.iter().filter(|(k, _)| self.zip.contains(k)).collect();
+        let mut zip_done = false;
+        for (k, vals) in &self.axes {
+            if self.zip.contains(k) {
+                if !zip_done {
+                    let n = zipped[0].1.len();
+                    groups.push(
+                        (0..n).map(|i| zipped.iter().map(|(k, v)| (k.clone(), v[i].clone())).collect()).collect(),
+                    );
+                    zip_done = true;
+                }
+            } else {
+                groups.push(vals.iter().map(|v| vec![(k.clone(), v.clone())]).collect());
+            }
+        }
+        let mut combos: Vec<Vec<(String, Value)>> = vec![vec![]];
+        for g in &groups {
+            combos = combos.iter().flat_map(|c| g.iter().map(move |opt| [c.clone(), opt.clone()].concat())).collect();
+        }
+        let base_text = toml::to_string(&self.base)?;
+        let mut out = vec![];
+        for c in combos {
+            for &seed in &self.seeds {
+                let mut sets: Vec<String> = c.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                sets.push(format!("seed={seed}"));
+                let cfg = RunConfig::from_parts(Some((&base_text, "sweep [base]")), &sets)?;
+                out.push((c.clone(), seed, cfg));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The manifest of this sweep (point i runs in `runs/p{i:04}`).
+    pub fn manifest(&self) -> Result<(Manifest, Vec<RunConfig>)> {
+        let pts = self.expand()?;
+        let mut points = vec![];
+        let mut cfgs = vec![];
+        for (i, (vals, seed, cfg)) in pts.into_iter().enumerate() {
+            let values = vals.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
+            points.push(Point { index: i, dir: format!("runs/p{i:04}"), values, seed, config_hash: cfg.hash() });
+            cfgs.push(cfg);
+        }
+        let axes = self.axes.iter().map(|(k, _)| k.clone()).collect();
+        Ok((Manifest { format: 1, name: self.name.clone(), axes, points }, cfgs))
+    }
+}
+
+fn toml_to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// A sweep directory on disk.
+#[derive(Clone, Debug)]
+pub struct SweepDir {
+    pub root: PathBuf,
+}
+
+impl SweepDir {
+    pub fn new(root: impl Into<PathBuf>) -> SweepDir {
+        SweepDir { root: root.into() }
+    }
+    pub fn manifest_path(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+    pub fn spec_path(&self) -> PathBuf {
+        self.root.join("sweep.toml")
+    }
+    pub fn log(&self, i: usize) -> PathBuf {
+        self.root.join("logs").join(format!("p{i:04}.log"))
+    }
+    pub fn run_dir(&self, p: &Point) -> RunDir {
+        RunDir::new(self.root.join(&p.dir))
+    }
+    pub fn manifest(&self) -> Result<Manifest> {
+        let bytes = std::fs::read(self.manifest_path())
+            .with_context(|| format!("{} is not a sweep directory (no manifest.json)", self.root.display()))?;
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// Write the sweep file, manifest and every point's config.toml. If the directory already
+    /// holds the same sweep, nothing changes (that is how a sweep resumes); a different sweep is
+    /// refused.
+    pub fn create(&self, spec: &SweepSpec) -> Result<Manifest> {
+        let (manifest, cfgs) = spec.manifest()?;
+        if self.manifest_path().exists() {
+            let old = self.manifest()?;
+            if old != manifest {
+                bail!(
+                    "{} holds a different sweep (its manifest.json differs); choose another --out",
+                    self.root.display()
+                );
+            }
+            return Ok(old);
+        }
+        std::fs::create_dir_all(self.root.join("logs"))?;
+        store::write_atomic(&self.spec_path(), spec.to_toml().as_bytes())?;
+        for (p, cfg) in manifest.points.iter().zip(&cfgs) {
+            let rd = self.run_dir(p);
+            std::fs::create_dir_all(&rd.root)?;
+            store::write_atomic(&rd.config(), cfg.to_toml().as_bytes())?;
+        }
+        store::write_atomic(&self.manifest_path(), &serde_json::to_vec_pretty(&manifest)?)?;
+        Ok(manifest)
+    }
+}
+
+/// State of one point, from its run directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PointState {
+    /// Finished (`summary.json` says completed).
+    Done,
+    /// Started (has metrics or checkpoints) but not finished: running now, or interrupted.
+    Started,
+    /// Not started.
+    Pending,
+}
+
+/// Where a point stands.
+pub fn point_state(sd: &SweepDir, p: &Point) -> PointState {
+    let rd = sd.run_dir(p);
+    if let Ok(bytes) = std::fs::read(rd.summary())
+        && let Ok(s) = serde_json::from_slice::<crate::run::Summary>(&bytes)
+        && s.status == "completed"
+    {
+        return PointState::Done;
+    }
+    if rd.metrics().exists() || !rd.checkpoint_epochs().is_empty() { PointState::Started } else { PointState::Pending }
+}
+
+/// Run point `index` of the sweep in `dir`: skip it if done, resume it if started, else train it.
+/// Idempotent, so a repeated or requeued task is harmless.
+pub fn run_point(dir: &Path, index: usize, obs: &mut dyn crate::run::Observer) -> Result<PointState> {
+    let sd = SweepDir::new(dir);
+    let m = sd.manifest()?;
+    let p = m
+        .points
+        .get(index)
+        .with_context(|| format!("point {index} does not exist: the sweep has {}", m.points.len()))?;
+    let rd = sd.run_dir(p);
+    if point_state(&sd, p) == PointState::Done {
+        return Ok(PointState::Done);
+    }
+    // The point's config.toml was written when the sweep was created: resume() starts the run
+    // from scratch when it has no checkpoint yet, and continues it otherwise.
+    crate::run::resume(&rd.root, obs)?;
+    Ok(PointState::Done)
+}

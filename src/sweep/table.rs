@@ -1,0 +1,165 @@
+//! The tidy table of a sweep: one row per (point, log point), columns
+//! `point, seed, <each swept key>, <every metrics.csv column>`. Written as `table.csv` and
+//! `table.parquet` (pandas/polars read both with no glue). Gathering reads the points' run
+//! directories only, so it is the same whether they ran locally or on a cluster.
+
+use super::{Manifest, SweepDir};
+use crate::run::store;
+use anyhow::{Context, Result};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use std::sync::Arc;
+
+/// A typed column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Str(Vec<Option<String>>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Int(v) => v.len(),
+            Column::Float(v) => v.len(),
+            Column::Bool(v) => v.len(),
+            Column::Str(v) => v.len(),
+        }
+    }
+    fn csv_field(&self, i: usize) -> String {
+        match self {
+            Column::Int(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
+            Column::Float(v) => v[i].map(|x| format!("{x:e}")).unwrap_or_default(),
+            Column::Bool(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
+            Column::Str(v) => v[i].clone().unwrap_or_default(),
+        }
+    }
+    fn arrow(&self) -> (DataType, ArrayRef) {
+        match self {
+            Column::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
+            Column::Float(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
+            Column::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v.clone()))),
+            Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from(v.clone()))),
+        }
+    }
+}
+
+/// A table: named, typed, equally long columns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<(String, Column)>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.columns.first().map(|(_, c)| c.len()).unwrap_or(0)
+    }
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+    /// CSV text (empty field = missing).
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(vec![]);
+        w.write_record(self.columns.iter().map(|(n, _)| n))?;
+        for i in 0..self.rows() {
+            w.write_record(self.columns.iter().map(|(_, c)| c.csv_field(i)))?;
+        }
+        Ok(w.into_inner()?)
+    }
+    /// Parquet bytes (uncompressed), via Arrow.
+    pub fn to_parquet(&self) -> Result<Vec<u8>> {
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = self
+            .columns
+            .iter()
+            .map(|(n, c)| {
+                let (t, a) = c.arrow();
+                (Field::new(n, t, true), a)
+            })
+            .unzip();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+        let mut buf = vec![];
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None)?;
+        w.write(&batch)?;
+        w.close()?;
+        Ok(buf)
+    }
+}
+
+/// Metric columns with integer values; `row` is text; every other metric is a float.
+fn metric_column(name: &str, fields: Vec<&str>) -> Column {
+    match name {
+        "epoch" | "step" => Column::Int(fields.iter().map(|f| f.parse().ok()).collect()),
+        "row" => Column::Str(fields.iter().map(|f| Some(f.to_string())).collect()),
+        _ => Column::Float(fields.iter().map(|f| f.parse().ok()).collect()),
+    }
+}
+
+fn axis_column(values: Vec<Option<&serde_json::Value>>) -> Column {
+    let present: Vec<&serde_json::Value> = values.iter().flatten().copied().collect();
+    if present.iter().all(|v| v.is_i64() || v.is_u64()) {
+        Column::Int(values.iter().map(|v| v.and_then(|v| v.as_i64())).collect())
+    } else if present.iter().all(|v| v.is_number()) {
+        Column::Float(values.iter().map(|v| v.and_then(|v| v.as_f64())).collect())
+    } else if present.iter().all(|v| v.is_boolean()) {
+        Column::Bool(values.iter().map(|v| v.and_then(|v| v.as_bool())).collect())
+    } else {
+        Column::Str(
+            values.iter().map(|v| v.map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect(),
+        )
+    }
+}
+
+/// Gather every point's `metrics.csv` (points not started yet contribute no rows).
+pub fn gather(sd: &SweepDir, m: &Manifest) -> Result<Table> {
+    let mut metric_names: Vec<String> = vec![];
+    let mut per_point = vec![];
+    for p in &m.points {
+        let path = sd.run_dir(p).metrics();
+        if !path.exists() {
+            continue;
+        }
+        let (h, rows) = store::read_metrics(&path).with_context(|| format!("point {}", p.index))?;
+        for c in &h {
+            if !metric_names.contains(c) {
+                metric_names.push(c.clone());
+            }
+        }
+        per_point.push((p, h, rows));
+    }
+    let mut point = vec![];
+    let mut seed = vec![];
+    let mut axis_vals: Vec<Vec<Option<&serde_json::Value>>> = vec![vec![]; m.axes.len()];
+    let mut fields: Vec<Vec<&str>> = vec![vec![]; metric_names.len()];
+    for (p, h, rows) in &per_point {
+        let idx: Vec<Option<usize>> = metric_names.iter().map(|n| h.iter().position(|c| c == n)).collect();
+        for r in rows {
+            point.push(Some(p.index as i64));
+            seed.push(Some(p.seed as i64));
+            for (a, key) in m.axes.iter().enumerate() {
+                axis_vals[a].push(p.values.iter().find(|(k, _)| k == key).map(|(_, v)| v));
+            }
+            for (j, i) in idx.iter().enumerate() {
+                fields[j].push(i.map(|i| r[i].as_str()).unwrap_or(""));
+            }
+        }
+    }
+    let mut columns = vec![("point".to_string(), Column::Int(point)), ("seed".to_string(), Column::Int(seed))];
+    for (key, vals) in m.axes.iter().zip(axis_vals) {
+        columns.push((key.clone(), axis_column(vals)));
+    }
+    for (name, f) in metric_names.iter().zip(fields) {
+        columns.push((name.clone(), metric_column(name, f)));
+    }
+    Ok(Table { columns })
+}
+
+/// Gather and write `table.csv` and `table.parquet`; returns the table.
+pub fn write(sd: &SweepDir) -> Result<Table> {
+    let m = sd.manifest()?;
+    let t = gather(sd, &m)?;
+    store::write_atomic(&sd.root.join("table.csv"), &t.to_csv()?)?;
+    store::write_atomic(&sd.root.join("table.parquet"), &t.to_parquet()?)?;
+    Ok(t)
+}

@@ -1,0 +1,156 @@
+//! Sweeps: expansion, resume, the tidy table (read back by polars).
+
+use silab::run::Silent;
+use silab::sweep::local::{self, Quiet};
+use silab::sweep::{point_state, run_point, table, PointState, SweepDir, SweepSpec};
+use std::path::Path;
+
+const BASE: &str = r#"
+[base]
+data.train_size = 200
+data.test_size = 60
+model.width = 2
+train.epochs = 2
+train.threads = 1
+train.batch_size = 50
+metrics.full_grad = false
+"#;
+
+#[test]
+fn expansion_cartesian_zip_log_and_seeds() {
+    let text = format!(
+        r#"
+name = "x"
+seeds = [3, 4]
+zip = ["optim.lr", "optim.wd"]
+{BASE}
+[axes]
+"optim.elr" = {{ log = [1e-4, 1e-2, 3] }}
+"optim.lr" = [0.1, 0.2]
+"optim.wd" = [1e-3, 2e-3]
+"loss" = ["ce", "mse"]
+"#
+    );
+    let s = SweepSpec::parse(&text, "t", &[]).unwrap();
+    assert_eq!(s.axes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["optim.elr", "optim.lr", "optim.wd", "loss"]);
+    let elrs: Vec<f64> = s.axes[0].1.iter().map(|v| v.as_float().unwrap()).collect();
+    assert_eq!(elrs, [1e-4, 1e-3, 1e-2]);
+    let pts = s.expand().unwrap();
+    // 3 elr x 2 (lr, wd) pairs x 2 losses x 2 seeds
+    assert_eq!(pts.len(), 24);
+    for (_, seed, cfg) in &pts {
+        assert_eq!(cfg.seed, *seed);
+        assert!((cfg.optim.lr, cfg.optim.wd) == (0.1, 1e-3) || (cfg.optim.lr, cfg.optim.wd) == (0.2, 2e-3), "zip broken");
+        assert_eq!(cfg.model.width, 2);
+    }
+    // seeds vary fastest, then the last axis
+    assert_eq!((pts[0].1, pts[1].1), (3, 4));
+    assert_ne!(pts[0].2.loss, pts[2].2.loss);
+    let hashes: std::collections::HashSet<String> = pts.iter().map(|p| p.2.hash()).collect();
+    assert_eq!(hashes.len(), 24);
+    // round trip through sweep.toml
+    let again = SweepSpec::parse(&s.to_toml(), "t2", &[]).unwrap();
+    assert_eq!(again.manifest().unwrap().0, s.manifest().unwrap().0);
+    // --set on [base]
+    let s2 = SweepSpec::parse(&text, "t", &["train.epochs=7".into()]).unwrap();
+    assert!(s2.expand().unwrap().iter().all(|p| p.2.train.epochs == 7));
+}
+
+#[test]
+fn bad_sweep_files_name_the_problem() {
+    let cases = [
+        (format!("{BASE}\n[axes]\n\"optim.lrr\" = [1.0]"), "optim.lrr"),
+        (format!("{BASE}\n[axes]\n\"optim.lr\" = {{ log = [0.0, 1.0, 3] }}"), "lo, hi > 0"),
+        (format!("zip = [\"optim.lr\", \"optim.wd\"]\n{BASE}\n[axes]\n\"optim.lr\" = [1.0, 2.0]\n\"optim.wd\" = [1.0]"), "same number"),
+        (format!("zip = [\"optim.momentum\"]\n{BASE}\n[axes]\n\"optim.lr\" = [1.0]"), "not an axis"),
+        (format!("axis = 1\n{BASE}"), "unknown key `axis`"),
+        (format!("{BASE}\n[axes]\n\"optim.mode\" = [\"full\", \"ball\"]"), "ball"),
+    ];
+    for (text, needle) in cases {
+        let e = format!("{:#}", SweepSpec::parse(&text, "f.toml", &[]).unwrap_err());
+        assert!(e.contains(needle), "expected `{needle}` in: {e}");
+    }
+}
+
+fn spec() -> SweepSpec {
+    let text = format!("name = \"t\"\nseeds = [0, 1]\n{BASE}\n[axes]\n\"optim.elr\" = [1e-3, 1e-2]\n\"loss\" = [\"ce\", \"mse\"]\n");
+    SweepSpec::parse(&text, "t", &[]).unwrap()
+}
+
+fn silab_exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_silab"))
+}
+
+/// A sweep interrupted with one point done and one half-done resumes: the done point is skipped,
+/// the started one resumes, and the table equals that of an uninterrupted sweep.
+#[test]
+fn sweep_resumes_and_table_matches_uninterrupted() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (SweepDir::new(root.path().join("a")), SweepDir::new(root.path().join("b")));
+    let s = spec();
+    a.create(&s).unwrap();
+    let r = local::run(&a, 2, silab_exe(), &mut Quiet).unwrap();
+    assert_eq!((r.done, r.failed.len()), (8, 0));
+    let ta = table::write(&a).unwrap();
+
+    let m = b.create(&s).unwrap();
+    run_point(&b.root, 0, &mut Silent).unwrap();
+    run_point(&b.root, 5, &mut Silent).unwrap();
+    // point 5 "killed" after epoch 1: drop its later checkpoint
+    let rd = b.run_dir(&m.points[5]);
+    std::fs::remove_file(rd.checkpoint(2)).unwrap();
+    std::fs::remove_file(rd.optim_state(2)).unwrap();
+    std::fs::remove_file(rd.summary()).unwrap();
+    assert_eq!(point_state(&b, &m.points[0]), PointState::Done);
+    assert_eq!(point_state(&b, &m.points[5]), PointState::Started);
+    assert_eq!(point_state(&b, &m.points[1]), PointState::Pending);
+    let mtime = std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap();
+    let r = local::run(&b, 2, silab_exe(), &mut Quiet).unwrap();
+    assert_eq!((r.done, r.failed.len()), (8, 0));
+    assert_eq!(std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap(), mtime, "done point rerun");
+    let tb = table::write(&b).unwrap();
+    let drop_time = |t: &table::Table| t.columns.iter().filter(|(n, _)| n != "wall_time").cloned().collect::<Vec<_>>();
+    assert_eq!(drop_time(&ta), drop_time(&tb));
+    // A different sweep in the same directory is refused.
+    let mut other = spec();
+    other.seeds = vec![5];
+    let e = b.create(&other).unwrap_err().to_string();
+    assert!(e.contains("different sweep"), "{e}");
+}
+
+/// Table schema: point, seed, one column per swept key (typed), then the metrics columns; polars
+/// reads the Parquet and CSV files with no glue and sees the same numbers.
+#[test]
+fn table_schema_and_polars_reads_it() {
+    let root = tempfile::tempdir().unwrap();
+    let sd = SweepDir::new(root.path());
+    let s = spec();
+    sd.create(&s).unwrap();
+    for i in 0..8 {
+        run_point(&sd.root, i, &mut Silent).unwrap();
+    }
+    let t = table::write(&sd).unwrap();
+    let names: Vec<&str> = t.columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(&names[..6], ["point", "seed", "optim.elr", "loss", "epoch", "step"]);
+    assert!(matches!(t.column("optim.elr"), Some(table::Column::Float(_))));
+    assert!(matches!(t.column("loss"), Some(table::Column::Str(_))));
+    assert!(matches!(t.column("epoch"), Some(table::Column::Int(_))));
+    assert_eq!(t.rows(), 8 * 3);
+    let python = format!("{}/bin/python", std::env::var("VIRTUAL_ENV").unwrap_or(format!("{}/.venv", env!("CARGO_MANIFEST_DIR"))));
+    let script = r#"
+import sys, polars as pl
+p = pl.read_parquet(sys.argv[1] + "/table.parquet")
+c = pl.read_csv(sys.argv[1] + "/table.csv")
+assert p.shape == c.shape == (24, p.width), (p.shape, c.shape)
+assert p.schema["optim.elr"] == pl.Float64 and p.schema["loss"] == pl.String and p.schema["epoch"] == pl.Int64, p.schema
+assert p["point"].to_list() == c["point"].to_list()
+d = (p["train_loss"] - c["train_loss"]).abs().max()
+assert d < 1e-9, d
+g = p.filter(pl.col("row") == "epoch").group_by("optim.elr", "loss").agg(pl.col("test_acc").max())
+assert g.height == 4, g
+print("polars ok", p.shape)
+"#;
+    let out = std::process::Command::new(python).args(["-c", script]).arg(root.path()).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("polars ok"), "{text}");
+}
