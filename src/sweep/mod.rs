@@ -36,6 +36,9 @@ use std::path::{Path, PathBuf};
 /// One axis value, kept as TOML so strings, bools, ints and floats all work.
 pub type Value = toml::Value;
 
+/// One expanded point: its `(axis key, value)` pairs, its seed and its full run config.
+pub type Expanded = (Vec<(String, Value)>, u64, RunConfig);
+
 /// A parsed sweep file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SweepSpec {
@@ -195,7 +198,7 @@ impl SweepSpec {
 
     /// All points: the zipped axes move together, the other axes are crossed (Cartesian
     /// product, first axis slowest), and seeds vary fastest.
-    pub fn expand(&self) -> Result<Vec<(Vec<(String, Value)>, u64, RunConfig)>> {
+    pub fn expand(&self) -> Result<Vec<Expanded>> {
         // groups: one per zip set (if any), then one per free axis
         let mut groups: Vec<Vec<Vec<(String, Value)>>> = vec![];
         let zipped: Vec<&(String, Vec<Value>)> = self.axes.iter().filter(|(k, _)| self.zip.contains(k)).collect();
