@@ -11,11 +11,13 @@
 //! println!("final test accuracy {}", summary.last["test_acc"]);
 //! ```
 
+pub mod analysis;
 pub mod bench;
 pub mod config;
 pub mod data;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod report;
 pub mod run;
 pub mod sweep;

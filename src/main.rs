@@ -3,6 +3,7 @@
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use silab::analysis;
 use silab::config::{self, DeviceName, OptimMode, RunConfig};
 use silab::metrics::Row;
 use silab::run::{self, Observer};
@@ -60,6 +61,38 @@ enum Cmd {
         /// Sweep directory (default: sweeps/<name>-<hash>). Rerunning on it resumes.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Analyse a run or a sweep: S-jumps and periods, regimes and their boundaries, theory vs
+    /// measurement. Prints tables and writes analysis.json into the directory.
+    Analyze {
+        dir: PathBuf,
+        /// S-jump: loss must rise to this multiple of its recent minimum.
+        #[arg(long, default_value_t = 5.0)]
+        spike_factor: f64,
+        /// S-jump: rho must rise by this fraction.
+        #[arg(long, default_value_t = 0.01)]
+        rho_jump: f64,
+    },
+    /// Reproduce a paper's experiment: sweep, analysis, figures and report.html in one command.
+    Reproduce {
+        /// periodic (P1), regimes (P2) or mse (P3).
+        experiment: String,
+        /// smoke (< 2 min), cpu (< 20 min, built-in data), paper (ConvNet-32, CIFAR-10, GPU).
+        #[arg(long, default_value = "cpu")]
+        scale: String,
+        /// CIFAR-10 folder (binary version) for --scale paper.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output folder (default: reproduce/<experiment>-<scale>). Rerunning on it resumes.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Override a key of every run: `--set train.epochs=50`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
         #[arg(long, short)]
         quiet: bool,
     },
@@ -146,6 +179,15 @@ impl SweepObserver for SweepBars {
             let _ = self.mp.println(line);
         }
     }
+}
+
+fn sweep_bars(quiet: bool, total: usize) -> Result<SweepBars> {
+    let mp = if quiet { MultiProgress::with_draw_target(ProgressDrawTarget::hidden()) } else { MultiProgress::new() };
+    let main = mp.add(ProgressBar::new(total as u64));
+    main.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} points [{elapsed_precise}<{eta_precise}] {msg}",
+    )?);
+    Ok(SweepBars { mp, main, points: vec![] })
 }
 
 /// Progress bar over all steps, with loss and ELR; epoch rows are printed above it.
@@ -303,6 +345,30 @@ fn real_main() -> Result<()> {
                     m.points.len()
                 );
             }
+        }
+        Cmd::Analyze { dir, spike_factor, rho_jump } => {
+            let jp = analysis::JumpParams { spike_factor, rho_jump, ..Default::default() };
+            let a = analysis::analyze(&dir, &jp, &analysis::RegimeParams::default())?;
+            print!("{}", analysis::to_text(&a));
+            silab::run::store::write_atomic(&dir.join("analysis.json"), &serde_json::to_vec_pretty(&a)?)?;
+        }
+        Cmd::Reproduce { experiment, scale, data_dir, out, jobs, sets, quiet } => {
+            use silab::report::reproduce::{self, Experiment, Scale};
+            let (e, sc) = (Experiment::parse(&experiment)?, Scale::parse(&scale)?);
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("reproduce/{}-{}", e.name(), sc.name())));
+            std::fs::create_dir_all(&out)?;
+            let mut bars = sweep_bars(quiet, 0)?;
+            let opts = reproduce::ReproOptions { data_dir, jobs, sets, exe: std::env::current_exe()? };
+            let s = reproduce::reproduce(e, sc, &out, &opts, &mut bars)?;
+            bars.main.finish_and_clear();
+            for (what, ok) in &s.checks {
+                println!("{} {what}", if *ok { "ok  " } else { "FAIL" });
+            }
+            println!(
+                "{}: report.html, summary.json, figures, table.csv/parquet ({:.1} min)",
+                out.display(),
+                s.seconds / 60.0
+            );
         }
         Cmd::Presets { keys } => {
             if keys {

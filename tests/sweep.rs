@@ -2,7 +2,7 @@
 
 use silab::run::Silent;
 use silab::sweep::local::{self, Quiet};
-use silab::sweep::{point_state, run_point, table, PointState, SweepDir, SweepSpec};
+use silab::sweep::{PointState, SweepDir, SweepSpec, point_state, run_point, table};
 use std::path::Path;
 
 const BASE: &str = r#"
@@ -32,7 +32,10 @@ zip = ["optim.lr", "optim.wd"]
 "#
     );
     let s = SweepSpec::parse(&text, "t", &[]).unwrap();
-    assert_eq!(s.axes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["optim.elr", "optim.lr", "optim.wd", "loss"]);
+    assert_eq!(
+        s.axes.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["optim.elr", "optim.lr", "optim.wd", "loss"]
+    );
     let elrs: Vec<f64> = s.axes[0].1.iter().map(|v| v.as_float().unwrap()).collect();
     assert_eq!(elrs, [1e-4, 1e-3, 1e-2]);
     let pts = s.expand().unwrap();
@@ -40,7 +43,10 @@ zip = ["optim.lr", "optim.wd"]
     assert_eq!(pts.len(), 24);
     for (_, seed, cfg) in &pts {
         assert_eq!(cfg.seed, *seed);
-        assert!((cfg.optim.lr, cfg.optim.wd) == (0.1, 1e-3) || (cfg.optim.lr, cfg.optim.wd) == (0.2, 2e-3), "zip broken");
+        assert!(
+            (cfg.optim.lr, cfg.optim.wd) == (0.1, 1e-3) || (cfg.optim.lr, cfg.optim.wd) == (0.2, 2e-3),
+            "zip broken"
+        );
         assert_eq!(cfg.model.width, 2);
     }
     // seeds vary fastest, then the last axis
@@ -61,7 +67,12 @@ fn bad_sweep_files_name_the_problem() {
     let cases = [
         (format!("{BASE}\n[axes]\n\"optim.lrr\" = [1.0]"), "optim.lrr"),
         (format!("{BASE}\n[axes]\n\"optim.lr\" = {{ log = [0.0, 1.0, 3] }}"), "lo, hi > 0"),
-        (format!("zip = [\"optim.lr\", \"optim.wd\"]\n{BASE}\n[axes]\n\"optim.lr\" = [1.0, 2.0]\n\"optim.wd\" = [1.0]"), "same number"),
+        (
+            format!(
+                "zip = [\"optim.lr\", \"optim.wd\"]\n{BASE}\n[axes]\n\"optim.lr\" = [1.0, 2.0]\n\"optim.wd\" = [1.0]"
+            ),
+            "same number",
+        ),
         (format!("zip = [\"optim.momentum\"]\n{BASE}\n[axes]\n\"optim.lr\" = [1.0]"), "not an axis"),
         (format!("axis = 1\n{BASE}"), "unknown key `axis`"),
         (format!("{BASE}\n[axes]\n\"optim.mode\" = [\"full\", \"ball\"]"), "ball"),
@@ -73,7 +84,9 @@ fn bad_sweep_files_name_the_problem() {
 }
 
 fn spec() -> SweepSpec {
-    let text = format!("name = \"t\"\nseeds = [0, 1]\n{BASE}\n[axes]\n\"optim.elr\" = [1e-3, 1e-2]\n\"loss\" = [\"ce\", \"mse\"]\n");
+    let text = format!(
+        "name = \"t\"\nseeds = [0, 1]\n{BASE}\n[axes]\n\"optim.elr\" = [1e-3, 1e-2]\n\"loss\" = [\"ce\", \"mse\"]\n"
+    );
     SweepSpec::parse(&text, "t", &[]).unwrap()
 }
 
@@ -107,7 +120,11 @@ fn sweep_resumes_and_table_matches_uninterrupted() {
     let mtime = std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap();
     let r = local::run(&b, 2, silab_exe(), &mut Quiet).unwrap();
     assert_eq!((r.done, r.failed.len()), (8, 0));
-    assert_eq!(std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap(), mtime, "done point rerun");
+    assert_eq!(
+        std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap(),
+        mtime,
+        "done point rerun"
+    );
     let tb = table::write(&b).unwrap();
     let drop_time = |t: &table::Table| t.columns.iter().filter(|(n, _)| n != "wall_time").cloned().collect::<Vec<_>>();
     assert_eq!(drop_time(&ta), drop_time(&tb));
@@ -136,7 +153,10 @@ fn table_schema_and_polars_reads_it() {
     assert!(matches!(t.column("loss"), Some(table::Column::Str(_))));
     assert!(matches!(t.column("epoch"), Some(table::Column::Int(_))));
     assert_eq!(t.rows(), 8 * 3);
-    let python = format!("{}/bin/python", std::env::var("VIRTUAL_ENV").unwrap_or(format!("{}/.venv", env!("CARGO_MANIFEST_DIR"))));
+    let python = format!(
+        "{}/bin/python",
+        std::env::var("VIRTUAL_ENV").unwrap_or(format!("{}/.venv", env!("CARGO_MANIFEST_DIR")))
+    );
     let script = r#"
 import sys, polars as pl
 p = pl.read_parquet(sys.argv[1] + "/table.parquet")

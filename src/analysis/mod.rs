@@ -1,0 +1,565 @@
+//! Analysis of finished runs (never trains): S-jumps and periods of full-space runs, regimes of
+//! fixed-ELR runs and the boundaries of an ELR sweep, and the theory of spec §5 against the
+//! measurements. Works on epoch rows read from run directories.
+//!
+//! Comparisons are written `!(x >= t)` on purpose: a NaN (a diverged run) must fail them.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use crate::config::{OptimMode, RunConfig};
+use crate::run::store;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::Path;
+
+/// The epoch rows of one run, as columns, plus what the analysis needs from its config.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    pub epoch: Vec<f64>,
+    pub train_loss: Vec<f64>,
+    pub train_acc: Vec<f64>,
+    pub test_acc: Vec<f64>,
+    pub rho: Vec<f64>,
+    pub elr: Vec<f64>,
+    pub eff_grad_norm: Vec<f64>,
+    pub lr: f64,
+    pub wd: f64,
+    pub classes: usize,
+    pub steps_per_epoch: usize,
+}
+
+impl Series {
+    /// Read the epoch rows of a run directory.
+    pub fn from_run(dir: &Path) -> Result<Series> {
+        let cfg = RunConfig::from_file(&dir.join("config.toml"), &[])?;
+        let (h, rows) = store::read_metrics(&dir.join("metrics.csv"))?;
+        let col = |n: &str| h.iter().position(|c| c == n).with_context(|| format!("{}: no column {n}", dir.display()));
+        let (k, e, tl, ta, te, r, el, g) = (
+            col("row")?,
+            col("epoch")?,
+            col("train_loss")?,
+            col("train_acc")?,
+            col("test_acc")?,
+            col("rho")?,
+            col("elr")?,
+            col("eff_grad_norm")?,
+        );
+        let rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[k] == "epoch").collect();
+        let get = |i: usize| rows.iter().map(|r| r[i].parse().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
+        let summary: Option<crate::run::Summary> =
+            std::fs::read(dir.join("summary.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        Ok(Series {
+            epoch: get(e),
+            train_loss: get(tl),
+            train_acc: get(ta),
+            test_acc: get(te),
+            rho: get(r),
+            elr: get(el),
+            eff_grad_norm: get(g),
+            lr: cfg.optim.lr,
+            wd: if cfg.optim.mode == OptimMode::Full { cfg.optim.wd } else { 0.0 },
+            classes: cfg.classes(),
+            steps_per_epoch: summary.map(|s| s.steps_per_epoch).unwrap_or(0),
+        })
+    }
+}
+
+/// Parameters of the S-jump detector.
+#[derive(Clone, Debug, Serialize)]
+pub struct JumpParams {
+    /// The loss must rise to at least this multiple of its minimum over the previous `window` epochs.
+    pub spike_factor: f64,
+    /// rho must rise by at least this fraction above its value before the spike, within
+    /// `after` epochs of the spike.
+    pub rho_jump: f64,
+    pub window: usize,
+    pub after: usize,
+    /// A new jump needs at least this many epochs after the previous one, ...
+    pub refractory: usize,
+    /// ... and the loss must have re-converged since: come back to at most `recover` times the
+    /// previous jump's `loss_before` (secondary spikes of one destabilisation are not new jumps).
+    pub recover: f64,
+}
+
+impl Default for JumpParams {
+    fn default() -> Self {
+        JumpParams { spike_factor: 5.0, rho_jump: 0.01, window: 10, after: 2, refractory: 5, recover: 2.0 }
+    }
+}
+
+/// One detected S-jump.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SJump {
+    /// Epoch of the first row where the loss has spiked.
+    pub epoch: f64,
+    /// Minimum train loss over the window before the spike.
+    pub loss_before: f64,
+    /// Maximum train loss over the spike epoch and the `after` epochs that follow.
+    pub loss_after: f64,
+    pub rho_before: f64,
+    pub rho_after: f64,
+    /// ELR at the epoch before the spike (the value that destabilised training).
+    pub elr_at_jump: f64,
+    pub eff_grad_norm_before: f64,
+}
+
+/// S-jumps of a full-space run. Definition: epoch t is an S-jump when
+/// (1) `train_loss[t] >= spike_factor * min(train_loss[t-window..t])`,
+/// (2) `max(rho[t..=t+after]) >= (1 + rho_jump) * rho[t-1]`, and
+/// (3) t is at least `refractory` epochs after the previous S-jump t0, and
+/// (4) `min(train_loss[t0+1..t]) <= recover * loss_before(t0)` (the loss re-converged in between).
+pub fn s_jumps(s: &Series, p: &JumpParams) -> Vec<SJump> {
+    let n = s.train_loss.len();
+    let mut out: Vec<SJump> = vec![];
+    for t in 1..n {
+        let lo = t.saturating_sub(p.window);
+        let min_before = s.train_loss[lo..t].iter().cloned().fold(f64::INFINITY, f64::min);
+        if !(s.train_loss[t] >= p.spike_factor * min_before) {
+            continue;
+        }
+        let hi = (t + p.after + 1).min(n);
+        let rho_after = s.rho[t..hi].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if !(rho_after >= (1.0 + p.rho_jump) * s.rho[t - 1]) {
+            continue;
+        }
+        if let Some(last) = out.last() {
+            let t0 = s.epoch.iter().position(|&e| e == last.epoch).unwrap_or(0);
+            let since = s.train_loss[t0 + 1..t].iter().cloned().fold(f64::INFINITY, f64::min);
+            if s.epoch[t] - last.epoch < p.refractory as f64 || !(since <= p.recover * last.loss_before) {
+                continue;
+            }
+        }
+        out.push(SJump {
+            epoch: s.epoch[t],
+            loss_before: min_before,
+            loss_after: s.train_loss[t..hi].iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            rho_before: s.rho[t - 1],
+            rho_after,
+            elr_at_jump: s.elr[t - 1],
+            eff_grad_norm_before: s.eff_grad_norm[t - 1],
+        });
+    }
+    out
+}
+
+/// Period of a jump sequence: median spacing (epochs) and its spread.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Period {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Standard deviation of the spacings.
+    pub std: f64,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v: Vec<f64> = v.iter().cloned().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    let v: Vec<f64> = v.iter().cloned().filter(|x| x.is_finite()).collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Median spacing of the jumps (needs at least two).
+pub fn period(jumps: &[SJump]) -> Option<Period> {
+    if jumps.len() < 2 {
+        return None;
+    }
+    let d: Vec<f64> = jumps.windows(2).map(|w| w[1].epoch - w[0].epoch).collect();
+    let m = mean(&d);
+    Some(Period {
+        median: median(&d),
+        min: d.iter().cloned().fold(f64::INFINITY, f64::min),
+        max: d.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        std: (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt(),
+    })
+}
+
+/// Training regime of a fixed-ELR run (P2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Regime {
+    Convergence,
+    Chaotic,
+    Divergence,
+}
+
+/// Thresholds of the regime classifier.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegimeParams {
+    /// The tail: this fraction of the epoch rows at the end (at least 4 rows).
+    pub tail: f64,
+    /// Divergence: median tail train accuracy below chance + `div_margin` * (1 - chance).
+    pub div_margin: f64,
+    /// Convergence: median tail train accuracy at least this (converged), or ...
+    pub conv_acc: f64,
+    /// ... the loss still falls significantly: the least-squares slope of ln(train loss) over
+    /// the tail's epochs has a t-statistic below `-conv_t` (a steady decrease, not noise).
+    pub conv_t: f64,
+}
+
+impl Default for RegimeParams {
+    fn default() -> Self {
+        RegimeParams { tail: 0.3, div_margin: 0.15, conv_acc: 0.99, conv_t: 3.0 }
+    }
+}
+
+/// What the classifier measured on a run's tail, and its verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegimeReport {
+    pub regime: Regime,
+    pub tail_train_loss: f64,
+    pub tail_train_acc: f64,
+    pub tail_test_acc: f64,
+    pub tail_eff_grad_norm: f64,
+    /// Least-squares slope of ln(train loss) per epoch over the tail, and its t-statistic.
+    pub loss_slope: f64,
+    pub loss_slope_t: f64,
+}
+
+/// Slope and its t-statistic of the least-squares line through (x, y).
+fn trend(x: &[f64], y: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let b = sxy / sxx;
+    let resid: f64 = x.iter().zip(y).map(|(a, c)| (c - my - b * (a - mx)).powi(2)).sum();
+    let se = (resid / (n - 2.0).max(1.0) / sxx).sqrt();
+    (
+        b,
+        if se > 0.0 {
+            b / se
+        } else if b < 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        },
+    )
+}
+
+/// Classify a run from the tail of its train loss and accuracy, relative to chance (1/C):
+/// divergence when the tail accuracy stays near chance (or the loss is not finite); convergence
+/// when the net has fitted the training set or its loss keeps falling steadily; chaotic
+/// equilibrium otherwise (a stationary loss above zero, accuracy well above chance).
+pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
+    let n = s.train_loss.len();
+    let k = ((n as f64 * p.tail).round() as usize).clamp(4.min(n), n);
+    let start = n - k;
+    let tl = &s.train_loss[start..];
+    let finite = tl.iter().all(|x| x.is_finite() && *x > 0.0);
+    let (slope, t) = if finite {
+        trend(&s.epoch[start..], &tl.iter().map(|l| l.ln()).collect::<Vec<_>>())
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let acc = median(&s.train_acc[start..]);
+    let chance = 1.0 / s.classes as f64;
+    let regime = if !finite || !(acc >= chance + p.div_margin * (1.0 - chance)) {
+        Regime::Divergence
+    } else if acc >= p.conv_acc || t <= -p.conv_t {
+        Regime::Convergence
+    } else {
+        Regime::Chaotic
+    };
+    RegimeReport {
+        regime,
+        tail_train_loss: median(tl),
+        tail_train_acc: acc,
+        tail_test_acc: median(&s.test_acc[start..]),
+        tail_eff_grad_norm: median(&s.eff_grad_norm[start..]),
+        loss_slope: slope,
+        loss_slope_t: t,
+    }
+}
+
+/// Boundaries between regimes along an ELR axis: `[lo, hi]` = the last ELR of the lower regime
+/// and the first of the higher one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Boundaries {
+    pub convergence_chaotic: Option<[f64; 2]>,
+    pub chaotic_divergence: Option<[f64; 2]>,
+    /// Do the regimes appear in increasing-ELR order (convergence, chaotic, divergence)?
+    pub ordered: bool,
+}
+
+/// Boundaries from `(elr, regime)` pairs (several seeds per ELR allowed: the majority regime of
+/// each ELR counts; ties go to the lower regime).
+pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
+    let mut elrs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    elrs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    elrs.dedup();
+    let per: Vec<(f64, Regime)> = elrs
+        .iter()
+        .map(|&e| {
+            let rs: Vec<Regime> = points.iter().filter(|p| p.0 == e).map(|p| p.1).collect();
+            let count = |r: Regime| rs.iter().filter(|&&x| x == r).count();
+            let best = [Regime::Convergence, Regime::Chaotic, Regime::Divergence]
+                .into_iter()
+                .max_by_key(|&r| (count(r), std::cmp::Reverse(r)))
+                .unwrap();
+            (e, best)
+        })
+        .collect();
+    let ordered = per.windows(2).all(|w| w[0].1 <= w[1].1);
+    let boundary = |a: Regime, b: Regime| {
+        let last_a = per.iter().filter(|p| p.1 == a).map(|p| p.0).fold(f64::NAN, f64::max);
+        let first_b = per.iter().filter(|p| p.1 == b && p.0 > last_a).map(|p| p.0).fold(f64::NAN, f64::min);
+        (last_a.is_finite() && first_b.is_finite()).then_some([last_a, first_b])
+    };
+    Boundaries {
+        convergence_chaotic: boundary(Regime::Convergence, Regime::Chaotic),
+        chaotic_divergence: boundary(Regime::Chaotic, Regime::Divergence),
+        ordered,
+    }
+}
+
+/// Theory of spec §5 next to the measurement, for a full-space run with weight decay.
+#[derive(Clone, Debug, Serialize)]
+pub struct Theory {
+    /// Mean g_eff over the second half of the run (what the predictions use).
+    pub g_eff: f64,
+    /// ELR* = sqrt(2 lr wd) / g_eff, and the mean ELR measured over the second half.
+    pub elr_star_predicted: f64,
+    pub elr_measured: f64,
+    /// rho*^2 = g_eff sqrt(lr / (2 wd)), and the mean rho^2 over the second half.
+    pub rho2_star_predicted: f64,
+    pub rho2_measured: f64,
+    /// Per-step ELR growth (1 - lr wd)^-2 in the convergence phase, and the median measured over
+    /// epochs where the loss falls and rho does not jump.
+    pub elr_growth_predicted: f64,
+    pub elr_growth_measured: f64,
+    /// Norm recursion rho'^2 = (1 - lr wd)^2 rho^2 + lr^2 g_eff^2 / rho^2 iterated over an
+    /// epoch's steps from the measured rho, against the next epoch's rho: median relative error.
+    pub norm_recursion_median_rel_err: f64,
+}
+
+/// Compare a run with the theory (needs `wd > 0` and the steps per epoch).
+pub fn theory(s: &Series) -> Option<Theory> {
+    if s.wd <= 0.0 || s.steps_per_epoch == 0 || s.rho.len() < 4 {
+        return None;
+    }
+    let (lr, wd, n) = (s.lr, s.wd, s.rho.len());
+    let half = n / 2;
+    let g = mean(&s.eff_grad_norm[half..]);
+    let q = (1.0 - lr * wd).powi(2);
+    let steps = s.steps_per_epoch as i32;
+    let mut growth = vec![];
+    let mut rec = vec![];
+    for t in 1..n - 1 {
+        let (e0, e1) = (s.elr[t], s.elr[t + 1]);
+        if s.train_loss[t + 1] < s.train_loss[t] && s.rho[t + 1] < s.rho[t] {
+            growth.push((e1 / e0).powf(1.0 / steps as f64));
+        }
+        // rho recursion over the steps of epoch t+1, with that epoch's mean g_eff
+        let ge = s.eff_grad_norm[t + 1];
+        if ge.is_finite() {
+            let mut r2 = s.rho[t].powi(2);
+            for _ in 0..steps {
+                r2 = q * r2 + lr * lr * ge * ge / r2;
+            }
+            rec.push((r2.sqrt() - s.rho[t + 1]).abs() / s.rho[t + 1]);
+        }
+    }
+    Some(Theory {
+        g_eff: g,
+        elr_star_predicted: (2.0 * lr * wd).sqrt() / g,
+        elr_measured: mean(&s.elr[half..]),
+        rho2_star_predicted: g * (lr / (2.0 * wd)).sqrt(),
+        rho2_measured: mean(&s.rho[half..].iter().map(|r| r * r).collect::<Vec<_>>()),
+        elr_growth_predicted: 1.0 / q,
+        elr_growth_measured: median(&growth),
+        norm_recursion_median_rel_err: median(&rec),
+    })
+}
+
+/// Everything `silab analyze` reports for one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunAnalysis {
+    pub dir: String,
+    /// `full` or `sphere`.
+    pub mode: String,
+    pub lr: f64,
+    pub wd: f64,
+    /// Configured ELR (sphere mode).
+    pub elr: f64,
+    pub epochs: usize,
+    pub s_jumps: Vec<SJump>,
+    /// Median spacing of the S-jumps in epochs (None with fewer than two).
+    pub period_epochs: Option<f64>,
+    pub period: Option<Period>,
+    /// The same in optimizer steps.
+    pub period_steps: Option<f64>,
+    pub regime: RegimeReport,
+    pub theory: Option<Theory>,
+    pub final_test_acc: f64,
+    pub final_train_loss: f64,
+}
+
+/// Analyse one run directory.
+pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<RunAnalysis> {
+    let cfg = RunConfig::from_file(&dir.join("config.toml"), &[])?;
+    let s = Series::from_run(dir)?;
+    let full = cfg.optim.mode == OptimMode::Full;
+    let jumps = if full { s_jumps(&s, jp) } else { vec![] };
+    let per = period(&jumps);
+    Ok(RunAnalysis {
+        dir: dir.display().to_string(),
+        mode: if full { "full" } else { "sphere" }.into(),
+        lr: cfg.optim.lr,
+        wd: cfg.optim.wd,
+        elr: cfg.optim.elr,
+        epochs: s.epoch.len().saturating_sub(1),
+        period_epochs: per.as_ref().map(|p| p.median),
+        period_steps: per.as_ref().map(|p| p.median * s.steps_per_epoch as f64),
+        period: per,
+        s_jumps: jumps,
+        regime: regime(&s, rp),
+        theory: if full { theory(&s) } else { None },
+        final_test_acc: *s.test_acc.last().unwrap_or(&f64::NAN),
+        final_train_loss: *s.train_loss.last().unwrap_or(&f64::NAN),
+    })
+}
+
+/// How the S-jump period scales with lr*wd across the full-space runs of a sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeriodScaling {
+    /// `(lr*wd, median period in steps)` for each run with a period, by increasing lr*wd.
+    pub points: Vec<(f64, f64)>,
+    /// Period ratio (smallest lr*wd over largest) measured, and predicted by 1/(lr*wd).
+    pub measured_ratio: f64,
+    pub predicted_ratio: f64,
+    /// Does the period shrink monotonically as lr*wd grows?
+    pub shrinking: bool,
+}
+
+/// Analysis of a sweep: every point, the regime boundaries along ELR (sphere runs), the period
+/// scaling (full-space runs).
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepAnalysis {
+    pub runs: Vec<RunAnalysis>,
+    pub boundaries: Option<Boundaries>,
+    pub period_scaling: Option<PeriodScaling>,
+}
+
+/// Period scaling from runs (averaging seeds with the same lr*wd).
+pub fn period_scaling(runs: &[RunAnalysis]) -> Option<PeriodScaling> {
+    let mut by: Vec<(f64, Vec<f64>)> = vec![];
+    for r in runs.iter().filter(|r| r.mode == "full") {
+        if let Some(p) = r.period_steps {
+            let key = r.lr * r.wd;
+            match by.iter_mut().find(|(k, _)| (*k - key).abs() <= 1e-12 * key) {
+                Some((_, v)) => v.push(p),
+                None => by.push((key, vec![p])),
+            }
+        }
+    }
+    if by.len() < 2 {
+        return None;
+    }
+    by.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let points: Vec<(f64, f64)> = by.iter().map(|(k, v)| (*k, median(v))).collect();
+    let (first, last) = (points[0], points[points.len() - 1]);
+    Some(PeriodScaling {
+        measured_ratio: first.1 / last.1,
+        predicted_ratio: last.0 / first.0,
+        shrinking: points.windows(2).all(|w| w[1].1 < w[0].1),
+        points,
+    })
+}
+
+/// Analyse a run directory or a sweep directory (with `manifest.json`).
+pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAnalysis> {
+    let runs: Vec<RunAnalysis> = if dir.join("manifest.json").exists() {
+        let sd = crate::sweep::SweepDir::new(dir);
+        let m = sd.manifest()?;
+        m.points
+            .iter()
+            .filter(|p| sd.run_dir(p).metrics().exists())
+            .map(|p| analyze_run(&sd.run_dir(p).root, jp, rp))
+            .collect::<Result<_>>()?
+    } else {
+        vec![analyze_run(dir, jp, rp)?]
+    };
+    let sphere: Vec<(f64, Regime)> =
+        runs.iter().filter(|r| r.mode == "sphere").map(|r| (r.elr, r.regime.regime)).collect();
+    let elrs: std::collections::BTreeSet<u64> = sphere.iter().map(|p| p.0.to_bits()).collect();
+    Ok(SweepAnalysis {
+        boundaries: (elrs.len() >= 2).then(|| boundaries(&sphere)),
+        period_scaling: period_scaling(&runs),
+        runs,
+    })
+}
+
+fn fmt(x: f64) -> String {
+    if x.is_nan() { "-".into() } else { format!("{x:.3e}") }
+}
+
+/// Plain-text tables of an analysis (what `silab analyze` prints).
+pub fn to_text(a: &SweepAnalysis) -> String {
+    let mut o = String::new();
+    o += "run                              mode    lr         wd         elr        regime       jumps  period(ep)  final_test_acc\n";
+    for r in &a.runs {
+        let name = Path::new(&r.dir).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        o += &format!(
+            "{:<32} {:<7} {:<10} {:<10} {:<10} {:<12} {:<6} {:<11} {:.4}\n",
+            name,
+            r.mode,
+            fmt(r.lr),
+            fmt(r.wd),
+            fmt(r.elr),
+            format!("{:?}", r.regime.regime).to_lowercase(),
+            r.s_jumps.len(),
+            r.period_epochs.map(|p| format!("{p:.1}")).unwrap_or("-".into()),
+            r.final_test_acc
+        );
+    }
+    for r in a.runs.iter().filter(|r| !r.s_jumps.is_empty()) {
+        o += &format!(
+            "\nS-jumps of {} (lr {}, wd {}):\n  epoch   loss_before  loss_after  rho_before  rho_after  elr_at_jump\n",
+            r.dir, r.lr, r.wd
+        );
+        for j in &r.s_jumps {
+            o += &format!(
+                "  {:<7} {:<12} {:<11} {:<11.4} {:<10.4} {}\n",
+                j.epoch,
+                fmt(j.loss_before),
+                fmt(j.loss_after),
+                j.rho_before,
+                j.rho_after,
+                fmt(j.elr_at_jump)
+            );
+        }
+        if let Some(t) = &r.theory {
+            o += &format!(
+                "  theory vs measured: ELR* {} vs {} | rho*^2 {} vs {} | ELR growth/step {:.6} vs {:.6} | norm recursion median rel. error {:.2e}\n",
+                fmt(t.elr_star_predicted),
+                fmt(t.elr_measured),
+                fmt(t.rho2_star_predicted),
+                fmt(t.rho2_measured),
+                t.elr_growth_predicted,
+                t.elr_growth_measured,
+                t.norm_recursion_median_rel_err
+            );
+        }
+    }
+    if let Some(b) = &a.boundaries {
+        o += &format!(
+            "\nregime boundaries (ELR): convergence|chaotic {:?}  chaotic|divergence {:?}  in order: {}\n",
+            b.convergence_chaotic, b.chaotic_divergence, b.ordered
+        );
+    }
+    if let Some(p) = &a.period_scaling {
+        o += &format!(
+            "\nperiod vs lr*wd: {:?} (lr*wd, steps); period ratio {:.2} measured vs {:.2} predicted by 1/(lr*wd); shrinking: {}\n",
+            p.points, p.measured_ratio, p.predicted_ratio, p.shrinking
+        );
+    }
+    o
+}

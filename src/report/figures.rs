@@ -1,0 +1,219 @@
+//! Figures: a row of panels (line and point series, log axes, shaded x-ranges), drawn with
+//! plotters to PNG and SVG. The font (DejaVu Sans) is embedded, so drawing needs no system fonts.
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Style {
+    Line,
+    Points,
+    LinePoints,
+    /// Dashed-looking reference line (drawn thinner, in the series colour).
+    Reference,
+}
+
+/// One curve or point set.
+#[derive(Clone, Debug)]
+pub struct Curve {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+    /// Index into the palette (same index = same colour across panels).
+    pub color: usize,
+}
+
+/// One plot.
+#[derive(Clone, Debug, Default)]
+pub struct Panel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub log_y: bool,
+    pub curves: Vec<Curve>,
+    /// Shaded x-ranges `(x0, x1, label, palette index)`, e.g. the regimes.
+    pub shade: Vec<(f64, f64, String, usize)>,
+}
+
+/// A row (or grid) of panels.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub panels: Vec<Panel>,
+    pub cols: usize,
+    pub panel_size: (u32, u32),
+}
+
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Palette colour `i`.
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    });
+}
+
+fn bounds(p: &Panel) -> ((f64, f64), (f64, f64)) {
+    let ok = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
+    let pts: Vec<(f64, f64)> = p
+        .curves
+        .iter()
+        .flat_map(|c| c.points.iter().cloned())
+        .filter(|&(x, y)| ok(x, p.log_x) && ok(y, p.log_y))
+        .collect();
+    let xs = pts.iter().map(|p| p.0).chain(p.shade.iter().flat_map(|s| [s.0, s.1]).filter(|x| ok(*x, p.log_x)));
+    let (mut x0, mut x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if !x0.is_finite() {
+        (x0, x1) = if p.log_x { (1.0, 10.0) } else { (0.0, 1.0) };
+    }
+    if !y0.is_finite() {
+        (y0, y1) = if p.log_y { (1.0, 10.0) } else { (0.0, 1.0) };
+    }
+    let pad = |a: f64, b: f64, log: bool| {
+        if log {
+            let (la, lb) = (a.log10(), b.log10());
+            let d = ((lb - la) * 0.05).max(0.05);
+            (10f64.powf(la - d), 10f64.powf(lb + d))
+        } else {
+            let d = ((b - a) * 0.05).max(1e-12 + a.abs() * 1e-3);
+            (a - d, b + d)
+        }
+    };
+    (pad(x0, x1, p.log_x), pad(y0, y1, p.log_y))
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ((x0, x1), (y0, y1)) = bounds(p);
+    let mut b = ChartBuilder::on(area);
+    b.caption(&p.title, ("sans-serif", 18)).margin(8).x_label_area_size(40).y_label_area_size(64);
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    macro_rules! body {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(&p.x_label)
+                .y_desc(&p.y_label)
+                .label_style(("sans-serif", 12))
+                .axis_desc_style(("sans-serif", 14))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(e)?;
+            for (s0, s1, label, c) in &p.shade {
+                let col = color(*c).mix(0.15);
+                let s = chart
+                    .draw_series(std::iter::once(Rectangle::new([(*s0, y0), (*s1, y1)], col.filled())))
+                    .map_err(e)?;
+                if !label.is_empty() {
+                    s.label(label.clone())
+                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], col.filled()));
+                }
+            }
+            for c in &p.curves {
+                let col = color(c.color);
+                let pts: Vec<(f64, f64)> = c
+                    .points
+                    .iter()
+                    .cloned()
+                    .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0))
+                    .collect();
+                let label = c.label.clone();
+                match c.style {
+                    Style::Line | Style::LinePoints | Style::Reference => {
+                        let width = if c.style == Style::Reference { 1 } else { 2 };
+                        let s = chart.draw_series(LineSeries::new(pts.clone(), col.stroke_width(width))).map_err(e)?;
+                        if !label.is_empty() {
+                            s.label(label.clone())
+                                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], col.stroke_width(2)));
+                        }
+                        if c.style == Style::LinePoints {
+                            chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+                        }
+                    }
+                    Style::Points => {
+                        let s = chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+                        if !label.is_empty() {
+                            s.label(label).legend(move |(x, y)| Circle::new((x + 8, y), 3, col.filled()));
+                        }
+                    }
+                }
+            }
+            if p.curves.iter().any(|c| !c.label.is_empty()) || !p.shade.is_empty() {
+                chart
+                    .configure_series_labels()
+                    .label_font(("sans-serif", 12))
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(RGBColor(200, 200, 200))
+                    .position(SeriesLabelPosition::UpperRight)
+                    .draw()
+                    .map_err(e)?;
+            }
+        }};
+    }
+    match (p.log_x, p.log_y) {
+        (false, false) => body!(b.build_cartesian_2d(x0..x1, y0..y1).map_err(e)?),
+        (true, false) => body!(b.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(e)?),
+        (false, true) => body!(b.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(e)?),
+        (true, true) => body!(b.build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale()).map_err(e)?),
+    }
+    Ok(())
+}
+
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, f: &Figure) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    let cols = f.cols.max(1);
+    let rows = f.panels.len().div_ceil(cols);
+    let areas = root.split_evenly((rows, cols));
+    for (a, p) in areas.iter().zip(&f.panels) {
+        draw_panel(a, p)?;
+    }
+    root.present().map_err(|e| anyhow!("{e:?}"))?;
+    Ok(())
+}
+
+impl Figure {
+    /// Pixel size of the whole figure.
+    pub fn size(&self) -> (u32, u32) {
+        let cols = self.cols.max(1) as u32;
+        let rows = self.panels.len().div_ceil(self.cols.max(1)) as u32;
+        (self.panel_size.0 * cols, self.panel_size.1 * rows)
+    }
+    /// Write `stem.png` and `stem.svg`.
+    pub fn save(&self, stem: &Path) -> Result<()> {
+        register_font();
+        let png = stem.with_extension("png");
+        let svg = stem.with_extension("svg");
+        draw(BitMapBackend::new(&png, self.size()).into_drawing_area(), self)?;
+        draw(SVGBackend::new(&svg, self.size()).into_drawing_area(), self)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,5 @@
+//! Figures and the HTML report.
+
+pub mod figures;
+pub mod html;
+pub mod reproduce;
