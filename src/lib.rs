@@ -2,7 +2,9 @@
 //!
 //! The library does everything; the `silab` binary is a thin CLI over it. Data flows one way:
 //! [`config`] → [`run`] (loop, checkpoints, resume) → [`optim`] / [`model`] / [`metrics`] /
-//! [`data`]. See `README.md` for the tour and `../shared/spec/EXPERIMENTS.md` for the maths.
+//! [`data`]; [`sweep`] expands grids into run directories and runs them in worker processes;
+//! [`analysis`] reads run directories (never trains); [`report`] draws figures and writes reports.
+//! See `README.md` for the tour and `../shared/spec/EXPERIMENTS.md` for the maths.
 //!
 //! ```no_run
 //! use silab::{config::RunConfig, run};

@@ -97,3 +97,24 @@ fn reproduce_mse_smoke_and_unknown_names() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("periodic, regimes or mse"));
 }
+
+/// Every experiment's sweep file parses and expands at every scale (the cpu and paper ones too).
+#[test]
+fn every_experiment_and_scale_expands() {
+    use silab::report::reproduce::{sweep_text, Experiment, Scale};
+    use silab::sweep::SweepSpec;
+    for e in [Experiment::Periodic, Experiment::Regimes, Experiment::Mse] {
+        for s in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
+            let spec = SweepSpec::parse(&sweep_text(e, s, Some(Path::new("/data/cifar"))), "t", &[]).unwrap();
+            let pts = spec.expand().unwrap();
+            assert!(pts.len() >= 2, "{e:?} {s:?}");
+            if s == Scale::Paper {
+                assert!(pts.iter().all(|p| p.2.model.width == 32 && p.2.train.epochs == 1000));
+                assert!(pts.iter().all(|p| p.2.data.dir == Path::new("/data/cifar")));
+            }
+            if e == Experiment::Mse {
+                assert!(pts.iter().all(|p| p.2.loss == silab::config::Loss::Mse));
+            }
+        }
+    }
+}

@@ -93,7 +93,7 @@ metrics.full_grad = false
 "optim.lr" = [0.05, 0.1]
 "#
         .into(),
-        (Experiment::Periodic, Scale::Cpu) => PERIODIC_CPU.into(),
+        (Experiment::Periodic, Scale::Cpu) => periodic_cpu(),
         (Experiment::Periodic, Scale::Paper) => format!(
             "name = \"periodic-paper\"\n[base]\n{paper_data}optim.mode = \"full\"\noptim.wd = 1e-3\n[axes]\n\"optim.lr\" = [0.001, 0.01, 0.03, 1.0]\n"
         ),
@@ -117,8 +117,7 @@ metrics.full_grad = false
             e.name(),
             if e == Experiment::Mse { "mse" } else { "ce" }
         ),
-        (Experiment::Regimes, Scale::Cpu) => REGIMES_CPU.into(),
-        (Experiment::Mse, Scale::Cpu) => MSE_CPU.into(),
+        (Experiment::Regimes | Experiment::Mse, Scale::Cpu) => regimes_cpu(e),
         (Experiment::Regimes | Experiment::Mse, Scale::Paper) => format!(
             "name = \"{}-paper\"\n[base]\n{paper_data}loss = \"{}\"\noptim.mode = \"sphere\"\n[axes]\n\"optim.elr\" = [1e-5, 1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 5e-2, 1e-1]\n",
             e.name(),
@@ -127,59 +126,37 @@ metrics.full_grad = false
     }
 }
 
-/// The `cpu` scale of P1, chosen by measurement (see the README, "Reproducing the papers").
-pub const PERIODIC_CPU: &str = r#"
-name = "periodic-cpu"
-[base]
-data.train_size = 1000
+/// What every `cpu`-scale run shares: ConvNet-4 on synthetic images, one thread per run
+/// (two runs at a time on 2 cores), the cheap metrics only.
+const CPU_BASE: &str = r#"
 data.test_size = 500
 model.width = 4
-optim.mode = "full"
-optim.wd = 0.1
-train.epochs = 400
-train.batch_size = 32
 train.threads = 1
 train.checkpoint_every = 50
 metrics.full_grad = false
 metrics.layers = false
-[axes]
-"optim.lr" = [0.02, 0.04]
 "#;
 
-/// The `cpu` scale of P2, chosen by measurement.
-pub const REGIMES_CPU: &str = r#"
-name = "regimes-cpu"
-[base]
-data.train_size = 1000
-data.test_size = 500
-model.width = 4
-optim.mode = "sphere"
-train.epochs = 150
-train.threads = 1
-train.checkpoint_every = 50
-metrics.full_grad = false
-metrics.layers = false
-[axes]
-"optim.elr" = [1e-4, 3e-4, 1e-3, 3e-3, 6e-3, 1e-2, 2e-2, 5e-2, 1e-1]
-"#;
+/// The `cpu` scale of P1, chosen by measurement (README, "Reproducing the papers"): lr fixed so
+/// every run starts at the same ELR in the convergence regime; wd sets lr*wd.
+pub fn periodic_cpu() -> String {
+    format!(
+        "name = \"periodic-cpu\"\n[base]{CPU_BASE}data.train_size = 2000\noptim.mode = \"full\"\noptim.lr = 0.04\ntrain.epochs = 300\n\
+         [axes]\n\"optim.wd\" = [6.25e-3, 1.25e-2, 2.5e-2]\n"
+    )
+}
 
-/// The `cpu` scale of P3, chosen by measurement.
-pub const MSE_CPU: &str = r#"
-name = "mse-cpu"
-[base]
-loss = "mse"
-data.train_size = 1000
-data.test_size = 500
-model.width = 4
-optim.mode = "sphere"
-train.epochs = 150
-train.threads = 1
-train.checkpoint_every = 50
-metrics.full_grad = false
-metrics.layers = false
-[axes]
-"optim.elr" = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]
-"#;
+/// The `cpu` scale of P2 and P3, chosen by measurement: an ELR grid across the three regimes.
+pub fn regimes_cpu(e: Experiment) -> String {
+    let (loss, elrs) = match e {
+        Experiment::Mse => ("mse", "[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]"),
+        _ => ("ce", "[1e-4, 3e-4, 1e-3, 3e-3, 6e-3, 1e-2, 2e-2, 5e-2, 1e-1]"),
+    };
+    format!(
+        "name = \"{}-cpu\"\n[base]{CPU_BASE}data.train_size = 1000\nloss = \"{loss}\"\noptim.mode = \"sphere\"\ntrain.epochs = 150\n[axes]\n\"optim.elr\" = {elrs}\n",
+        e.name()
+    )
+}
 
 /// `summary.json` of a reproduction (the fields scripts rely on, and more).
 #[derive(Serialize, Debug)]
