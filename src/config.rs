@@ -238,6 +238,11 @@ pub struct TrainConfig {
     pub checkpoint_every: usize,
     /// Keep every scheduled checkpoint (`true`) or only the latest (`false`).
     pub keep_checkpoints: bool,
+    /// Fine-tuning: start from these weights (model tensors and BN statistics) instead of a fresh
+    /// init: a checkpoint file (`.../epoch_00100.safetensors`) or a run directory (its latest
+    /// checkpoint). Empty: fresh init. Optimizer state starts fresh; in sphere mode the radius is
+    /// the norm of the loaded SI weights.
+    pub init_from: PathBuf,
 }
 
 impl Default for TrainConfig {
@@ -250,6 +255,7 @@ impl Default for TrainConfig {
             log_every: 0,
             checkpoint_every: 1,
             keep_checkpoints: true,
+            init_from: PathBuf::new(),
         }
     }
 }

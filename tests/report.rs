@@ -101,7 +101,7 @@ fn reproduce_mse_smoke_and_unknown_names() {
 /// Every experiment's sweep file parses and expands at every scale (the cpu and paper ones too).
 #[test]
 fn every_experiment_and_scale_expands() {
-    use silab::report::reproduce::{sweep_text, Experiment, Scale};
+    use silab::report::reproduce::{Experiment, Scale, sweep_text};
     use silab::sweep::SweepSpec;
     for e in [Experiment::Periodic, Experiment::Regimes, Experiment::Mse] {
         for s in [Scale::Smoke, Scale::Cpu, Scale::Paper] {

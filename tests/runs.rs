@@ -168,3 +168,27 @@ fn run_directory_contents() {
     }
     assert!(h.iter().any(|c| c == "norm:conv_layers.0.weight") && h.iter().any(|c| c == "elr:conv_layers.11.weight"));
 }
+
+/// Fine-tuning (P2's ELR drops): a run started with `train.init_from` begins exactly at the other
+/// run's final weights and BN statistics, and on its sphere.
+#[test]
+fn fine_tuning_starts_from_another_runs_checkpoint() {
+    let root = tempfile::tempdir().unwrap();
+    let a = root.path().join("a");
+    let s = run::train(&cfg(&["optim.elr=1e-2", "train.epochs=2"]), &a, &mut Silent).unwrap();
+    let b = root.path().join("b");
+    let c = cfg(&["optim.elr=1e-3", "train.epochs=1", &format!("train.init_from=\"{}\"", a.display())]);
+    let sb = run::train(&c, &b, &mut Silent).unwrap();
+    let (ta, _) = store::load_tensors(&store::RunDir::new(&a).checkpoint(2)).unwrap();
+    let (tb, _) = store::load_tensors(&store::RunDir::new(&b).checkpoint(0)).unwrap();
+    for ((na, xa), (nb, xb)) in ta.iter().zip(&tb) {
+        assert_eq!(na, nb);
+        assert!(xa.equal(xb), "{na} not loaded");
+    }
+    assert!((sb.rho0 - s.last["rho"]).abs() < 1e-5 * s.rho0);
+    assert_eq!(column(&b, "rho", true).len(), 2);
+    // a missing source is a clear error
+    let bad = cfg(&["train.init_from=\"/no/such/run\""]);
+    let e = format!("{:#}", run::train(&bad, &root.path().join("c"), &mut Silent).unwrap_err());
+    assert!(e.contains("/no/such/run") && e.contains("checkpoint"), "{e}");
+}

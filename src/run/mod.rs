@@ -89,6 +89,21 @@ pub fn device(cfg: &RunConfig) -> Result<Device> {
     }
 }
 
+/// The checkpoint a `train.init_from` names: the file itself, or a run directory's latest.
+pub fn init_checkpoint(from: &Path) -> Result<std::path::PathBuf> {
+    if from.is_file() {
+        return Ok(from.to_path_buf());
+    }
+    let rd = RunDir::new(from);
+    match rd.checkpoint_epochs().last() {
+        Some(&e) => Ok(rd.checkpoint(e)),
+        None => bail!(
+            "train.init_from = {}: neither a checkpoint file nor a run directory with checkpoints",
+            from.display()
+        ),
+    }
+}
+
 /// Everything a run holds in memory.
 pub struct Session {
     pub cfg: RunConfig,
@@ -108,7 +123,12 @@ impl Session {
         let dev = device(cfg)?;
         let data = data::load(&cfg.data).context("loading data")?;
         let data = Data { train: data.train.to_device(dev), test: data.test.to_device(dev) };
-        let net = Net::new(&cfg.model, data.train.classes, cfg.seed, Kind::Float, dev);
+        let mut net = Net::new(&cfg.model, data.train.classes, cfg.seed, Kind::Float, dev);
+        if !cfg.train.init_from.as_os_str().is_empty() {
+            let path = init_checkpoint(&cfg.train.init_from)?;
+            let (tensors, _) = store::load_tensors(&path)?;
+            net.load(&tensors).map_err(|e| anyhow::anyhow!("train.init_from = {}: {e}", path.display()))?;
+        }
         let steps_per_epoch = data::batches_per_epoch(data.train.len(), cfg.train.batch_size);
         let opt = Optimizer::new(&cfg.optim, &net, steps_per_epoch, cfg.train.epochs);
         let init_si = net.si().iter().map(|t| t.detach().copy()).collect();
