@@ -163,3 +163,16 @@ fn theory_on_an_exact_recursion() {
     assert!((th.elr_star_predicted / (lr / rho2_eq) - 1.0).abs() < 0.01, "{th:?}");
     assert!((th.elr_growth_predicted - 1.0 / q).abs() < 1e-15);
 }
+
+/// A run at chance accuracy whose loss has fallen far below its initial value (MSE learning
+/// slowly) is not divergence; one whose loss stays near the initial value is.
+#[test]
+fn divergence_needs_the_loss_to_stay_near_its_initial_value() {
+    let p = RegimeParams::default();
+    let slow = fixed(60, |t| if t == 0 { 20.0 } else { 0.3 * 0.995f64.powi(t as i32) }, |_| 0.15);
+    assert_eq!(regime(&slow, &p).regime, Regime::Convergence);
+    let stuck = fixed(60, |t| if t == 0 { 20.0 } else { 0.4 + 0.05 * ((t * 7) % 5) as f64 }, |_| 0.12);
+    assert_eq!(regime(&stuck, &p).regime, Regime::Chaotic);
+    let div = fixed(60, |t| if t == 0 { 20.0 } else { 15.0 + ((t * 13) % 7) as f64 }, |_| 0.1);
+    assert_eq!(regime(&div, &p).regime, Regime::Divergence);
+}

@@ -195,8 +195,12 @@ pub enum Regime {
 pub struct RegimeParams {
     /// The tail: this fraction of the epoch rows at the end (at least 4 rows).
     pub tail: f64,
-    /// Divergence: median tail train accuracy below chance + `div_margin` * (1 - chance).
+    /// Divergence: median tail train accuracy below chance + `div_margin` * (1 - chance), and ...
     pub div_margin: f64,
+    /// ... the median tail train loss still at least this fraction of the initial loss (P2: the
+    /// loss stays near its initial value); a loss far below it with chance accuracy (MSE learning
+    /// slowly) is not divergence.
+    pub div_loss_frac: f64,
     /// Convergence: median tail train accuracy at least this (converged), or ...
     pub conv_acc: f64,
     /// ... the loss still falls significantly: the least-squares slope of ln(train loss) over
@@ -206,7 +210,7 @@ pub struct RegimeParams {
 
 impl Default for RegimeParams {
     fn default() -> Self {
-        RegimeParams { tail: 0.3, div_margin: 0.15, conv_acc: 0.99, conv_t: 3.0 }
+        RegimeParams { tail: 0.3, div_margin: 0.15, div_loss_frac: 0.3, conv_acc: 0.99, conv_t: 3.0 }
     }
 }
 
@@ -244,8 +248,9 @@ fn trend(x: &[f64], y: &[f64]) -> (f64, f64) {
     )
 }
 
-/// Classify a run from the tail of its train loss and accuracy, relative to chance (1/C):
-/// divergence when the tail accuracy stays near chance (or the loss is not finite); convergence
+/// Classify a run from the tail of its train loss and accuracy, relative to chance (1/C) and to
+/// the initial loss: divergence when the tail accuracy stays near chance while the loss stays near
+/// its initial level (or is not finite); convergence
 /// when the net has fitted the training set or its loss keeps falling steadily; chaotic
 /// equilibrium otherwise (a stationary loss above zero, accuracy well above chance).
 pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
@@ -261,7 +266,8 @@ pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
     };
     let acc = median(&s.train_acc[start..]);
     let chance = 1.0 / s.classes as f64;
-    let regime = if !finite || !(acc >= chance + p.div_margin * (1.0 - chance)) {
+    let near_initial = median(tl) >= p.div_loss_frac * s.train_loss[0];
+    let regime = if !finite || (!(acc >= chance + p.div_margin * (1.0 - chance)) && near_initial) {
         Regime::Divergence
     } else if acc >= p.conv_acc || t <= -p.conv_t {
         Regime::Convergence

@@ -204,7 +204,7 @@ pub fn report(
     h += &format!("<h2>The sweep</h2><pre>{}</pre>", esc(sweep_toml));
     h += "<p>Definitions: an S-jump is an epoch where the train loss rises to at least 5&times; its minimum over the previous \
           10 epochs while &rho; rises by at least 1% within 2 epochs; a new S-jump also needs 5 epochs and a re-converged loss (back to at most 2&times; the previous jump's pre-spike minimum) since the last one. Regimes are read from the last 30% \
-          of the epochs: divergence when the train accuracy stays below chance + 0.15&times;(1 &minus; chance); convergence when \
+          of the epochs: divergence when the train accuracy stays below chance + 0.15&times;(1 &minus; chance) while the train loss stays above 0.3&times; its initial value (or is not finite); convergence when \
           the train accuracy reaches 99% or ln(train loss) keeps falling (least-squares slope with t &lt; &minus;3); chaotic \
           equilibrium otherwise.</p>\
           <script>window.addEventListener('load',function(){var i=[].slice.call(document.images);\
