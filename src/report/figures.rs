@@ -105,6 +105,23 @@ fn bounds(p: &Panel) -> ((f64, f64), (f64, f64)) {
     (pad(x0, x1, p.log_x), pad(y0, y1, p.log_y))
 }
 
+/// Compact tick labels: `2e-3` on log axes, plain short numbers otherwise.
+fn short(v: f64, log: bool) -> String {
+    if log {
+        let e = v.abs().log10().floor();
+        let m = v / 10f64.powf(e);
+        if (0.0..=2.0).contains(&e) {
+            format!("{}", (v * 100.0).round() / 100.0)
+        } else {
+            format!("{}e{}", (m * 10.0).round() / 10.0, e)
+        }
+    } else if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e4) {
+        format!("{v:.1e}")
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
+}
+
 fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -116,8 +133,14 @@ where
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;
+            let fx = |v: &f64| short(*v, p.log_x);
+            let fy = |v: &f64| short(*v, p.log_y);
             chart
                 .configure_mesh()
+                .x_labels(8)
+                .y_labels(8)
+                .x_label_formatter(&fx)
+                .y_label_formatter(&fy)
                 .x_desc(&p.x_label)
                 .y_desc(&p.y_label)
                 .label_style(("sans-serif", 12))

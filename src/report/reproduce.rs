@@ -355,12 +355,7 @@ fn figures_for(e: Experiment, sd: &SweepDir, a: &SweepAnalysis, out: &Path) -> R
                 });
                 rho.curves.push(Curve { label: label.clone(), points: ep(s, &s.rho), style: Style::Line, color: i });
                 let pts: Vec<(f64, f64)> = s.elr.iter().cloned().zip(s.eff_grad_norm.iter().cloned()).skip(1).collect();
-                phase.curves.push(Curve {
-                    label: label.clone(),
-                    points: pts.clone(),
-                    style: Style::LinePoints,
-                    color: i,
-                });
+                phase.curves.push(Curve { label: label.clone(), points: pts.clone(), style: Style::Points, color: i });
                 // theory: equilibrium ELR* = sqrt(2 lr wd) / g_eff
                 let gs: Vec<f64> = pts.iter().map(|p| p.1).filter(|g| g.is_finite() && *g > 0.0).collect();
                 if let (Some(lo), Some(hi)) = (gs.iter().cloned().reduce(f64::min), gs.iter().cloned().reduce(f64::max))
