@@ -76,44 +76,17 @@ pub fn sweep_text(e: Experiment, s: Scale, data_dir: Option<&Path>) -> String {
         data_dir.map(|d| d.display().to_string()).unwrap_or("data/cifar-10-batches-bin".into())
     );
     match (e, s) {
-        (Experiment::Periodic, Scale::Smoke) => r#"
-name = "periodic-smoke"
-[base]
-data.train_size = 256
-data.test_size = 128
-model.width = 2
-optim.mode = "full"
-optim.wd = 0.05
-train.epochs = 12
-train.batch_size = 32
-train.threads = 1
-train.checkpoint_every = 0
-metrics.full_grad = false
-[axes]
-"optim.lr" = [0.05, 0.1]
-"#
-        .into(),
+        (Experiment::Periodic, Scale::Smoke) => format!(
+            "name = \"periodic-smoke\"\n[base]{SMOKE_BASE}optim.mode = \"full\"\noptim.wd = 0.05\ntrain.epochs = 12\n\
+             [axes]\n\"optim.lr\" = [0.05, 0.1]\n"
+        ),
         (Experiment::Periodic, Scale::Cpu) => periodic_cpu(),
         (Experiment::Periodic, Scale::Paper) => format!(
             "name = \"periodic-paper\"\n[base]\n{paper_data}optim.mode = \"full\"\noptim.wd = 1e-3\n[axes]\n\"optim.lr\" = [0.001, 0.01, 0.03, 1.0]\n"
         ),
         (Experiment::Regimes | Experiment::Mse, Scale::Smoke) => format!(
-            r#"
-name = "{}-smoke"
-[base]
-loss = "{}"
-data.train_size = 256
-data.test_size = 128
-model.width = 2
-optim.mode = "sphere"
-train.epochs = 10
-train.batch_size = 32
-train.threads = 1
-train.checkpoint_every = 0
-metrics.full_grad = false
-[axes]
-"optim.elr" = [1e-3, 1e-2, 1e-1]
-"#,
+            "name = \"{}-smoke\"\n[base]{SMOKE_BASE}loss = \"{}\"\noptim.mode = \"sphere\"\ntrain.epochs = 10\n\
+             [axes]\n\"optim.elr\" = [1e-3, 1e-2, 1e-1]\n",
             e.name(),
             if e == Experiment::Mse { "mse" } else { "ce" }
         ),
@@ -125,6 +98,17 @@ metrics.full_grad = false
         ),
     }
 }
+
+/// What every `smoke`-scale run shares: a width-2 net on 256 images, seconds per run.
+const SMOKE_BASE: &str = r#"
+data.train_size = 256
+data.test_size = 128
+model.width = 2
+train.batch_size = 32
+train.threads = 1
+train.checkpoint_every = 0
+metrics.full_grad = false
+"#;
 
 /// What every `cpu`-scale run shares: ConvNet-4 on synthetic images, one thread per run
 /// (two runs at a time on 2 cores), the cheap metrics only.
