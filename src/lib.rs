@@ -17,6 +17,7 @@ pub mod analysis;
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod landscape;
 pub mod metrics;
 pub mod model;
 pub mod optim;

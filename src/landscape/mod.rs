@@ -1,0 +1,249 @@
+//! Curvature of the loss: Hessian-vector products by exact double backward, Hutchinson trace,
+//! Lanczos and power iteration, and the Riemannian Hessian on the sphere of the SI group.
+//!
+//! Vectors are flat 1-D tensors over a chosen parameter group (concatenated in group order).
+
+use crate::config::Loss;
+use crate::data::rng;
+use crate::model::{BnMode, Net, loss};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use tch::{Kind, Tensor};
+
+/// A symmetric linear operator on flat vectors.
+pub trait Operator {
+    /// Dimension of the vectors.
+    fn dim(&self) -> i64;
+    /// `A v`.
+    fn apply(&self, v: &Tensor) -> Tensor;
+}
+
+/// A dense symmetric matrix as an operator (for tests and small problems).
+pub struct Dense(pub Tensor);
+
+impl Operator for Dense {
+    fn dim(&self) -> i64 {
+        self.0.size()[0]
+    }
+    fn apply(&self, v: &Tensor) -> Tensor {
+        self.0.mv(v)
+    }
+}
+
+/// Flatten and concatenate tensors.
+pub fn flatten(ts: &[Tensor]) -> Tensor {
+    Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0)
+}
+
+/// The Hessian of the mean loss over `(x, y)` with respect to `params` (tensors of `net` that
+/// require grad), evaluated in batches of `batch` with BatchNorm in `mode`
+/// (`TrainFrozenStats`: batch statistics of each batch, the "ghost batch"; `Eval`: running
+/// statistics). `H v` is exact: the gradient of `<grad L, v>` (double backward).
+pub struct Hessian<'a> {
+    pub net: &'a Net,
+    pub params: Vec<Tensor>,
+    pub x: Tensor,
+    pub y: Tensor,
+    pub loss: Loss,
+    pub mode: BnMode,
+    pub batch: usize,
+}
+
+impl Hessian<'_> {
+    fn batches(&self) -> Vec<(Tensor, Tensor, f64)> {
+        let n = self.x.size()[0];
+        let b = if self.batch == 0 { n } else { self.batch as i64 };
+        let mut out = vec![];
+        let mut s = 0;
+        while s < n {
+            let len = b.min(n - s);
+            out.push((self.x.narrow(0, s, len), self.y.narrow(0, s, len), len as f64 / n as f64));
+            s += len;
+        }
+        out
+    }
+
+    /// Gradient of the mean loss (flat).
+    pub fn gradient(&self) -> Tensor {
+        let mut acc: Option<Tensor> = None;
+        for (x, y, w) in self.batches() {
+            let l = loss(&self.net.forward(&x, self.mode), &y, self.loss) * w;
+            let g = flatten(&Tensor::run_backward(&[l], &self.params, false, false));
+            acc = Some(match acc {
+                None => g,
+                Some(a) => a + g,
+            });
+        }
+        acc.expect("at least one batch")
+    }
+}
+
+impl Operator for Hessian<'_> {
+    fn dim(&self) -> i64 {
+        self.params.iter().map(|p| p.numel() as i64).sum()
+    }
+    fn apply(&self, v: &Tensor) -> Tensor {
+        let mut acc: Option<Tensor> = None;
+        for (x, y, w) in self.batches() {
+            let l = loss(&self.net.forward(&x, self.mode), &y, self.loss) * w;
+            let g = Tensor::run_backward(&[l], &self.params, true, true);
+            let gv = (flatten(&g) * v.detach()).sum(Kind::Double);
+            let hv = flatten(&Tensor::run_backward(&[gv], &self.params, false, false));
+            acc = Some(match acc {
+                None => hv,
+                Some(a) => a + hv,
+            });
+        }
+        acc.expect("at least one batch").detach()
+    }
+}
+
+/// The Riemannian Hessian on the sphere through `w` (flat):
+/// `Hess_R = P H P - (<w, g> / ||w||^2) P`, with `P = I - w w^T / ||w||^2` and `g` the Euclidean
+/// gradient at `w`.
+pub struct Riemannian<'a, O: Operator> {
+    pub hessian: &'a O,
+    pub w: Tensor,
+    pub grad: Tensor,
+}
+
+impl<O: Operator> Riemannian<'_, O> {
+    /// `P v`: the component of v tangent to the sphere at w.
+    pub fn project(&self, v: &Tensor) -> Tensor {
+        let ww = (&self.w * &self.w).sum(Kind::Double);
+        v - &self.w * ((v * &self.w).sum(Kind::Double) / ww)
+    }
+}
+
+impl<O: Operator> Operator for Riemannian<'_, O> {
+    fn dim(&self) -> i64 {
+        self.w.numel() as i64
+    }
+    fn apply(&self, v: &Tensor) -> Tensor {
+        let pv = self.project(v);
+        let c = (&self.w * &self.grad).sum(Kind::Double) / (&self.w * &self.w).sum(Kind::Double);
+        self.project(&self.hessian.apply(&pv)) - pv * c
+    }
+}
+
+/// Probe distribution of Hutchinson's estimator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Rademacher,
+    Gaussian,
+}
+
+/// Hutchinson's trace estimate `mean(v^T A v)` over `probes` random vectors, with its standard
+/// error (std / sqrt(probes)). Probes are drawn from `seed`.
+pub fn hutchinson(op: &dyn Operator, probes: usize, probe: Probe, seed: u64, like: &Tensor) -> (f64, f64) {
+    let mut r = rng(seed, 0);
+    let n = op.dim() as usize;
+    let mut samples = vec![];
+    for _ in 0..probes {
+        let v: Vec<f64> = (0..n)
+            .map(|_| match probe {
+                Probe::Rademacher => {
+                    if r.random::<bool>() {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                }
+                Probe::Gaussian => StandardNormal.sample(&mut r),
+            })
+            .collect();
+        let v = Tensor::from_slice(&v).to_kind(like.kind()).to_device(like.device());
+        samples.push((op.apply(&v) * &v).sum(Kind::Double).double_value(&[]));
+    }
+    let m = samples.iter().sum::<f64>() / probes as f64;
+    let var = samples.iter().map(|s| (s - m).powi(2)).sum::<f64>() / (probes.max(2) - 1) as f64;
+    (m, (var / probes as f64).sqrt())
+}
+
+/// Result of Lanczos: the top-k Ritz values (descending), their vectors and residual norms
+/// `||A x - theta x||`.
+pub struct Eigen {
+    pub values: Vec<f64>,
+    pub vectors: Vec<Tensor>,
+    pub residuals: Vec<f64>,
+}
+
+/// Lanczos with full reorthogonalisation, `iters` steps from `start` (or a seeded random vector;
+/// pass the previous top eigenvector to warm-start), returning the top `k` eigenpairs.
+pub fn lanczos(op: &dyn Operator, k: usize, iters: usize, start: Option<&Tensor>, seed: u64, like: &Tensor) -> Eigen {
+    let n = op.dim();
+    let m = (iters as i64).min(n) as usize;
+    let opts = (like.kind(), like.device());
+    let mut q = match start {
+        Some(s) => s.to_kind(like.kind()).shallow_clone(),
+        None => {
+            let mut r = rng(seed, 1);
+            let v: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut r)).collect();
+            Tensor::from_slice(&v).to_kind(opts.0).to_device(opts.1)
+        }
+    };
+    q = &q / q.norm();
+    let mut qs: Vec<Tensor> = vec![];
+    let (mut alpha, mut beta) = (vec![], vec![]);
+    for j in 0..m {
+        qs.push(q.shallow_clone());
+        let mut w = op.apply(&q);
+        let a = (&w * &q).sum(Kind::Double).double_value(&[]);
+        alpha.push(a);
+        // full reorthogonalisation (twice, for stability)
+        for _ in 0..2 {
+            for qi in &qs {
+                let c = (&w * qi).sum(Kind::Double);
+                w = &w - qi * c;
+            }
+        }
+        let b = w.norm().double_value(&[]);
+        if j + 1 == m || b < 1e-12 {
+            break;
+        }
+        beta.push(b);
+        q = &w / b;
+    }
+    let mm = alpha.len() as i64;
+    let t = Tensor::zeros([mm, mm], (Kind::Double, tch::Device::Cpu));
+    for i in 0..mm as usize {
+        let _ = t.get(i as i64).get(i as i64).fill_(alpha[i]);
+        if i + 1 < mm as usize {
+            let _ = t.get(i as i64).get(i as i64 + 1).fill_(beta[i]);
+            let _ = t.get(i as i64 + 1).get(i as i64).fill_(beta[i]);
+        }
+    }
+    let (evals, evecs) = t.linalg_eigh("L");
+    let basis = Tensor::stack(&qs[..mm as usize], 1).to_kind(Kind::Double).to_device(tch::Device::Cpu);
+    let mut out = Eigen { values: vec![], vectors: vec![], residuals: vec![] };
+    for idx in (0..mm).rev().take(k) {
+        let theta = evals.double_value(&[idx]);
+        let x = basis.mv(&evecs.select(1, idx)).to_kind(opts.0).to_device(opts.1);
+        let r = (op.apply(&x) - &x * theta).norm().double_value(&[]);
+        out.values.push(theta);
+        out.vectors.push(x);
+        out.residuals.push(r);
+    }
+    out
+}
+
+/// Power iteration: the eigenvalue of largest magnitude and its vector, after `iters` steps or
+/// when the Rayleigh quotient changes by less than `tol` (relative).
+pub fn power(op: &dyn Operator, iters: usize, tol: f64, seed: u64, like: &Tensor) -> (f64, Tensor) {
+    let mut r = rng(seed, 2);
+    let v: Vec<f64> = (0..op.dim()).map(|_| StandardNormal.sample(&mut r)).collect();
+    let mut v = Tensor::from_slice(&v).to_kind(like.kind()).to_device(like.device());
+    v = &v / v.norm();
+    let mut lambda = 0.0;
+    for _ in 0..iters {
+        let w = op.apply(&v);
+        let l = (&w * &v).sum(Kind::Double).double_value(&[]);
+        v = &w / w.norm();
+        if (l - lambda).abs() <= tol * l.abs() {
+            lambda = l;
+            break;
+        }
+        lambda = l;
+    }
+    (lambda, v)
+}
