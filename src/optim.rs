@@ -12,7 +12,7 @@
 //! The schedule multiplies `lr` (full) or `ELR` (sphere).
 
 use crate::config::{OptimConfig, OptimMode, Schedule};
-use crate::model::{NamedTensors, Net, Role, sq_norm};
+use crate::model::{NamedTensors, Net, Role, sq_norm, sq_norm_t};
 use tch::{Kind, Tensor};
 
 /// SGD in full space or on the sphere, with its state (radius, momentum buffers).
@@ -167,12 +167,9 @@ pub fn project(net: &Net, radius: f64) {
 
 /// Norm of the gradient of the SI group, as a 0-dim f64 tensor on the net's device (no sync).
 pub fn si_grad_norm(net: &Net) -> Tensor {
-    let mut acc = Tensor::zeros([], (Kind::Double, net.device()));
-    for w in net.si() {
-        let g = w.grad();
-        if g.defined() {
-            acc += g.square().sum(Kind::Double);
-        }
+    let grads: Vec<Tensor> = net.si().iter().map(|w| w.grad()).filter(|g| g.defined()).collect();
+    if grads.is_empty() {
+        return Tensor::zeros([], (Kind::Double, net.device()));
     }
-    acc.sqrt()
+    sq_norm_t(&grads.iter().collect::<Vec<_>>()).sqrt()
 }

@@ -151,7 +151,8 @@ pub struct Period {
     pub std: f64,
 }
 
-fn median(v: &[f64]) -> f64 {
+/// Median of the finite values (mean of the middle two for an even count; NaN if none).
+pub fn median(v: &[f64]) -> f64 {
     let mut v: Vec<f64> = v.iter().cloned().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;
@@ -503,8 +504,9 @@ pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAn
     })
 }
 
-fn fmt(x: f64) -> String {
-    if x.is_nan() { "-".into() } else { format!("{x:.3e}") }
+/// `1.234e-3`, or `-` for a missing (non-finite) value.
+pub fn fmt(x: f64) -> String {
+    if x.is_finite() { format!("{x:.3e}") } else { "-".into() }
 }
 
 /// Plain-text tables of an analysis (what `silab analyze` prints).

@@ -340,7 +340,13 @@ impl Net {
 
 /// Sum of squares of a list of tensors (as one concatenated vector), as f64.
 pub fn sq_norm(ts: &[&Tensor]) -> f64 {
-    ts.iter().map(|t| t.square().sum(Kind::Double).double_value(&[])).sum()
+    sq_norm_t(ts).double_value(&[])
+}
+
+/// The same as a 0-dim f64 tensor on the tensors' device, without waiting for the device.
+pub fn sq_norm_t(ts: &[&Tensor]) -> Tensor {
+    let dev = ts.first().map(|t| t.device()).unwrap_or(Device::Cpu);
+    ts.iter().fold(Tensor::zeros([], (Kind::Double, dev)), |a, t| a + t.square().sum(Kind::Double))
 }
 
 /// The loss of spec §3: cross-entropy, or MSE `||f(x) - onehot(y)||^2 / C`, averaged over the batch.

@@ -11,18 +11,7 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn f(x: f64) -> String {
-    if x.is_finite() { format!("{x:.3e}") } else { "-".into() }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
+use crate::analysis::{fmt as f, median};
 
 fn periodic_tables(a: &SweepAnalysis) -> String {
     let mut h = String::from(
@@ -43,9 +32,9 @@ fn periodic_tables(a: &SweepAnalysis) -> String {
             r.period.as_ref().map(|p| format!("{:.1} (range {}-{})", p.median, p.min, p.max)).unwrap_or("-".into()),
             r.period_steps.map(|p| format!("{p:.0}")).unwrap_or("-".into()),
             r.period_steps.map(|p| format!("{:.2}", p * r.lr * r.wd)).unwrap_or("-".into()),
-            f(median(r.s_jumps.iter().map(|j| j.elr_at_jump).collect())),
-            f(median(r.s_jumps.iter().map(|j| j.eff_grad_norm_before).collect())),
-            f(median(elr_after)),
+            f(median(&r.s_jumps.iter().map(|j| j.elr_at_jump).collect::<Vec<f64>>())),
+            f(median(&r.s_jumps.iter().map(|j| j.eff_grad_norm_before).collect::<Vec<f64>>())),
+            f(median(&elr_after)),
             r.final_test_acc
         );
     }

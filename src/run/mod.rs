@@ -10,7 +10,7 @@ pub mod store;
 use crate::config::{DeviceName, OptimMode, RunConfig};
 use crate::data::{self, Data, rng, streams};
 use crate::metrics::{self, Row};
-use crate::model::{BnMode, NamedTensors, Net, loss};
+use crate::model::{BnMode, NamedTensors, Net, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -412,13 +412,7 @@ fn execute(
             let l = loss(&s.net.forward(&x, BnMode::Train), &y, cfg.loss);
             l.backward();
             let gn = si_grad_norm(&s.net);
-            let rho = tch::no_grad(|| {
-                s.net
-                    .si()
-                    .iter()
-                    .fold(Tensor::zeros([], (Kind::Double, dev)), |a, w| a + w.square().sum(Kind::Double))
-                    .sqrt()
-            });
+            let rho = tch::no_grad(|| sq_norm_t(&s.net.si()).sqrt());
             let eff = &gn * &rho;
             let l = l.detach();
             ep_acc.add(&l, &gn, &eff);
@@ -431,9 +425,10 @@ fn execute(
             let lr = s.opt.lr_at(step);
             s.opt.step(&s.net, step);
             step += 1;
+            // the ELR this step used: lr / rho^2 at the step (no second pass over the weights)
             let elr = match cfg.optim.mode {
                 OptimMode::Sphere => s.opt.elr_at(step - 1),
-                OptimMode::Full => lr / s.net.rho().powi(2),
+                OptimMode::Full => lr / rho.double_value(&[]).powi(2),
             };
             obs.step(step, l.double_value(&[]), elr);
             if step_row {
