@@ -1,7 +1,7 @@
 //! The `silab` command line: a thin layer that maps arguments to library calls.
 
 use anyhow::{Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use silab::analysis;
 use silab::config::{self, DeviceName, OptimMode, RunConfig};
@@ -20,6 +20,8 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// (A CLI enum parsed once: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Train one run (full space or sphere) and record its metrics.
@@ -63,6 +65,12 @@ enum Cmd {
         out: Option<PathBuf>,
         #[arg(long, short)]
         quiet: bool,
+        /// Where the points run: `local` worker processes (waits for them), or a `slurm` array
+        /// job (submits it and returns; see `silab sweep status`).
+        #[arg(long, value_enum, default_value_t = Executor::Local)]
+        executor: Executor,
+        #[command(flatten)]
+        slurm: SlurmArgs,
     },
     /// Analyse a run or a sweep: S-jumps and periods, regimes and their boundaries, theory vs
     /// measurement. Prints tables and writes analysis.json into the directory.
@@ -138,6 +146,93 @@ enum SweepCmd {
     },
     /// (Re)build table.csv and table.parquet from the points' run directories.
     Gather { dir: PathBuf },
+    /// How many points are done / running / queued / failed / pending, from the sweep directory
+    /// and, for Slurm sweeps, squeue (and sacct where accounting is on). Lists every point that is
+    /// not done, with why and its log.
+    Status {
+        dir: PathBuf,
+        /// One JSON object: counts and every point.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit to Slurm, as one array job, every point that is not done and not in the queue
+    /// (failed, cancelled, timed out, never run). Options not given are those of the last
+    /// submission.
+    Resubmit {
+        dir: PathBuf,
+        #[command(flatten)]
+        slurm: SlurmArgs,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Executor {
+    Local,
+    Slurm,
+}
+
+/// Options of the Slurm array job (`--executor slurm`, `sweep resubmit`).
+#[derive(Args, Clone, Default)]
+struct SlurmArgs {
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task (HH:MM:SS, D-HH:MM:SS, ...).
+    #[arg(long)]
+    time: Option<String>,
+    /// CPUs per task (default: the points' train.threads).
+    #[arg(long)]
+    cpus_per_task: Option<usize>,
+    /// GPUs per task (default: 1 if the points train on cuda, else none).
+    #[arg(long)]
+    gpus_per_task: Option<usize>,
+    /// At most this many tasks at once.
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    /// Any other sbatch option, e.g. `--sbatch-arg=--account=proj` (repeatable).
+    #[arg(long = "sbatch-arg", value_name = "OPTION", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+    /// Print the batch script instead of submitting it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl SlurmArgs {
+    fn options(&self) -> sweep::slurm::SlurmOptions {
+        sweep::slurm::SlurmOptions {
+            partition: self.partition.clone(),
+            time: self.time.clone(),
+            cpus_per_task: self.cpus_per_task,
+            gpus_per_task: self.gpus_per_task,
+            max_parallel: self.max_parallel,
+            extra: self.sbatch_args.clone(),
+        }
+    }
+    fn any_given(&self) -> bool {
+        self.options() != sweep::slurm::SlurmOptions::default() || self.dry_run
+    }
+}
+
+/// Submit `indices` of a sweep to Slurm and say what was done.
+fn slurm_submit(
+    dir: &std::path::Path,
+    opts: &sweep::slurm::SlurmOptions,
+    dry_run: bool,
+    indices: &[usize],
+) -> Result<()> {
+    use sweep::slurm::{Submitted, submit};
+    match submit(&SweepDir::new(dir), opts, &std::env::current_exe()?, indices, dry_run)? {
+        Submitted::DryRun(text) => print!("{text}"),
+        Submitted::Job(s) => println!(
+            "{}: submitted {} points as slurm array job {} ({}); follow with `silab sweep status {}`",
+            dir.display(),
+            s.points.len(),
+            s.job_id,
+            dir.join(&s.script).display(),
+            dir.display()
+        ),
+    }
+    Ok(())
 }
 
 /// Sweep progress: one bar for the points, one per running point.
@@ -293,16 +388,70 @@ fn real_main() -> Result<()> {
         }
         Cmd::Sweep { action: Some(SweepCmd::Point { dir, index }), .. } => {
             let mut bar = Bar { pb: ProgressBar::hidden(), quiet: false };
-            sweep::run_point(&dir, index, &mut bar)?;
+            // Inside a Slurm array task, record which task runs the point (for `sweep status`).
+            let task = match (std::env::var("SLURM_ARRAY_JOB_ID"), std::env::var("SLURM_ARRAY_TASK_ID")) {
+                (Ok(j), Ok(t)) => Some(format!("{j}_{t}")),
+                _ => None,
+            };
+            sweep::run_point_as(&dir, index, task, &mut bar)?;
+        }
+        Cmd::Sweep { action: Some(SweepCmd::Status { dir, json }), .. } => {
+            let sd = SweepDir::new(&dir);
+            let queue = sweep::slurm::queue(&sd);
+            let reports = sweep::status(&sd, &queue, &sweep::slurm::accounting(&sd))?;
+            let counts = sweep::status_counts(&reports);
+            if json {
+                let c: serde_json::Map<String, serde_json::Value> =
+                    counts.iter().map(|(s, n)| (s.name().to_string(), (*n).into())).collect();
+                let jobs: Vec<String> = sweep::slurm::submissions(&sd).into_iter().map(|s| s.job_id).collect();
+                let v = serde_json::json!({"dir": dir, "points": reports.len(), "counts": c, "slurm_jobs": jobs, "point_status": reports});
+                println!("{v}");
+            } else {
+                let c: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", s.name())).collect();
+                let jobs: Vec<String> = sweep::slurm::submissions(&sd).into_iter().map(|s| s.job_id).collect();
+                let via = if jobs.is_empty() { String::new() } else { format!(" (slurm jobs {})", jobs.join(", ")) };
+                println!("{}: {} points: {}{via}", dir.display(), reports.len(), c.join(", "));
+                for r in reports.iter().filter(|r| r.status != sweep::Status::Done) {
+                    println!(
+                        "  point {:>4}  {:<8} epoch {}/{}  {}{}",
+                        r.index,
+                        r.status.name(),
+                        r.epochs_done,
+                        r.epochs,
+                        if r.detail.is_empty() { String::new() } else { format!("{}; ", r.detail) },
+                        format_args!("log {}", r.log.display())
+                    );
+                }
+            }
+        }
+        Cmd::Sweep { action: Some(SweepCmd::Resubmit { dir, slurm }), .. } => {
+            let sd = SweepDir::new(&dir);
+            let queue = sweep::slurm::queue(&sd);
+            let reports = sweep::status(&sd, &queue, &sweep::slurm::accounting(&sd))?;
+            let todo = sweep::slurm::to_resubmit(&reports);
+            if todo.is_empty() {
+                println!("{}: nothing to resubmit (every point is done, running or queued)", dir.display());
+            } else {
+                let opts = sweep::slurm::saved_options(&sd).updated(&slurm.options());
+                slurm_submit(&dir, &opts, slurm.dry_run, &todo)?;
+            }
         }
         Cmd::Sweep { action: Some(SweepCmd::Gather { dir }), .. } => {
             let t = sweep::table::write(&SweepDir::new(&dir))?;
             println!("{}: table.csv, table.parquet ({} rows, {} columns)", dir.display(), t.rows(), t.columns.len());
         }
-        Cmd::Sweep { action: None, config, sets, jobs, out, quiet } => {
+        Cmd::Sweep { action: None, config, sets, jobs, out, quiet, executor, slurm } => {
             let Some(config) = config else {
-                bail!("silab sweep needs --config SWEEP.toml (or a subcommand: point, gather)")
+                bail!("silab sweep needs --config SWEEP.toml (or a subcommand: point, gather, status, resubmit)")
             };
+            if executor == Executor::Local && slurm.any_given() {
+                bail!(
+                    "--partition, --time, --cpus-per-task, --gpus-per-task, --max-parallel, --sbatch-arg and --dry-run need --executor slurm"
+                );
+            }
+            if executor == Executor::Slurm && jobs.is_some() {
+                bail!("--jobs is for --executor local; with slurm use --max-parallel");
+            }
             let spec = SweepSpec::from_file(&config, &sets)?;
             let (m, cfgs) = spec.manifest()?;
             let hash = {
@@ -312,6 +461,28 @@ fn real_main() -> Result<()> {
             };
             let dir = out.unwrap_or_else(|| PathBuf::from(format!("sweeps/{}-{hash}", spec.name)));
             let sd = SweepDir::new(&dir);
+            if executor == Executor::Slurm {
+                let opts = slurm.options();
+                opts.validate()?;
+                if slurm.dry_run {
+                    let all: Vec<usize> = (0..m.points.len()).collect();
+                    print!("{}", sweep::slurm::script_for(&dir, &m, &cfgs, &opts, &std::env::current_exe()?, &all)?);
+                    return Ok(());
+                }
+                sd.create(&spec)?;
+                let queue = sweep::slurm::queue(&sd);
+                let reports = sweep::status(&sd, &queue, &sweep::slurm::accounting(&sd))?;
+                let todo = sweep::slurm::to_resubmit(&reports);
+                if todo.is_empty() {
+                    println!(
+                        "{}: every point is done, running or queued; `silab sweep status {}`",
+                        dir.display(),
+                        dir.display()
+                    );
+                    return Ok(());
+                }
+                return slurm_submit(&dir, &opts, false, &todo);
+            }
             sd.create(&spec)?;
             let jobs = jobs.unwrap_or_else(|| sweep::local::default_jobs(cfgs[0].train.threads));
             eprintln!("{}: {} points, {} at a time", dir.display(), m.points.len(), jobs);

@@ -174,3 +174,113 @@ print("polars ok", p.shape)
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("polars ok"), "{text}");
 }
+
+/// `sweep status` from the directory alone: a point whose run fails is `failed` with its error
+/// and log, an attempt whose process is gone is `failed` (interrupted), a live one `running`, a
+/// Slurm task that left the queue unfinished `failed`, queue states `running`/`queued`; resubmit
+/// picks exactly the failed and pending points.
+#[test]
+fn status_from_attempt_records_and_queue() {
+    use silab::sweep::{Attempt, AttemptStatus, Status, slurm, status};
+    use std::collections::HashMap;
+    let root = tempfile::tempdir().unwrap();
+    let sd = SweepDir::new(root.path());
+    let m = sd.create(&spec()).unwrap();
+    run_point(&sd.root, 0, &mut Silent).unwrap();
+    // point 1 cannot load its data: the error names the point and its log
+    let rd1 = sd.run_dir(&m.points[1]);
+    let cfg = std::fs::read_to_string(rd1.config()).unwrap();
+    let broken =
+        cfg.replace("name = \"synthetic\"", "name = \"mnist\"").replace("dir = \"\"", "dir = \"/nonexistent/mnist\"");
+    assert_ne!(cfg, broken);
+    std::fs::write(rd1.config(), broken).unwrap();
+    let e = format!("{:#}", run_point(&sd.root, 1, &mut Silent).unwrap_err());
+    assert!(e.contains("point 1") && e.contains("logs/p0001.log") && e.contains("/nonexistent/mnist"), "{e}");
+    let a = sd.attempt(&m.points[1]).unwrap();
+    assert_eq!(a.status, AttemptStatus::Failed);
+    // point 2: "running" in a process that no longer exists; point 3: in this (live) process
+    let fake = |pid: u32, task: Option<&str>| Attempt {
+        status: AttemptStatus::Running,
+        host: silab::sweep::hostname(),
+        pid,
+        slurm_task: task.map(String::from),
+        started: 0.0,
+        ended: None,
+        error: None,
+        log: "logs/x.log".into(),
+    };
+    let write = |i: usize, a: &Attempt| {
+        std::fs::write(sd.attempt_path(&m.points[i]), serde_json::to_vec(a).unwrap()).unwrap();
+    };
+    let dead = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    write(2, &fake(dead, None));
+    write(3, &fake(std::process::id(), None));
+    // point 4: a Slurm task no longer in the queue; 5 and 6 are in it
+    write(4, &fake(1, Some("77_4")));
+    let queue = Some(HashMap::from([
+        (5, ("77_5".to_string(), "RUNNING".to_string())),
+        (6, ("77_6".to_string(), "PENDING".to_string())),
+    ]));
+    let finished = HashMap::from([("77_4".to_string(), "TIMEOUT".to_string())]);
+    let r = status(&sd, &queue, &finished).unwrap();
+    let st: Vec<Status> = r.iter().map(|r| r.status).collect();
+    use Status::*;
+    assert_eq!(st, [Done, Failed, Failed, Running, Failed, Running, Queued, Pending]);
+    assert!(r[1].detail.contains("/nonexistent/mnist"), "{}", r[1].detail);
+    assert!(r[2].detail.contains("interrupted"), "{}", r[2].detail);
+    assert!(r[4].detail.contains("77_4") && r[4].detail.contains("timeout"), "{}", r[4].detail);
+    assert!(r[1].log.ends_with("logs/p0001.log"));
+    assert_eq!(r[0].epochs_done, 2);
+    assert_eq!(slurm::to_resubmit(&r), vec![1, 2, 4, 7]);
+    // without a queue, a recorded Slurm task cannot be checked: it is reported as running
+    let r = status(&sd, &None, &HashMap::new()).unwrap();
+    assert_eq!(r[4].status, Running);
+}
+
+/// The `--array` value and the batch script, without Slurm.
+#[test]
+fn slurm_array_spec_and_script() {
+    use silab::sweep::slurm::{SlurmOptions, array_spec, script};
+    assert_eq!(array_spec(&[0, 1, 2, 3], None), "0-3");
+    assert_eq!(array_spec(&[7, 0, 1, 3, 5, 6], Some(2)), "0-1,3,5-7%2");
+    assert_eq!(array_spec(&[4], None), "4");
+    let root = tempfile::tempdir().unwrap();
+    let sd = SweepDir::new(root.path().join("my sweep"));
+    sd.create(&spec()).unwrap();
+    let opts = SlurmOptions {
+        partition: Some("gpu".into()),
+        time: Some("1-00:00:00".into()),
+        gpus_per_task: Some(1),
+        max_parallel: Some(3),
+        extra: vec!["--account=proj".into()],
+        ..Default::default()
+    };
+    let s = script(&sd, &opts, Path::new("/opt/silab"), &[1, 2, 5]).unwrap();
+    for needle in [
+        "#SBATCH --array=1-2,5%3",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=1-00:00:00",
+        "#SBATCH --gpus-per-task=1",
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --account=proj",
+        "#SBATCH --open-mode=append",
+        "/opt/silab sweep point '",
+        "my sweep' --index \"$i\"",
+        "p%4a.log",
+    ] {
+        assert!(s.contains(needle), "`{needle}` not in:\n{s}");
+    }
+    let e = script(&sd, &opts, Path::new("/opt/silab"), &[8]).unwrap_err().to_string();
+    assert!(e.contains("point 8") && e.contains("8"), "{e}");
+    for bad in ["1:2:3:4", "ab", "", "1--2"] {
+        let o = SlurmOptions { time: Some(bad.into()), ..Default::default() };
+        assert!(o.validate().unwrap_err().to_string().contains("--time"), "{bad}");
+    }
+    assert!(SlurmOptions { max_parallel: Some(0), ..Default::default() }.validate().is_err());
+    assert!(SlurmOptions { extra: vec!["account=x".into()], ..Default::default() }.validate().is_err());
+}

@@ -152,7 +152,18 @@ pub fn truncate_metrics(path: &Path, max_step: usize) -> Result<()> {
     if !path.is_file() {
         return Ok(());
     }
-    let (header, rows) = read_metrics(path)?;
+    // A kill can land in the middle of writing the last row: drop a last record of the wrong
+    // width instead of refusing to resume.
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let header: Vec<String> = r.headers()?.iter().map(String::from).collect();
+    let mut rows: Vec<Vec<String>> =
+        r.records().map(|rec| Ok(rec?.iter().map(String::from).collect())).collect::<Result<_>>()?;
+    if rows.last().is_some_and(|l: &Vec<String>| l.len() != header.len()) {
+        rows.pop();
+    }
     let si = header.iter().position(|h| h == "step").context("metrics.csv has no `step` column")?;
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(&header)?;

@@ -44,8 +44,7 @@ pub fn default_jobs(threads_per_run: usize) -> usize {
 }
 
 fn epochs_done(sd: &SweepDir, m: &Manifest, i: usize) -> usize {
-    let text = std::fs::read_to_string(sd.run_dir(&m.points[i]).metrics()).unwrap_or_default();
-    text.lines().filter(|l| l.contains(",epoch,")).count().saturating_sub(1)
+    super::epochs_done(&sd.run_dir(&m.points[i]))
 }
 
 fn epochs_of(sd: &SweepDir, m: &Manifest, i: usize) -> usize {

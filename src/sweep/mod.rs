@@ -18,13 +18,18 @@
 //! DIR/sweep.toml            the sweep file as given (with --set applied to [base])
 //! DIR/manifest.json         every point: index, run dir, axis values, seed, config hash
 //! DIR/runs/pNNNN/           one run directory per point (config.toml written up front)
-//! DIR/logs/pNNNN.log        the worker's output
+//! DIR/runs/pNNNN/attempt.json   the latest attempt at the point: running / failed / done,
+//!                           where (host, pid, Slurm task) and, if it failed, why
+//! DIR/logs/pNNNN.log        the worker's output (local workers and Slurm tasks alike)
+//! DIR/slurm/                Slurm executor: options.json, submissions.json, submit-NN.sh
 //! DIR/table.csv, table.parquet   all points x all log points, one column per swept key
 //! ```
 //! Point i is run by `silab sweep point DIR --index i`, whatever the executor (local workers,
-//! Slurm array tasks): it trains, resumes or skips the run in `runs/pNNNN`.
+//! Slurm array tasks): it trains, resumes or skips the run in `runs/pNNNN`. [`status`] reads
+//! where every point stands from the directory alone (plus the Slurm queue when there is one).
 
 pub mod local;
+pub mod slurm;
 pub mod table;
 
 use crate::config::{self, ConfigError, RunConfig};
@@ -331,9 +336,83 @@ pub fn point_state(sd: &SweepDir, p: &Point) -> PointState {
     if rd.metrics().exists() || !rd.checkpoint_epochs().is_empty() { PointState::Started } else { PointState::Pending }
 }
 
+/// What happened to the latest attempt at a point (`runs/pNNNN/attempt.json`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptStatus {
+    /// Started and not ended: still running, or killed without a chance to say so.
+    Running,
+    /// Ended with an error (`error` says which).
+    Failed,
+    /// Ended with the run completed.
+    Done,
+}
+
+/// The record of the latest attempt at a point, written by [`run_point`] when it starts and when
+/// it ends. A task killed by a signal (Slurm's `scancel`, a time limit, preemption, SIGKILL)
+/// leaves `running` behind; [`status`] then tells it from a live one by its process or its
+/// Slurm task.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Attempt {
+    pub status: AttemptStatus,
+    pub host: String,
+    pub pid: u32,
+    /// `ARRAYJOB_TASK` when the attempt ran as a Slurm array task.
+    pub slurm_task: Option<String>,
+    /// Unix time (s) of the start and of the end.
+    pub started: f64,
+    pub ended: Option<f64>,
+    pub error: Option<String>,
+    /// The attempt's output (relative to the sweep directory).
+    pub log: String,
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok { String::from_utf8_lossy(&buf[..end]).into_owned() } else { "unknown".into() }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as i32, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
+}
+
+impl SweepDir {
+    /// `runs/pNNNN/attempt.json` of a point.
+    pub fn attempt_path(&self, p: &Point) -> PathBuf {
+        self.run_dir(p).root.join("attempt.json")
+    }
+    /// The latest attempt at a point, if any.
+    pub fn attempt(&self, p: &Point) -> Option<Attempt> {
+        serde_json::from_slice(&std::fs::read(self.attempt_path(p)).ok()?).ok()
+    }
+    fn log_rel(&self, i: usize) -> String {
+        format!("logs/p{i:04}.log")
+    }
+}
+
 /// Run point `index` of the sweep in `dir`: skip it if done, resume it if started, else train it.
 /// Idempotent, so a repeated or requeued task is harmless.
 pub fn run_point(dir: &Path, index: usize, obs: &mut dyn crate::run::Observer) -> Result<PointState> {
+    run_point_as(dir, index, None, obs)
+}
+
+/// [`run_point`], recording the Slurm array task (`ARRAYJOB_TASK`) it runs as, if any, in the
+/// point's `attempt.json`. An error names the point and its log.
+pub fn run_point_as(
+    dir: &Path,
+    index: usize,
+    slurm_task: Option<String>,
+    obs: &mut dyn crate::run::Observer,
+) -> Result<PointState> {
     let sd = SweepDir::new(dir);
     let m = sd.manifest()?;
     let p = m
@@ -344,8 +423,155 @@ pub fn run_point(dir: &Path, index: usize, obs: &mut dyn crate::run::Observer) -
     if point_state(&sd, p) == PointState::Done {
         return Ok(PointState::Done);
     }
+    let mut attempt = Attempt {
+        status: AttemptStatus::Running,
+        host: hostname(),
+        pid: std::process::id(),
+        slurm_task,
+        started: unix_now(),
+        ended: None,
+        error: None,
+        log: sd.log_rel(index),
+    };
+    let write = |a: &Attempt| store::write_atomic(&sd.attempt_path(p), &serde_json::to_vec_pretty(a)?);
+    write(&attempt)?;
     // The point's config.toml was written when the sweep was created: resume() starts the run
     // from scratch when it has no checkpoint yet, and continues it otherwise.
-    crate::run::resume(&rd.root, obs)?;
-    Ok(PointState::Done)
+    let result = crate::run::resume(&rd.root, obs);
+    attempt.ended = Some(unix_now());
+    match result {
+        Ok(_) => {
+            attempt.status = AttemptStatus::Done;
+            write(&attempt)?;
+            Ok(PointState::Done)
+        }
+        Err(e) => {
+            attempt.status = AttemptStatus::Failed;
+            attempt.error = Some(format!("{e:#}"));
+            write(&attempt)?;
+            Err(e.context(format!(
+                "point {index} ({}) failed; its log: {}",
+                rd.root.display(),
+                sd.root.join(&attempt.log).display()
+            )))
+        }
+    }
+}
+
+/// Where a point stands, for `silab sweep status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The run completed.
+    Done,
+    /// A live process or Slurm task is running it.
+    Running,
+    /// Waiting in the Slurm queue.
+    Queued,
+    /// Its last attempt ended without completing the run: an error, or killed (cancelled, time
+    /// limit, preempted). Resuming it continues from its latest checkpoint.
+    Failed,
+    /// Never started.
+    Pending,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [Status::Done, Status::Running, Status::Queued, Status::Failed, Status::Pending];
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Running => "running",
+            Status::Queued => "queued",
+            Status::Failed => "failed",
+            Status::Pending => "pending",
+        }
+    }
+}
+
+/// One point's line of `silab sweep status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointReport {
+    pub index: usize,
+    pub status: Status,
+    /// Epochs completed so far (from `metrics.csv`) and in all.
+    pub epochs_done: usize,
+    pub epochs: usize,
+    /// Why (failed), where (running), or empty.
+    pub detail: String,
+    /// The point's log file.
+    pub log: PathBuf,
+}
+
+/// What the Slurm queue says of a sweep's array tasks: point index -> (task `JOB_TASK`, state as
+/// squeue prints it, e.g. `RUNNING`, `PENDING`). `None` when there is no queue to ask.
+pub type QueueView = Option<std::collections::HashMap<usize, (String, String)>>;
+
+/// Epoch rows written so far to a run's metrics.csv (the epoch-0 row excluded).
+pub fn epochs_done(rd: &RunDir) -> usize {
+    let text = std::fs::read_to_string(rd.metrics()).unwrap_or_default();
+    text.lines().filter(|l| l.contains(",epoch,")).count().saturating_sub(1)
+}
+
+/// Where every point of the sweep in `sd` stands, from its run directory and attempt record, and
+/// from the Slurm queue when `queue` is given (see [`slurm::queue`]); `finished` maps Slurm tasks
+/// that left the queue to their final state when accounting (sacct) knows it.
+pub fn status(
+    sd: &SweepDir,
+    queue: &QueueView,
+    finished: &std::collections::HashMap<String, String>,
+) -> Result<Vec<PointReport>> {
+    let m = sd.manifest()?;
+    let host = hostname();
+    let mut out = vec![];
+    for p in &m.points {
+        let rd = sd.run_dir(p);
+        let epochs = RunConfig::from_file(&rd.config(), &[]).map(|c| c.train.epochs).unwrap_or(0);
+        let log = sd.log(p.index);
+        let attempt = sd.attempt(p);
+        let queued = queue.as_ref().and_then(|q| q.get(&p.index));
+        let (status, detail) = if point_state(sd, p) == PointState::Done {
+            (Status::Done, String::new())
+        } else if let Some((task, state)) = queued {
+            match state.as_str() {
+                "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" => {
+                    (Status::Queued, format!("slurm task {task} {}", state.to_lowercase()))
+                }
+                _ => (Status::Running, format!("slurm task {task} {}", state.to_lowercase())),
+            }
+        } else {
+            match &attempt {
+                Some(a) if a.status == AttemptStatus::Failed => {
+                    (Status::Failed, format!("error: {}", a.error.clone().unwrap_or_default()))
+                }
+                Some(a) if a.status == AttemptStatus::Running => match (&a.slurm_task, queue) {
+                    (Some(task), Some(_)) => {
+                        let how = finished
+                            .get(task)
+                            .map(|s| s.to_lowercase())
+                            .unwrap_or_else(|| "cancelled, timed out, preempted or killed".into());
+                        (Status::Failed, format!("slurm task {task} left the queue unfinished ({how})"))
+                    }
+                    (Some(task), None) => {
+                        (Status::Running, format!("slurm task {task} (no queue to check it against)"))
+                    }
+                    (None, _) if a.host != host => {
+                        (Status::Running, format!("pid {} on {} (another host, not checked)", a.pid, a.host))
+                    }
+                    (None, _) if pid_alive(a.pid) => (Status::Running, format!("pid {}", a.pid)),
+                    (None, _) => (Status::Failed, format!("interrupted: its process {} is gone", a.pid)),
+                },
+                _ if point_state(sd, p) == PointState::Started => {
+                    (Status::Failed, "started but unfinished, and no process is recorded for it".into())
+                }
+                _ => (Status::Pending, String::new()),
+            }
+        };
+        out.push(PointReport { index: p.index, status, epochs_done: epochs_done(&rd), epochs, detail, log });
+    }
+    Ok(out)
+}
+
+/// Counts per [`Status`], in [`Status::ALL`] order.
+pub fn status_counts(reports: &[PointReport]) -> Vec<(Status, usize)> {
+    Status::ALL.iter().map(|&s| (s, reports.iter().filter(|r| r.status == s).count())).collect()
 }

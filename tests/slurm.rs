@@ -1,0 +1,226 @@
+//! The Slurm executor against a real Slurm: a single-node cluster (Debian's slurmctld, slurmd,
+//! munge) started on this machine by `scripts/slurm-local.sh`. A 6-point sweep is submitted as
+//! an array, one running task is cancelled mid-run, `sweep status` names it, `sweep resubmit`
+//! runs it again (resuming from its checkpoint), and the gathered table equals a local run's.
+//!
+//! Skips, with a message, only where Slurm is not installed and cannot be (not root, no apt);
+//! under CI (`CI` set) that is a failure instead.
+
+use silab::sweep::{self, Status, SweepDir, slurm, table};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script() -> PathBuf {
+    root().join("scripts/slurm-local.sh")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn have_slurm() -> bool {
+    ["sbatch", "squeue", "scancel", "slurmctld", "slurmd", "munged"]
+        .iter()
+        .all(|b| Command::new("sh").args(["-c", &format!("command -v {b}")]).output().is_ok_and(|o| o.status.success()))
+}
+
+/// A started cluster; stopped when dropped (also when the test panics).
+struct Cluster {
+    state: PathBuf,
+    conf: PathBuf,
+}
+
+impl Cluster {
+    fn start(state: &Path) -> Cluster {
+        // Two free ports next to each other (slurmctld, slurmd) so a stray cluster can't collide.
+        let port = (0..200)
+            .map(|i| 20000 + (std::process::id() as u16 % 500) * 40 + i * 2)
+            .find(|&p| {
+                std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+                    && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+            })
+            .expect("two free ports");
+        let o =
+            Command::new(script()).arg("start").arg(state).env("SILAB_SLURM_PORT", port.to_string()).output().unwrap();
+        assert!(o.status.success(), "cluster did not start: {}", text(&o));
+        Cluster { state: state.to_path_buf(), conf: state.join("slurm.conf") }
+    }
+    fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new(prog);
+        c.env("SLURM_CONF", &self.conf);
+        c
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(&self.state).output();
+    }
+}
+
+const SWEEP: &str = r#"
+name = "slurm-test"
+seeds = [0, 1]
+[base]
+data.train_size = 400
+data.test_size = 100
+model.width = 2
+train.epochs = 10
+train.batch_size = 40
+train.threads = 1
+train.checkpoint_every = 1
+metrics.full_grad = false
+metrics.layers = false
+[axes]
+"optim.elr" = [1e-3, 3e-3, 1e-2]
+"#;
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn statuses(sd: &SweepDir) -> Vec<sweep::PointReport> {
+    sweep::status(sd, &slurm::queue(sd), &slurm::accounting(sd)).unwrap()
+}
+
+#[test]
+fn slurm_array_cancel_resubmit_matches_local() {
+    if !have_slurm() {
+        let o = Command::new(script()).arg("install").output();
+        if !have_slurm() {
+            let why = o.map(|o| text(&o)).unwrap_or_else(|e| e.to_string());
+            if std::env::var_os("CI").is_some() {
+                panic!("Slurm is not installed and `scripts/slurm-local.sh install` failed under CI: {why}");
+            }
+            eprintln!("SKIPPED: Slurm is not installed and could not be installed here ({why})");
+            return;
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep_file = tmp.path().join("sweep.toml");
+    std::fs::write(&sweep_file, SWEEP).unwrap();
+    let exe = env!("CARGO_BIN_EXE_silab");
+
+    // The reference: the same sweep run by local workers.
+    let local_dir = tmp.path().join("local");
+    let o = Command::new(exe)
+        .args(["sweep", "-q", "--jobs", "2", "--config"])
+        .arg(&sweep_file)
+        .arg("--out")
+        .arg(&local_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "local sweep: {}", text(&o));
+
+    // A --dry-run prints the array script and leaves nothing behind.
+    let slurm_dir = tmp.path().join("on-slurm");
+    let o = Command::new(exe)
+        .args(["sweep", "--executor", "slurm", "--dry-run", "--time", "00:10:00", "--max-parallel", "2", "--config"])
+        .arg(&sweep_file)
+        .arg("--out")
+        .arg(&slurm_dir)
+        .output()
+        .unwrap();
+    let dry = text(&o);
+    assert!(o.status.success(), "{dry}");
+    for needle in ["#SBATCH --array=0-5%2", "#SBATCH --time=00:10:00", "#SBATCH --cpus-per-task=1", "sweep point"] {
+        assert!(dry.contains(needle), "`{needle}` not in the dry-run script:\n{dry}");
+    }
+    assert!(!slurm_dir.exists(), "--dry-run wrote the sweep directory");
+
+    let cluster = Cluster::start(&tmp.path().join("cluster"));
+    // The library asks squeue from this process: point it at the test cluster. (The only test in
+    // this binary, so no other thread reads the environment meanwhile.)
+    unsafe { std::env::set_var("SLURM_CONF", &cluster.conf) };
+    let o = cluster
+        .cmd(exe)
+        .args(["sweep", "--executor", "slurm", "--cpus-per-task", "1", "--time", "00:10:00", "--config"])
+        .arg(&sweep_file)
+        .arg("--out")
+        .arg(&slurm_dir)
+        .output()
+        .unwrap();
+    let said = text(&o);
+    assert!(o.status.success() && said.contains("slurm array job"), "{said}");
+    let sd = SweepDir::new(&slurm_dir);
+    let subs = slurm::submissions(&sd);
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].points, (0..6).collect::<Vec<_>>());
+
+    // Cancel one task while it runs, after it has checkpointed a few epochs.
+    let m = sd.manifest().unwrap();
+    let mut victim = None;
+    wait_until("a task to be mid-run", 240, || {
+        for p in &m.points {
+            let done = sweep::epochs_done(&sd.run_dir(p));
+            if (2..=6).contains(&done)
+                && let Some(a) = sd.attempt(p)
+                && let Some(task) = a.slurm_task
+            {
+                victim = Some((p.index, task, done));
+                return true;
+            }
+        }
+        false
+    });
+    let (vi, task, at) = victim.unwrap();
+    let o = cluster.cmd("scancel").arg(&task).output().unwrap();
+    assert!(o.status.success(), "scancel {task}: {}", text(&o));
+    wait_until("the array job to leave the queue", 300, || {
+        let q = cluster.cmd("squeue").args(["--noheader", "--array", "--jobs", &subs[0].job_id]).output().unwrap();
+        text(&q).trim().is_empty()
+    });
+
+    // status: five done, the cancelled one failed with its task named and its log.
+    let o = cluster.cmd(exe).args(["sweep", "status"]).arg(&slurm_dir).output().unwrap();
+    let st = text(&o);
+    assert!(o.status.success(), "{st}");
+    assert!(st.contains("6 points: 5 done, 0 running, 0 queued, 1 failed, 0 pending"), "{st}");
+    assert!(
+        st.contains(&format!("point {vi:>4}")) && st.contains(&task) && st.contains(&format!("p{vi:04}.log")),
+        "{st}"
+    );
+    let reports = {
+        let mut c = cluster.cmd(exe);
+        c.args(["sweep", "status", "--json"]).arg(&slurm_dir);
+        let o = c.output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    assert_eq!(reports["counts"]["failed"], 1);
+    let cancelled_epochs = sweep::epochs_done(&sd.run_dir(&m.points[vi]));
+    assert!(cancelled_epochs >= at && cancelled_epochs < 10, "cancelled at epoch {cancelled_epochs}");
+
+    // resubmit runs only the cancelled point, which resumes from its checkpoint.
+    let o = cluster.cmd(exe).args(["sweep", "resubmit"]).arg(&slurm_dir).output().unwrap();
+    let said = text(&o);
+    assert!(o.status.success() && said.contains("submitted 1 points"), "{said}");
+    let subs = slurm::submissions(&sd);
+    assert_eq!(subs.len(), 2);
+    assert_eq!(subs[1].points, vec![vi]);
+    wait_until("the resubmitted point to finish", 300, || {
+        let r = statuses(&sd);
+        r.iter().all(|r| r.status == Status::Done)
+    });
+    let log = std::fs::read_to_string(sd.log(vi)).unwrap();
+    assert!(log.contains("resuming") && !log.contains("from epoch 0 "), "the resubmitted task did not resume:\n{log}");
+    let o = cluster.cmd(exe).args(["sweep", "resubmit"]).arg(&slurm_dir).output().unwrap();
+    assert!(text(&o).contains("nothing to resubmit"), "{}", text(&o));
+
+    // Gathering is the same whatever ran the points: the tables are equal but for wall time.
+    let o = Command::new(exe).args(["sweep", "gather"]).arg(&slurm_dir).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let a = table::write(&SweepDir::new(&local_dir)).unwrap();
+    let b = table::write(&sd).unwrap();
+    let drop_time = |t: &table::Table| t.columns.iter().filter(|(n, _)| n != "wall_time").cloned().collect::<Vec<_>>();
+    assert_eq!(a.rows(), 6 * 11);
+    assert_eq!(drop_time(&a), drop_time(&b));
+}
