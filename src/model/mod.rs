@@ -211,9 +211,12 @@ impl Net {
     /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Tensor {
         // On CPU, channels-last input makes oneDNN's convolutions and the BN/ReLU/pool kernels
-        // that follow them 1.2-1.3x faster on these nets (measured, README). Same maths.
+        // that follow them 1.2-1.3x faster on ConvNet (measured, README). Same maths. Not for
+        // ResNet: with channels-last input, libtorch 2.13's AVX2 kernel for the weight gradient
+        // of its 1x1 shortcut convs corrupts the heap or hangs at small widths (k = 2, 4) on
+        // AVX2-only CPUs; reproduced in plain PyTorch (README, Design notes).
         let cl;
-        let x = if x.device() == Device::Cpu && x.dim() == 4 {
+        let x = if x.device() == Device::Cpu && x.dim() == 4 && matches!(self.graph, Graph::Convnet(_)) {
             cl = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
             &cl
         } else {
