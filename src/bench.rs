@@ -101,3 +101,101 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
 pub fn tch_version() -> String {
     env!("SILAB_TORCH_VERSION").into()
 }
+
+/// Curvature cost on the benchmark's workload (ConvNet-k SI, random images, cross-entropy, BN in
+/// train mode with batch statistics): one gradient, one Hessian-vector product and one
+/// Gauss–Newton-vector product over the same batch, each timed `steps` times after `warmup`,
+/// and one top-eigenvalue estimate (Lanczos, `lanczos_iters` HVPs plus the residual's).
+#[derive(Serialize, Debug)]
+pub struct CurvatureBench {
+    pub framework: String,
+    pub torch: String,
+    pub device: String,
+    pub threads: usize,
+    pub width: i64,
+    pub batch: i64,
+    pub params: i64,
+    pub grad_ms_median: f64,
+    pub hvp_ms_median: f64,
+    pub gn_ms_median: f64,
+    /// hvp_ms_median / grad_ms_median (same run).
+    pub hvp_over_grad: f64,
+    pub gn_over_grad: f64,
+    pub lanczos_iters: usize,
+    pub top_eig: f64,
+    pub top_eig_residual: f64,
+    pub top_eig_s: f64,
+}
+
+/// Run the curvature benchmark (the SI group of ConvNet-`c.width`, batch `c.batch`).
+pub fn curvature(c: &BenchConfig, lanczos_iters: usize) -> anyhow::Result<CurvatureBench> {
+    use crate::landscape::{GaussNewton, Hessian, Operator, lanczos};
+    tch::set_num_threads(c.threads as i32);
+    let dev = match c.device {
+        DeviceName::Cpu => Device::Cpu,
+        DeviceName::Cuda => Device::Cuda(0),
+    };
+    let mc =
+        ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
+    let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
+    let mut r = rng(0, 0);
+    let xs: Vec<f32> = (0..c.batch * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
+    let x = Tensor::from_slice(&xs).view([c.batch, 3, 32, 32]).to_device(dev);
+    let ys: Vec<i64> = (0..c.batch).map(|_| r.random_range(0..c.classes)).collect();
+    let y = Tensor::from_slice(&ys).to_device(dev);
+    let h = Hessian {
+        net: &net,
+        params: net.si().iter().map(|t| t.shallow_clone()).collect(),
+        x,
+        y,
+        loss: crate::config::Loss::Ce,
+        mode: BnMode::TrainFrozenStats,
+        batch: 0,
+    };
+    let gn = GaussNewton(&h);
+    let v = Tensor::randn([h.dim()], (Kind::Float, dev));
+    let sync = || {
+        if let Device::Cuda(i) = dev {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    let time = |f: &dyn Fn() -> Tensor| {
+        let mut t = vec![];
+        for i in 0..c.warmup + c.steps {
+            sync();
+            let s = Instant::now();
+            let _ = f();
+            sync();
+            if i >= c.warmup {
+                t.push(s.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        crate::analysis::median(&t)
+    };
+    let grad = time(&|| h.gradient());
+    let hvp = time(&|| h.apply(&v));
+    let gnv = time(&|| gn.apply(&v));
+    let s = Instant::now();
+    let e = lanczos(&h, 1, lanczos_iters, None, 0, &v);
+    sync();
+    let top_s = s.elapsed().as_secs_f64();
+    let round = |v: f64, d: i32| (v * 10f64.powi(d)).round() / 10f64.powi(d);
+    Ok(CurvatureBench {
+        framework: "silab".into(),
+        torch: tch_version(),
+        device: format!("{:?}", c.device).to_lowercase(),
+        threads: c.threads,
+        width: c.width,
+        batch: c.batch,
+        params: h.dim(),
+        grad_ms_median: round(grad, 3),
+        hvp_ms_median: round(hvp, 3),
+        gn_ms_median: round(gnv, 3),
+        hvp_over_grad: round(hvp / grad, 2),
+        gn_over_grad: round(gnv / grad, 2),
+        lanczos_iters,
+        top_eig: e.values[0],
+        top_eig_residual: e.residuals[0],
+        top_eig_s: round(top_s, 3),
+    })
+}

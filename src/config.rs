@@ -279,6 +279,73 @@ impl Default for MetricsConfig {
     }
 }
 
+/// BatchNorm while curvature is measured.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CurvatureBn {
+    /// Batch statistics of each ghost batch of `sharpness.ghost_batch` images (as in training),
+    /// running statistics untouched.
+    Train,
+    /// Running statistics (as at test time).
+    Eval,
+}
+
+/// Probe distribution of Hutchinson's trace estimator.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Probe {
+    Rademacher,
+    Gaussian,
+}
+
+/// Curvature measurements (Hessian, Gauss–Newton, Riemannian Hessian on the sphere), during
+/// training every `every_epochs` epochs (rows in `sharpness.csv`) or post hoc with
+/// `silab sharpness RUN_DIR`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharpnessConfig {
+    /// During training: measure at initialisation and every N epochs (0 = never).
+    pub every_epochs: usize,
+    /// Parameter groups: `all`, `si`, `non_si`, `layers` (each module) or `layer:MODULE`.
+    pub groups: Vec<String>,
+    /// Measure on the first N images of the training set, a fixed subset (0 = all of them).
+    pub images: usize,
+    /// BatchNorm mode: `train` (ghost batches, batch statistics) or `eval` (running statistics).
+    pub bn_mode: CurvatureBn,
+    /// Ghost-batch size in `train` mode, and the accumulation batch in `eval` mode
+    /// (0 = `train.batch_size`).
+    pub ghost_batch: usize,
+    /// Hutchinson probes per trace (the papers use 5).
+    pub probes: usize,
+    pub probe: Probe,
+    /// Lanczos steps per top-eigenvalue estimate.
+    pub lanczos_iters: usize,
+    /// Number of top eigenvalues (beyond the first: columns `eig_2` ... `eig_K`).
+    pub top_k: usize,
+    /// Also the Gauss–Newton / Fisher matrix (`gn_*` columns).
+    pub gauss_newton: bool,
+    /// Also the Riemannian Hessian on the sphere of the SI group (`riemannian_*`, group `si`).
+    pub riemannian: bool,
+}
+
+impl Default for SharpnessConfig {
+    fn default() -> Self {
+        Self {
+            every_epochs: 0,
+            groups: vec!["si".into()],
+            images: 1000,
+            bn_mode: CurvatureBn::Train,
+            ghost_batch: 0,
+            probes: 5,
+            probe: Probe::Rademacher,
+            lanczos_iters: 20,
+            top_k: 1,
+            gauss_newton: true,
+            riemannian: true,
+        }
+    }
+}
+
 /// A complete, resolved run configuration. Written to `config.toml` in the run directory.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -290,6 +357,7 @@ pub struct RunConfig {
     pub optim: OptimConfig,
     pub train: TrainConfig,
     pub metrics: MetricsConfig,
+    pub sharpness: SharpnessConfig,
 }
 
 impl Default for RunConfig {
@@ -302,6 +370,7 @@ impl Default for RunConfig {
             optim: OptimConfig::default(),
             train: TrainConfig::default(),
             metrics: MetricsConfig::default(),
+            sharpness: SharpnessConfig::default(),
         }
     }
 }
@@ -576,6 +645,30 @@ impl RunConfig {
         }
         if self.train.threads == 0 {
             return bad("train.threads", "must be >= 1".into());
+        }
+        let sh = &self.sharpness;
+        if sh.groups.is_empty() {
+            return bad("sharpness.groups", "name at least one group: all, si, non_si, layers, layer:MODULE".into());
+        }
+        for g in &sh.groups {
+            if g != "layers" && !matches!(g.as_str(), "all" | "si" | "non_si") && !g.starts_with("layer:") {
+                return bad(
+                    "sharpness.groups",
+                    format!("unknown group `{g}`; allowed: all, si, non_si, layers, layer:MODULE"),
+                );
+            }
+        }
+        if sh.probes < 2 {
+            return bad("sharpness.probes", format!("must be >= 2 (for a standard error), got {}", sh.probes));
+        }
+        if sh.lanczos_iters == 0 {
+            return bad("sharpness.lanczos_iters", "must be >= 1".into());
+        }
+        if sh.top_k == 0 || sh.top_k > sh.lanczos_iters {
+            return bad(
+                "sharpness.top_k",
+                format!("must be in 1..=sharpness.lanczos_iters ({}), got {}", sh.lanczos_iters, sh.top_k),
+            );
         }
         Ok(())
     }

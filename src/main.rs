@@ -104,6 +104,27 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Curvature of a run's checkpoints (post hoc): per group, Hessian trace and top eigenvalues,
+    /// their effective (x rho^2) values, the Riemannian Hessian on the sphere and the
+    /// Gauss-Newton/Fisher matrix. Settings: the run's `[sharpness]` keys, overridable with --set.
+    /// Rows go to RUN_DIR/sharpness_posthoc.csv; a sweep directory measures every point and
+    /// rebuilds its sharpness_posthoc table.
+    Sharpness {
+        /// A run directory, or a sweep directory (every point).
+        dir: PathBuf,
+        /// Epochs to measure: a list `0,10,20`, a range `0:100:10` (start:end:step, end
+        /// included), or `all` checkpoints (default); `last` for the latest.
+        #[arg(long, default_value = "all")]
+        epochs: String,
+        /// Print one JSON object per row (per line) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Override a measurement key: `--set sharpness.images=500` (also train.device, train.threads).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// List the presets, or with --keys every config key and its default.
     Presets {
         #[arg(long)]
@@ -133,6 +154,13 @@ enum Cmd {
         elr: f64,
         #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
         device: String,
+        /// Time curvature instead of training: one gradient, one Hessian-vector product and one
+        /// Gauss-Newton-vector product over a batch, and a top-eigenvalue estimate (Lanczos).
+        #[arg(long)]
+        curvature: bool,
+        /// Lanczos steps of the top-eigenvalue estimate (--curvature).
+        #[arg(long, default_value_t = 20)]
+        lanczos_iters: usize,
     },
 }
 
@@ -340,6 +368,76 @@ impl Observer for Bar {
     }
 }
 
+/// `--epochs`: `all`, `last`, `a,b,c` or `start:end:step`, against the available checkpoints.
+fn parse_epochs(spec: &str, available: &[usize]) -> Result<Vec<usize>> {
+    let spec = spec.trim();
+    Ok(match spec {
+        "all" => available.to_vec(),
+        "last" => available.last().copied().into_iter().collect(),
+        _ if spec.contains(':') => {
+            let f: Vec<usize> = spec
+                .split(':')
+                .map(|x| x.trim().parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| anyhow::anyhow!("--epochs `{spec}`: expected start:end:step"))?;
+            if f.len() != 3 || f[2] == 0 {
+                bail!("--epochs `{spec}`: expected start:end:step with step >= 1");
+            }
+            (f[0]..=f[1]).step_by(f[2]).filter(|e| available.contains(e)).collect()
+        }
+        _ => {
+            spec.split(',').map(|x| x.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| {
+                anyhow::anyhow!("--epochs `{spec}`: expected all, last, a list 0,10,20 or start:end:step")
+            })?
+        }
+    })
+}
+
+/// Post-hoc progress: a bar over epochs, rows printed above it (or as JSON lines).
+struct SharpBar {
+    pb: ProgressBar,
+    json: bool,
+    point: Option<usize>,
+}
+
+impl silab::landscape::sharpness::Progress for SharpBar {
+    fn start(&mut self, epochs: usize) {
+        self.pb.set_length(epochs as u64);
+        self.pb.set_position(0);
+    }
+    fn rows(&mut self, rows: &[silab::landscape::sharpness::Row]) {
+        for r in rows {
+            let line = if self.json {
+                let mut j = r.to_json();
+                if let (Some(p), Some(o)) = (self.point, j.as_object_mut()) {
+                    o.insert("point".into(), p.into());
+                }
+                j.to_string()
+            } else {
+                let f = |n: &str| {
+                    let v = r.get(n);
+                    if v.is_nan() { "-".to_string() } else { format!("{v:.4e}") }
+                };
+                format!(
+                    "{}epoch {:>4}  {:<14} trace {}  top_eig {}  eff_top_eig {}  riem_top {}  gn_top {}  ({:.1} s)",
+                    self.point.map(|p| format!("point {p:>3}  ")).unwrap_or_default(),
+                    r.get("epoch"),
+                    r.text("group").unwrap_or(""),
+                    f("trace"),
+                    f("top_eig"),
+                    f("eff_top_eig"),
+                    f("riemannian_top_eig"),
+                    f("gn_top_eig"),
+                    r.get("seconds")
+                )
+            };
+            // rows are the command's output: stdout, above the bar
+            self.pb.suspend(|| println!("{line}"));
+        }
+        self.pb.inc(1);
+    }
+}
+
 fn main() {
     run::keep_freed_memory();
     if let Err(e) = real_main() {
@@ -541,6 +639,36 @@ fn real_main() -> Result<()> {
                 s.seconds / 60.0
             );
         }
+        Cmd::Sharpness { dir, epochs, json, sets, quiet } => {
+            use silab::landscape::sharpness;
+            let pb = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+            pb.set_style(ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} checkpoints [{elapsed_precise}<{eta_precise}]",
+            )?);
+            let sd = SweepDir::new(&dir);
+            let runs: Vec<(Option<usize>, PathBuf)> = if sd.manifest_path().is_file() {
+                let m = sd.manifest()?;
+                m.points.iter().map(|p| (Some(p.index), sd.run_dir(p).root)).collect()
+            } else {
+                vec![(None, dir.clone())]
+            };
+            for (point, rd) in &runs {
+                let available = silab::run::store::RunDir::new(rd).checkpoint_epochs();
+                if point.is_some() && available.is_empty() {
+                    continue; // a point not started yet
+                }
+                let todo = parse_epochs(&epochs, &available)?;
+                let mut bar = SharpBar { pb: pb.clone(), json, point: *point };
+                sharpness::posthoc(rd, Some(&todo), &sets, &mut bar)?;
+            }
+            pb.finish_and_clear();
+            if runs.len() > 1 || runs[0].0.is_some() {
+                sweep::table::write(&sd)?;
+                if !json {
+                    println!("{}: sharpness_posthoc.csv, sharpness_posthoc.parquet", dir.display());
+                }
+            }
+        }
         Cmd::Presets { keys } => {
             if keys {
                 for (k, v) in config::all_keys() {
@@ -552,7 +680,21 @@ fn real_main() -> Result<()> {
                 }
             }
         }
-        Cmd::Bench { width, mode, threads, batch, classes, steps, warmup, lr, wd, elr, device } => {
+        Cmd::Bench {
+            width,
+            mode,
+            threads,
+            batch,
+            classes,
+            steps,
+            warmup,
+            lr,
+            wd,
+            elr,
+            device,
+            curvature,
+            lanczos_iters,
+        } => {
             let c = silab::bench::BenchConfig {
                 width,
                 batch,
@@ -566,7 +708,11 @@ fn real_main() -> Result<()> {
                 elr,
                 device: if device == "cuda" { DeviceName::Cuda } else { DeviceName::Cpu },
             };
-            println!("{}", serde_json::to_string(&silab::bench::run(&c)?)?);
+            if curvature {
+                println!("{}", serde_json::to_string(&silab::bench::curvature(&c, lanczos_iters)?)?);
+            } else {
+                println!("{}", serde_json::to_string(&silab::bench::run(&c)?)?);
+            }
         }
     }
     Ok(())

@@ -142,4 +142,98 @@ fn readme_documents_every_column_and_key() {
     for (key, _) in silab::config::all_keys() {
         assert!(readme.contains(&format!("| `{key}` [")), "README lacks config key `{key}`");
     }
+    for (name, _) in silab::landscape::sharpness::COLUMNS {
+        assert!(readme.contains(&format!("| `{name}` |")), "README lacks sharpness column `{name}`");
+    }
+}
+
+/// `silab sharpness RUN_DIR --json`: one JSON object per line with the contract's keys, rows
+/// merged into sharpness_posthoc.csv (re-measuring replaces), a sweep directory measures every
+/// point and gets a table, and bad input is named.
+#[test]
+fn sharpness_command_json_posthoc_file_and_sweeps() {
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("r");
+    let quick = [
+        "--set",
+        "data.train_size=200",
+        "--set",
+        "data.test_size=50",
+        "--set",
+        "model.width=2",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.batch_size=50",
+    ];
+    let o = silab().args(["train", "-q"]).args(quick).arg("--out").arg(&run).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let m = ["--set", "sharpness.images=50", "--set", "sharpness.probes=2", "--set", "sharpness.lanczos_iters=3"];
+    let o = silab().args(["sharpness", "--json", "-q"]).arg(&run).args(m).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "epochs 0, 1, 2 of group si");
+    for l in &lines {
+        for k in [
+            "epoch",
+            "group",
+            "bn_mode",
+            "trace",
+            "trace_stderr",
+            "top_eig",
+            "eff_trace",
+            "eff_top_eig",
+            "riemannian_top_eig",
+            "gn_top_eig",
+        ] {
+            assert!(l.get(k).is_some_and(|v| !v.is_null()), "{k} missing in {l}");
+        }
+        assert_eq!(l["group"], "si");
+        assert_eq!(l["bn_mode"], "train");
+    }
+    let posthoc = run.join("sharpness_posthoc.csv");
+    let count = || std::fs::read_to_string(&posthoc).unwrap().lines().count();
+    assert_eq!(count(), 4);
+    // measuring epoch 1 again in eval mode adds rows; measuring it again in train mode replaces
+    for (bn, want) in [("eval", 5), ("train", 5)] {
+        let o = silab()
+            .args(["sharpness", "-q", "--epochs", "1"])
+            .arg(&run)
+            .args(m)
+            .args(["--set", &format!("sharpness.bn_mode=\"{bn}\"")])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(count(), want, "{bn}");
+    }
+    for (args, needle) in [
+        (vec!["--epochs", "7"], "no checkpoint for epoch 7"),
+        (vec!["--epochs", "1-2"], "--epochs"),
+        (vec!["--set", "optim.elr=1"], "only sharpness."),
+        (vec!["--set", "sharpness.groups=[\"bogus\"]"], "bogus"),
+    ] {
+        let o = silab().args(["sharpness", "-q"]).arg(&run).args(args).output().unwrap();
+        assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
+    }
+    // a sweep directory: every point, a `point` key, and the sweep's table
+    let sweep_file = root.path().join("s.toml");
+    std::fs::write(
+        &sweep_file,
+        "[base]\ndata.train_size = 200\ndata.test_size = 50\nmodel.width = 2\ntrain.epochs = 1\ntrain.batch_size = 50\ntrain.threads = 1\n[axes]\n\"optim.elr\" = [1e-3, 1e-2]\n",
+    )
+    .unwrap();
+    let sd = root.path().join("sw");
+    let o = silab().args(["sweep", "-q", "--config"]).arg(&sweep_file).arg("--out").arg(&sd).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = silab().args(["sharpness", "--json", "-q", "--epochs", "last"]).arg(&sd).args(m).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let pts: Vec<i64> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["point"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pts, [0, 1]);
+    let t = std::fs::read_to_string(sd.join("sharpness_posthoc.csv")).unwrap();
+    assert!(t.starts_with("point,seed,optim.elr,epoch,step,group"), "{}", t.lines().next().unwrap());
+    assert!(sd.join("sharpness_posthoc.parquet").is_file());
 }

@@ -1,6 +1,7 @@
 //! Curvature tools against exact answers.
 
 use silab::config::{Loss, ModelConfig, Variant};
+use silab::landscape::sharpness;
 use silab::landscape::*;
 use silab::model::{BnMode, Net};
 use tch::{Device, Kind, Tensor};
@@ -137,4 +138,198 @@ fn riemannian_hessian_of_a_quadratic_on_the_sphere() {
         let got = r.apply(&u);
         assert!((got - &u * want).norm().double_value(&[]) < 1e-10, "eigenvalue along u_{j} should be {want}");
     }
+}
+
+/// The dense generalized Gauss–Newton matrix `Σ_b w_b J_bᵀ H_b J_b`, built from explicit
+/// Jacobians of the logits (one backward per logit) and the textbook output Hessians: independent
+/// of the double-vjp operator it checks.
+fn dense_gn(h: &Hessian) -> Tensor {
+    let n = h.dim();
+    let mut g = Tensor::zeros([n, n], (Kind::Double, Device::Cpu));
+    for (x, _, w) in h.batches_for_tests() {
+        let z = h.net.forward(&x, h.mode);
+        let (b, c) = (z.size()[0], z.size()[1]);
+        let mut rows = vec![];
+        for i in 0..b {
+            for k in 0..c {
+                let gr = Tensor::run_backward(&[z.get(i).get(k)], &h.params, true, false);
+                rows.push(flatten(&gr));
+            }
+        }
+        let j = Tensor::stack(&rows, 0); // [B*C, n]
+        let hout = match h.loss {
+            Loss::Mse => Tensor::eye(b * c, (Kind::Double, Device::Cpu)) * (2.0 / (b * c) as f64),
+            Loss::Ce => {
+                let p = z.detach().softmax(-1, Kind::Double);
+                let blocks: Vec<Tensor> =
+                    (0..b).map(|i| (p.get(i).diag(0) - p.get(i).outer(&p.get(i))) / b as f64).collect();
+                Tensor::block_diag(&blocks)
+            }
+        };
+        g += j.transpose(0, 1).mm(&hout).mm(&j) * w;
+    }
+    g
+}
+
+#[test]
+fn gauss_newton_matches_a_dense_jt_h_j_for_ce_and_mse() {
+    let (net, x, y) = tiny();
+    for l in [Loss::Ce, Loss::Mse] {
+        let mut h = hessian(&net, &x, &y, 4);
+        h.loss = l;
+        let dense = dense_gn(&h);
+        let gn = GaussNewton(&h);
+        tch::manual_seed(2);
+        for _ in 0..3 {
+            let v = Tensor::randn([h.dim()], (Kind::Double, Device::Cpu));
+            let want = dense.mv(&v);
+            let err = (gn.apply(&v) - &want).norm().double_value(&[]) / want.norm().double_value(&[]);
+            assert!(err < 1e-9, "{l:?}: GN v vs dense: relative error {err:e}");
+        }
+        // PSD, and Lanczos/Hutchinson see its spectrum
+        let (evals, _) = ((&dense + dense.transpose(0, 1)) / 2.0).linalg_eigh("L");
+        assert!(evals.min().double_value(&[]) > -1e-10 * evals.max().double_value(&[]), "{l:?}: GN not PSD");
+        let like = Tensor::zeros([1], (Kind::Double, Device::Cpu));
+        let top = evals.max().double_value(&[]);
+        let e = lanczos(&gn, 1, 60, None, 0, &like);
+        assert!((e.values[0] - top).abs() < 1e-6 * top, "{l:?}: Lanczos {} vs {top}", e.values[0]);
+        let trace = dense.trace().double_value(&[]);
+        let (tr, se) = hutchinson(&gn, 100, Probe::Gaussian, 1, &like);
+        assert!((tr - trace).abs() < 4.0 * se, "{l:?}: {tr} ± {se} vs {trace}");
+    }
+    // MSE and CE have different output Hessians, so different GN matrices (the papers' code used
+    // the CE one for MSE too)
+    let mut h = hessian(&net, &x, &y, 4);
+    let v = Tensor::randn([h.dim()], (Kind::Double, Device::Cpu));
+    let ce = GaussNewton(&h).apply(&v);
+    h.loss = Loss::Mse;
+    let mse = GaussNewton(&h).apply(&v);
+    assert!((ce - mse).norm().double_value(&[]) > 1e-3);
+}
+
+#[test]
+fn groups_partition_the_trained_tensors() {
+    let cfg = ModelConfig { width: 1, variant: Variant::SiAffine, ..Default::default() };
+    let net = Net::new(&cfg, 10, 0, Kind::Float, Device::Cpu);
+    let names = |g: &Group| g.select(&net).iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    let numel = |g: &Group| g.select(&net).iter().map(|p| p.tensor.numel()).sum::<usize>();
+    let all = Group::All;
+    assert_eq!(numel(&all), numel(&Group::Si) + numel(&Group::NonSi));
+    assert!(Group::Si.is_si(&net) && !Group::NonSi.is_si(&net) && !all.is_si(&net));
+    let layers = Group::expand(&["layers".into()], &net).unwrap();
+    assert_eq!(layers.iter().map(numel).sum::<usize>(), numel(&all));
+    assert_eq!(layers[0], Group::Layer("conv_layers.0".into()));
+    assert_eq!(names(&layers[0]), ["conv_layers.0.weight"]);
+    assert!(layers[0].is_si(&net) && !Group::Layer("conv_layers.1".into()).is_si(&net));
+    assert_eq!(Group::parse("layer:conv_layers.3").unwrap().name(), "layer:conv_layers.3");
+    let e = Group::expand(&["layer:nope".into()], &net).unwrap_err();
+    assert!(e.contains("nope") && e.contains("conv_layers.0"), "{e}");
+    assert!(Group::parse("everything").unwrap_err().contains("allowed"));
+    // the fully SI variant has no trained non-SI tensor: the group is dropped, `all` = `si`
+    let si = Net::new(&ModelConfig { width: 1, ..Default::default() }, 10, 0, Kind::Float, Device::Cpu);
+    let gs = Group::expand(&["all".into(), "si".into(), "non_si".into()], &si).unwrap();
+    assert_eq!(gs, [Group::All, Group::Si]);
+    assert!(Group::All.is_si(&si));
+}
+
+fn setup_for<'a>(cfg: &'a silab::config::SharpnessConfig, x: &Tensor, y: &Tensor) -> sharpness::Setup<'a> {
+    sharpness::Setup {
+        cfg,
+        loss: Loss::Ce,
+        x: x.shallow_clone(),
+        y: y.shallow_clone(),
+        mode: BnMode::TrainFrozenStats,
+        batch: 4,
+        seed: 0,
+    }
+}
+
+/// A whole sharpness row against the dense Hessian of the tiny net: per-parameter trace, top
+/// eigenvalue, the Riemannian Hessian P H P - (<w,g>/|w|^2) P built densely, and eff = x rho^2.
+#[test]
+fn sharpness_row_matches_dense_values() {
+    let (net, x, y) = tiny();
+    let h = hessian(&net, &x, &y, 4);
+    let n = h.dim();
+    let dense = dense_fd(&h);
+    let hs = (&dense + dense.transpose(0, 1)) / 2.0;
+    let cfg = silab::config::SharpnessConfig {
+        probes: 300,
+        lanczos_iters: 120,
+        top_k: 2,
+        gauss_newton: false,
+        ..Default::default()
+    };
+    let rows = sharpness::measure(&net, &setup_for(&cfg, &x, &y), 3, 30, &mut Default::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.text("group"), Some("si"));
+    assert_eq!(r.text("bn_mode"), Some("train"));
+    assert_eq!(r.get("params") as i64, n);
+    assert_eq!(r.get("epoch"), 3.0);
+    let (evals, _) = hs.linalg_eigh("L");
+    let trace = evals.sum(Kind::Double).double_value(&[]) / n as f64;
+    assert!((r.get("trace") - trace).abs() < 4.0 * r.get("trace_stderr"), "{} vs {trace}", r.get("trace"));
+    let top = evals.double_value(&[n - 1]);
+    assert!((r.get("top_eig") - top).abs() < 1e-4 * top.abs(), "{} vs {top}", r.get("top_eig"));
+    assert!((r.get("eig_2") - evals.double_value(&[n - 2])).abs() < 1e-3 * top.abs());
+    let rho = net.rho();
+    assert!((r.get("eff_top_eig") - r.get("top_eig") * rho * rho).abs() < 1e-9 * r.get("eff_top_eig").abs());
+    // dense Riemannian Hessian
+    let w = flatten(&h.params.iter().map(|p| p.detach()).collect::<Vec<_>>());
+    let g = h.gradient();
+    let ww = w.dot(&w);
+    let p = Tensor::eye(n, (Kind::Double, Device::Cpu)) - w.outer(&w) / &ww;
+    let c = g.dot(&w) / &ww;
+    let riem = p.mm(&hs).mm(&p) - &p * c;
+    let (rev, _) = ((&riem + riem.transpose(0, 1)) / 2.0).linalg_eigh("L");
+    let rtop = rev.double_value(&[n - 1]);
+    assert!(
+        (r.get("riemannian_top_eig") - rtop).abs() < 1e-4 * rtop.abs(),
+        "{} vs {rtop}",
+        r.get("riemannian_top_eig")
+    );
+    let rtrace = rev.sum(Kind::Double).double_value(&[]) / n as f64;
+    assert!((r.get("riemannian_trace") - rtrace).abs() < 4.0 * r.get("riemannian_trace_stderr"));
+    // gauss_newton = false leaves its columns empty; JSON has the contract's keys
+    assert!(r.get("gn_trace").is_nan());
+    let j = r.to_json();
+    for k in [
+        "epoch",
+        "group",
+        "bn_mode",
+        "trace",
+        "trace_stderr",
+        "top_eig",
+        "eff_trace",
+        "eff_top_eig",
+        "riemannian_top_eig",
+    ] {
+        assert!(j.get(k).is_some(), "JSON lacks {k}");
+    }
+    assert!(j["gn_trace"].is_null());
+}
+
+/// Scaling the SI group by c scales the Hessian by 1/c^2: raw values move, effective values
+/// (x rho^2) and the Riemannian ones x rho^2 do not (exact with bn_eps = 0).
+#[test]
+fn effective_sharpness_is_scale_free() {
+    let (net, x, y) = tiny();
+    let cfg = silab::config::SharpnessConfig { probes: 4, lanczos_iters: 30, ..Default::default() };
+    let s = setup_for(&cfg, &x, &y);
+    let a = sharpness::measure(&net, &s, 0, 0, &mut Default::default()).unwrap().remove(0);
+    tch::no_grad(|| {
+        for t in net.si() {
+            let _ = t.shallow_clone().g_mul_scalar_(3.0);
+        }
+    });
+    let b = sharpness::measure(&net, &s, 0, 0, &mut Default::default()).unwrap().remove(0);
+    let close =
+        |u: f64, v: f64, what: &str| assert!((u - v).abs() <= 1e-6 * u.abs().max(v.abs()), "{what}: {u} vs {v}");
+    close(a.get("top_eig"), 9.0 * b.get("top_eig"), "top_eig scales 1/c^2");
+    close(a.get("trace"), 9.0 * b.get("trace"), "trace scales 1/c^2");
+    for k in ["eff_trace", "eff_top_eig", "eff_riemannian_top_eig", "eff_gn_trace", "eff_gn_top_eig"] {
+        close(a.get(k), b.get(k), k);
+    }
+    close(a.get("rho") * 3.0, b.get("rho"), "rho");
 }

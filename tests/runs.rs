@@ -192,3 +192,56 @@ fn fine_tuning_starts_from_another_runs_checkpoint() {
     let e = format!("{:#}", run::train(&bad, &root.path().join("c"), &mut Silent).unwrap_err());
     assert!(e.contains("/no/such/run") && e.contains("checkpoint"), "{e}");
 }
+
+/// sharpness.csv without the (non-deterministic) seconds column.
+fn sharpness_without_time(dir: &Path) -> Vec<Vec<String>> {
+    let (h, rows) = store::read_metrics(&dir.join("sharpness.csv")).unwrap();
+    let t = h.iter().position(|c| c == "seconds").unwrap();
+    std::iter::once(h)
+        .chain(rows)
+        .map(|mut r| {
+            r.remove(t);
+            r
+        })
+        .collect()
+}
+
+/// Curvature measured during training: rows at init and every epoch, per group; measuring does
+/// not change the training (metrics equal a run without it); a resumed run measures exactly what
+/// an uninterrupted one does.
+#[test]
+fn sharpness_during_training_resumes_and_leaves_training_alone() {
+    let sharp = [
+        "train.epochs=3",
+        "model.variant=\"si-affine\"",
+        "sharpness.every_epochs=1",
+        "sharpness.images=64",
+        "sharpness.probes=2",
+        "sharpness.lanczos_iters=3",
+        "sharpness.groups=[\"si\", \"non_si\"]",
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let (a, b, plain) = (root.path().join("a"), root.path().join("b"), root.path().join("plain"));
+    run::train(&cfg(&sharp), &a, &mut Silent).unwrap();
+    run::train(&cfg(&sharp), &b, &mut Silent).unwrap();
+    run::train(&cfg(&sharp[..2]), &plain, &mut Silent).unwrap();
+    assert_eq!(metrics_without_time(&a), metrics_without_time(&plain), "measuring changed the training");
+    let rows = sharpness_without_time(&a);
+    let h = &rows[0];
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    // 4 measurements (epochs 0..=3) x 2 groups
+    assert_eq!(rows.len(), 1 + 8);
+    assert_eq!(rows[1][col("group")], "si");
+    assert_eq!(rows[2][col("group")], "non_si");
+    assert_eq!(rows[8][col("epoch")], "3");
+    assert!(rows[1][col("riemannian_top_eig")].parse::<f64>().is_ok());
+    assert_eq!(rows[2][col("riemannian_top_eig")], "", "the Riemannian Hessian is for the SI group only");
+    assert_eq!(rows[2][col("eff_top_eig")], "", "non-SI groups have no scale-free value");
+    let bd = store::RunDir::new(&b);
+    for e in [2, 3] {
+        std::fs::remove_file(bd.checkpoint(e)).unwrap();
+        std::fs::remove_file(bd.optim_state(e)).unwrap();
+    }
+    run::resume(&b, &mut Silent).unwrap();
+    assert_eq!(sharpness_without_time(&a), sharpness_without_time(&b));
+}

@@ -1,11 +1,15 @@
-//! Curvature of the loss: Hessian-vector products by exact double backward, Hutchinson trace,
-//! Lanczos and power iteration, and the Riemannian Hessian on the sphere of the SI group.
+//! Curvature of the loss: Hessian-vector products by exact double backward, the Gauss–Newton /
+//! Fisher matrix (with the output Hessian of the loss actually used, CE or MSE), Hutchinson
+//! trace, Lanczos and power iteration, the Riemannian Hessian on the sphere of the SI group,
+//! parameter groups ([`Group`]), and the measurements built on them ([`sharpness`]).
 //!
 //! Vectors are flat 1-D tensors over a chosen parameter group (concatenated in group order).
 
+pub mod sharpness;
+
 use crate::config::Loss;
 use crate::data::rng;
-use crate::model::{BnMode, Net, loss};
+use crate::model::{BnMode, Net, Param, Role, loss};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Kind, Tensor};
@@ -50,7 +54,7 @@ pub struct Hessian<'a> {
 }
 
 impl Hessian<'_> {
-    fn batches(&self) -> Vec<(Tensor, Tensor, f64)> {
+    pub(crate) fn batches(&self) -> Vec<(Tensor, Tensor, f64)> {
         let n = self.x.size()[0];
         let b = if self.batch == 0 { n } else { self.batch as i64 };
         let mut out = vec![];
@@ -61,6 +65,12 @@ impl Hessian<'_> {
             s += len;
         }
         out
+    }
+
+    /// The batches `(x, y, weight = len/n)` the loss is accumulated over (for tests that
+    /// rebuild these operators densely).
+    pub fn batches_for_tests(&self) -> Vec<(Tensor, Tensor, f64)> {
+        self.batches()
     }
 
     /// Gradient of the mean loss (flat).
@@ -98,6 +108,148 @@ impl Operator for Hessian<'_> {
     }
 }
 
+/// The generalized Gauss–Newton matrix `G = Σ_batches w_b J_bᵀ H_out J_b` of the same loss, data
+/// and BatchNorm mode as a [`Hessian`]: `J` is the Jacobian of the logits with respect to the
+/// group, `H_out` the Hessian of the loss with respect to the logits. For cross-entropy `H_out`
+/// is `(diag(p) − p pᵀ)/B` per image (then `G` is also the Fisher matrix); for the MSE loss of
+/// spec §3 (`mean over B·C` of squared errors) it is `2/(B·C) · I`. `G v` costs three backward
+/// passes: `J v` by the double-vjp trick (the gradient of `⟨Jᵀ r, v⟩` with respect to a dummy
+/// `r`), then `Jᵀ (H_out J v)`.
+pub struct GaussNewton<'a>(pub &'a Hessian<'a>);
+
+/// `H_out u` for logits `z` (`[B, C]`, detached) and `u = J v`, for a batch of the mean loss.
+fn output_hessian(z: &Tensor, u: &Tensor, kind: Loss) -> Tensor {
+    let (b, c) = (z.size()[0] as f64, z.size()[1] as f64);
+    match kind {
+        Loss::Ce => {
+            let p = z.softmax(-1, z.kind());
+            (&p * u - &p * (&p * u).sum_dim_intlist([-1i64].as_slice(), true, z.kind())) / b
+        }
+        Loss::Mse => u * (2.0 / (b * c)),
+    }
+}
+
+impl Operator for GaussNewton<'_> {
+    fn dim(&self) -> i64 {
+        self.0.dim()
+    }
+    fn apply(&self, v: &Tensor) -> Tensor {
+        let h = self.0;
+        let mut acc: Option<Tensor> = None;
+        for (x, _y, w) in h.batches() {
+            let z = h.net.forward(&x, h.mode);
+            let r = z.zeros_like().detach().set_requires_grad(true);
+            let jtr = Tensor::run_backward(&[(&z * &r).sum(Kind::Double)], &h.params, true, true);
+            let t = (flatten(&jtr) * v.detach()).sum(Kind::Double);
+            let jv = Tensor::run_backward(&[t], &[&r], true, false).remove(0);
+            let hu = output_hessian(&z.detach(), &jv.detach(), h.loss) * w;
+            let g = flatten(&Tensor::run_backward(&[(&z * hu).sum(Kind::Double)], &h.params, false, false));
+            acc = Some(match acc {
+                None => g,
+                Some(a) => a + g,
+            });
+        }
+        acc.expect("at least one batch").detach()
+    }
+}
+
+/// A set of trained tensors over which curvature is measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// Every trained tensor (SI group first).
+    All,
+    /// The scale-invariant group: the sphere the papers train on.
+    Si,
+    /// The trained tensors outside the SI group (BN affine, a trained last layer).
+    NonSi,
+    /// The trained tensors of one module, by its PyTorch name (`conv_layers.0`).
+    Layer(String),
+}
+
+impl Group {
+    /// Parse one group name: `all`, `si`, `non_si` or `layer:MODULE`.
+    pub fn parse(s: &str) -> Result<Group, String> {
+        match s {
+            "all" => Ok(Group::All),
+            "si" => Ok(Group::Si),
+            "non_si" => Ok(Group::NonSi),
+            _ => match s.strip_prefix("layer:") {
+                Some(m) if !m.is_empty() => Ok(Group::Layer(m.to_string())),
+                _ => Err(format!("unknown group `{s}`; allowed: all, si, non_si, layers, layer:MODULE")),
+            },
+        }
+    }
+
+    /// The name written into output rows (`all`, `si`, `non_si`, `layer:conv_layers.0`).
+    pub fn name(&self) -> String {
+        match self {
+            Group::All => "all".into(),
+            Group::Si => "si".into(),
+            Group::NonSi => "non_si".into(),
+            Group::Layer(m) => format!("layer:{m}"),
+        }
+    }
+
+    /// The trained tensors of this group in `net`, in a stable order.
+    pub fn select<'a>(&self, net: &'a Net) -> Vec<&'a Param> {
+        net.trained()
+            .into_iter()
+            .filter(|p| match self {
+                Group::All => true,
+                Group::Si => p.role == Role::Si,
+                Group::NonSi => p.role == Role::Trained,
+                Group::Layer(m) => module_of(&p.name) == m,
+            })
+            .collect()
+    }
+
+    /// Expand group names as configured (`layers` = one group per module with trained tensors),
+    /// dropping groups that are empty in `net` (e.g. `non_si` of the fully scale-invariant
+    /// variant). Unknown names and layers that do not exist are errors.
+    pub fn expand(names: &[String], net: &Net) -> Result<Vec<Group>, String> {
+        let mut out: Vec<Group> = vec![];
+        for n in names {
+            let gs = if n == "layers" {
+                let mut mods: Vec<String> = vec![];
+                for p in net.trained() {
+                    let m = module_of(&p.name).to_string();
+                    if !mods.contains(&m) {
+                        mods.push(m);
+                    }
+                }
+                mods.into_iter().map(Group::Layer).collect()
+            } else {
+                let g = Group::parse(n)?;
+                if let Group::Layer(m) = &g
+                    && g.select(net).is_empty()
+                {
+                    let mods: Vec<String> = net.trained().iter().map(|p| module_of(&p.name).to_string()).collect();
+                    return Err(format!("no trained tensors in module `{m}`; modules: {}", mods.join(", ")));
+                }
+                vec![g]
+            };
+            for g in gs {
+                if !g.select(net).is_empty() && !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether every tensor of the group is in the SI group (then `× rho²` values are scale-free).
+    pub fn is_si(&self, net: &Net) -> bool {
+        let sel = self.select(net);
+        !sel.is_empty() && sel.iter().all(|p| p.role == Role::Si)
+    }
+}
+
+/// The module a tensor belongs to: its name without the last component
+/// (`conv_layers.0.weight` -> `conv_layers.0`).
+pub fn module_of(name: &str) -> &str {
+    name.rsplit_once('.').map(|(m, _)| m).unwrap_or(name)
+}
+
 /// The Riemannian Hessian on the sphere through `w` (flat):
 /// `Hess_R = P H P - (<w, g> / ||w||^2) P`, with `P = I - w w^T / ||w||^2` and `g` the Euclidean
 /// gradient at `w`.
@@ -126,12 +278,7 @@ impl<O: Operator> Operator for Riemannian<'_, O> {
     }
 }
 
-/// Probe distribution of Hutchinson's estimator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    Rademacher,
-    Gaussian,
-}
+pub use crate::config::Probe;
 
 /// Hutchinson's trace estimate `mean(v^T A v)` over `probes` random vectors, with its standard
 /// error (std / sqrt(probes)). Probes are drawn from `seed`.

@@ -9,6 +9,7 @@ pub mod store;
 
 use crate::config::{DeviceName, OptimMode, RunConfig};
 use crate::data::{self, Data, rng, streams};
+use crate::landscape::sharpness;
 use crate::metrics::{self, Row};
 use crate::model::{BnMode, NamedTensors, Net, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
@@ -350,6 +351,7 @@ pub fn resume(run_dir: &Path, obs: &mut dyn Observer) -> Result<Summary> {
             .collect::<Result<_>>()?;
     }
     store::truncate_metrics(&dir.metrics(), step)?;
+    store::truncate_metrics(&crate::landscape::sharpness::train_file(&dir), step)?;
     obs.message(&format!("resuming {} from epoch {epoch} (step {step})", run_dir.display()));
     execute(s, &dir, epoch, step, wall, obs)
 }
@@ -386,10 +388,33 @@ fn execute(
         obs.row(&header, &row);
         Ok(row)
     };
+    // Curvature during training (sharpness.every_epochs): cold Lanczos starts, so a resumed run
+    // measures exactly what an uninterrupted one does.
+    let sharp = sharpness::Setup::new(&cfg, &s.data.train);
+    let sharp_header = sharpness::header(&cfg.sharpness);
+    let measure_sharpness = |net: &Net, epoch: usize, step: usize, obs: &mut dyn Observer| -> Result<()> {
+        let every = cfg.sharpness.every_epochs;
+        if every == 0 || !epoch.is_multiple_of(every) {
+            return Ok(());
+        }
+        let rows = sharpness::measure(net, &sharp, epoch, step, &mut sharpness::WarmStarts::new())?;
+        sharpness::append(&sharpness::train_file(dir), &sharp_header, &rows)?;
+        for r in &rows {
+            obs.message(&format!(
+                "epoch {epoch}: sharpness {} trace {:.4e} top_eig {:.4e} eff_top_eig {:.4e}",
+                r.text("group").unwrap_or(""),
+                r.get("trace"),
+                r.get("top_eig"),
+                r.get("eff_top_eig")
+            ));
+        }
+        Ok(())
+    };
     if start_epoch == 0 {
         let mut row = s.epoch_row(0, 0, s.opt.lr_at(0));
         row.set("wall_time", wall());
         last_row = Some(emit(row, &mut best, obs)?);
+        measure_sharpness(&s.net, 0, 0, obs)?;
         save_checkpoint(dir, &s, 0, 0, wall())?;
         write_summary(dir, &s, 0, 0, wall(), last_row.as_ref(), best)?;
     }
@@ -450,6 +475,7 @@ fn execute(
                 }
                 last_row = Some(emit(row, &mut best, obs)?);
                 iv_acc = Acc::new(dev);
+                measure_sharpness(&s.net, epoch + 1, step, obs)?;
             }
         }
         let done = epoch + 1;

@@ -87,11 +87,13 @@ impl Table {
     }
 }
 
-/// Metric columns with integer values; `row` is text; every other metric is a float.
+/// Integer columns of metrics.csv and the sharpness files; text columns; every other is a float.
 fn metric_column(name: &str, fields: Vec<&str>) -> Column {
     match name {
-        "epoch" | "step" => Column::Int(fields.iter().map(|f| f.parse().ok()).collect()),
-        "row" => Column::Str(fields.iter().map(|f| Some(f.to_string())).collect()),
+        "epoch" | "step" | "params" | "ghost_batch" | "images" => {
+            Column::Int(fields.iter().map(|f| f.parse().ok()).collect())
+        }
+        "row" | "group" | "bn_mode" => Column::Str(fields.iter().map(|f| Some(f.to_string())).collect()),
         _ => Column::Float(fields.iter().map(|f| f.parse().ok()).collect()),
     }
 }
@@ -113,10 +115,16 @@ fn axis_column(values: Vec<Option<&serde_json::Value>>) -> Column {
 
 /// Gather every point's `metrics.csv` (points not started yet contribute no rows).
 pub fn gather(sd: &SweepDir, m: &Manifest) -> Result<Table> {
+    gather_file(sd, m, "metrics.csv")
+}
+
+/// Gather one CSV file of every point's run directory (`metrics.csv`, `sharpness.csv`,
+/// `sharpness_posthoc.csv`) into one table with the point, seed and swept keys in front.
+pub fn gather_file(sd: &SweepDir, m: &Manifest, file: &str) -> Result<Table> {
     let mut metric_names: Vec<String> = vec![];
     let mut per_point = vec![];
     for p in &m.points {
-        let path = sd.run_dir(p).metrics();
+        let path = sd.run_dir(p).root.join(file);
         if !path.exists() {
             continue;
         }
@@ -155,11 +163,20 @@ pub fn gather(sd: &SweepDir, m: &Manifest) -> Result<Table> {
     Ok(Table { columns })
 }
 
-/// Gather and write `table.csv` and `table.parquet`; returns the table.
+/// Gather and write `table.csv` and `table.parquet`, and, where points have sharpness rows,
+/// `sharpness.csv`/`.parquet` (measured during training) and `sharpness_posthoc.csv`/`.parquet`
+/// (`silab sharpness`); returns the metrics table.
 pub fn write(sd: &SweepDir) -> Result<Table> {
     let m = sd.manifest()?;
     let t = gather(sd, &m)?;
     store::write_atomic(&sd.root.join("table.csv"), &t.to_csv()?)?;
     store::write_atomic(&sd.root.join("table.parquet"), &t.to_parquet()?)?;
+    for name in ["sharpness", "sharpness_posthoc"] {
+        let s = gather_file(sd, &m, &format!("{name}.csv"))?;
+        if s.rows() > 0 {
+            store::write_atomic(&sd.root.join(format!("{name}.csv")), &s.to_csv()?)?;
+            store::write_atomic(&sd.root.join(format!("{name}.parquet")), &s.to_parquet()?)?;
+        }
+    }
     Ok(t)
 }
