@@ -125,6 +125,13 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// The loss landscape: along the straight line and the great circle between two checkpoints,
+    /// or on 1-D/2-D slices around one along random directions (tangent to the sphere for the SI
+    /// group, filter-normalized for the rest). Writes landscape.csv and figures (PNG, SVG).
+    Landscape {
+        #[command(subcommand)]
+        what: LandscapeCmd,
+    },
     /// List the presets, or with --keys every config key and its default.
     Presets {
         #[arg(long)]
@@ -190,6 +197,70 @@ enum SweepCmd {
         dir: PathBuf,
         #[command(flatten)]
         slurm: SlurmArgs,
+    },
+}
+
+/// Options shared by `landscape line` and `landscape slice`.
+#[derive(Args, Clone)]
+struct ScanArgs {
+    /// Points along each axis.
+    #[arg(long, default_value_t = 21)]
+    points: usize,
+    /// Training images evaluated (the first ones; 0 = all).
+    #[arg(long, default_value_t = 1000)]
+    images: usize,
+    /// Test images evaluated (the first ones; 0 = all).
+    #[arg(long, default_value_t = 1000)]
+    test_images: usize,
+    /// BatchNorm: `train` (batch statistics of batches of --batch) or `eval` (running statistics,
+    /// interpolated / carried along with the weights).
+    #[arg(long, default_value = "train", value_parser = ["train", "eval"])]
+    bn: String,
+    /// Evaluation batch (default: the run's train.batch_size).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Output folder (default: RUN_DIR/landscape of the first run).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum LandscapeCmd {
+    /// Loss and accuracy from A (t = 0) to B (t = 1) along the straight line and the great
+    /// circle (the SI group on the sphere). A and B: RUN_DIR, RUN_DIR@EPOCH or a checkpoint file.
+    Line {
+        a: String,
+        b: String,
+        /// t range as LO:HI (beyond [0, 1] extrapolates).
+        #[arg(long, default_value = "0:1", allow_hyphen_values = true)]
+        range: String,
+        /// straight, great-circle or both.
+        #[arg(long, default_value = "both", value_parser = ["both", "straight", "great-circle"])]
+        path: String,
+        #[command(flatten)]
+        scan: ScanArgs,
+    },
+    /// A 1-D or 2-D slice around a checkpoint along random directions.
+    Slice {
+        /// RUN_DIR, RUN_DIR@EPOCH or a checkpoint file.
+        at: String,
+        /// 1 or 2 directions.
+        #[arg(long, default_value_t = 2)]
+        dims: usize,
+        /// Half-width of the slice: alpha, beta in [-R, R] (radians on the sphere for the SI
+        /// group; multiples of the filter norms for the rest).
+        #[arg(long, default_value_t = 1.0)]
+        radius: f64,
+        /// Which tensors move: all, si or non_si.
+        #[arg(long, default_value = "all")]
+        group: String,
+        /// Seed of the random directions.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        scan: ScanArgs,
     },
 }
 
@@ -438,6 +509,179 @@ impl silab::landscape::sharpness::Progress for SharpBar {
     }
 }
 
+fn landscape_cmd(what: LandscapeCmd) -> Result<()> {
+    use silab::landscape::{
+        Group,
+        lines::{self, PathKind, ScanData},
+    };
+    use silab::report::figures::{Curve, Figure, Panel, Style, heatmap};
+    let first = match &what {
+        LandscapeCmd::Line { a, .. } => a.clone(),
+        LandscapeCmd::Slice { at, .. } => at.clone(),
+    };
+    let (cfg, wa, la) = lines::load_point(&first)?;
+    let scan = match &what {
+        LandscapeCmd::Line { scan, .. } | LandscapeCmd::Slice { scan, .. } => scan.clone(),
+    };
+    if scan.points == 0 {
+        bail!("--points must be >= 1");
+    }
+    tch::set_num_threads(cfg.train.threads as i32);
+    let dev = run::device(&cfg)?;
+    let data = silab::data::load(&cfg.data)?;
+    let d = ScanData {
+        train: lines::head(&data.train, scan.images).to_device(dev),
+        test: lines::head(&data.test, scan.test_images).to_device(dev),
+        loss: cfg.loss,
+        mode: if scan.bn == "eval" { silab::model::BnMode::Eval } else { silab::model::BnMode::TrainFrozenStats },
+        batch: scan.batch.unwrap_or(cfg.train.batch_size),
+    };
+    let mut net = silab::model::Net::new(&cfg.model, d.train.classes, cfg.seed, tch::Kind::Float, dev);
+    let run_dir = la.rsplit_once('@').map(|(d, _)| d.to_string()).unwrap_or_default();
+    let out = scan.out.clone().unwrap_or_else(|| PathBuf::from(&run_dir).join("landscape"));
+    std::fs::create_dir_all(&out)?;
+    let pb = if scan.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} points [{elapsed_precise}<{eta_precise}]")?);
+    let ev = |m: String| anyhow::anyhow!(m);
+    let panel = |title: &str, y: &str, x: &str, log_y: bool| Panel {
+        title: title.into(),
+        x_label: x.into(),
+        y_label: y.into(),
+        log_y,
+        ..Default::default()
+    };
+    match what {
+        LandscapeCmd::Line { b, range, path, .. } => {
+            let (_, wb, lb) = lines::load_point(&b)?;
+            let (lo, hi) = range
+                .split_once(':')
+                .and_then(|(l, h)| Some((l.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
+                .ok_or_else(|| anyhow::anyhow!("--range `{range}`: expected LO:HI, e.g. -0.25:1.25"))?;
+            let kinds = match path.as_str() {
+                "straight" => vec![PathKind::Straight],
+                "great-circle" => vec![PathKind::GreatCircle],
+                _ => vec![PathKind::Straight, PathKind::GreatCircle],
+            };
+            let ts = lines::grid(lo, hi, scan.points);
+            pb.set_length((ts.len() * kinds.len()) as u64);
+            let rows = lines::scan_line(&mut net, &wa, &wb, &ts, &kinds, &d, || pb.inc(1)).map_err(ev)?;
+            pb.finish_and_clear();
+            lines::write_csv(&out.join("line.csv"), &rows)?;
+            type Get = fn(&lines::ScanRow) -> f64;
+            let curves = |train: Get, test: Get, what: &str| -> Vec<Curve> {
+                let series = |k: PathKind, f: Get| -> Vec<(f64, f64)> {
+                    rows.iter().filter(|r| r.path == k.name()).map(|r| (r.t, f(r))).collect()
+                };
+                kinds
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &k)| {
+                        [
+                            Curve {
+                                label: format!("{} train {what}", k.name()),
+                                points: series(k, train),
+                                style: Style::LinePoints,
+                                color: 2 * i,
+                            },
+                            Curve {
+                                label: format!("{} test {what}", k.name()),
+                                points: series(k, test),
+                                style: Style::Line,
+                                color: 2 * i + 1,
+                            },
+                        ]
+                    })
+                    .collect()
+            };
+            let mut p1 = panel("loss from A (t=0) to B (t=1)", "loss", "t", true);
+            p1.curves = curves(|r| r.train_loss, |r| r.test_loss, "loss");
+            let mut p2 = panel("error", "error", "t", false);
+            p2.curves = curves(|r| 1.0 - r.train_acc, |r| 1.0 - r.test_acc, "error");
+            let mut p3 = panel("rho along the path", "rho", "t", false);
+            p3.curves = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| Curve {
+                    label: k.name().into(),
+                    points: rows.iter().filter(|r| r.path == k.name()).map(|r| (r.t, r.rho)).collect(),
+                    style: Style::Line,
+                    color: 2 * i,
+                })
+                .collect();
+            Figure { panels: vec![p1, p2, p3], cols: 3, panel_size: (520, 400) }.save(&out.join("line"))?;
+            println!("{la} -> {lb}: {} points; {}", rows.len(), out.join("line.csv").display());
+            println!("figures: {}", out.join("line.png").display());
+        }
+        LandscapeCmd::Slice { dims, radius, group, seed, .. } => {
+            if !(1..=2).contains(&dims) {
+                bail!("--dims must be 1 or 2");
+            }
+            let g = Group::parse(&group).map_err(ev)?;
+            if !matches!(g, Group::All | Group::Si | Group::NonSi) {
+                bail!("--group: all, si or non_si");
+            }
+            if g.select(&net).is_empty() {
+                bail!("--group {group}: no such tensors in this model");
+            }
+            let alphas = lines::grid(-radius, radius, scan.points);
+            let betas = if dims == 2 { alphas.clone() } else { vec![] };
+            pb.set_length((alphas.len() * betas.len().max(1)) as u64);
+            let rows = lines::scan_slice(&mut net, &wa, &g, seed, &alphas, &betas, &d, || pb.inc(1)).map_err(ev)?;
+            pb.finish_and_clear();
+            let name = if dims == 1 { "slice_1d" } else { "slice_2d" };
+            lines::write_csv(&out.join(format!("{name}.csv")), &rows)?;
+            if dims == 1 {
+                let mut p1 = panel(&format!("1-D slice ({group})"), "loss", "alpha", true);
+                p1.curves = vec![
+                    Curve {
+                        label: "train".into(),
+                        points: rows.iter().map(|r| (r.t, r.train_loss)).collect(),
+                        style: Style::LinePoints,
+                        color: 0,
+                    },
+                    Curve {
+                        label: "test".into(),
+                        points: rows.iter().map(|r| (r.t, r.test_loss)).collect(),
+                        style: Style::Line,
+                        color: 1,
+                    },
+                ];
+                let mut p2 = panel("error", "error", "alpha", false);
+                p2.curves = vec![
+                    Curve {
+                        label: "train".into(),
+                        points: rows.iter().map(|r| (r.t, 1.0 - r.train_acc)).collect(),
+                        style: Style::LinePoints,
+                        color: 0,
+                    },
+                    Curve {
+                        label: "test".into(),
+                        points: rows.iter().map(|r| (r.t, 1.0 - r.test_acc)).collect(),
+                        style: Style::Line,
+                        color: 1,
+                    },
+                ];
+                Figure { panels: vec![p1, p2], cols: 2, panel_size: (520, 400) }.save(&out.join(name))?;
+            } else {
+                let n = alphas.len();
+                let z: Vec<Vec<f64>> = (0..n).map(|j| (0..n).map(|i| rows[j * n + i].train_loss).collect()).collect();
+                heatmap(
+                    &out.join(name),
+                    &format!("train loss, 2-D slice ({group}) at {la}"),
+                    ("alpha", "beta", "train loss"),
+                    &alphas,
+                    &alphas,
+                    &z,
+                    true,
+                )?;
+            }
+            println!("{la}: {} points; {}", rows.len(), out.join(format!("{name}.csv")).display());
+            println!("figures: {}", out.join(format!("{name}.png")).display());
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     run::keep_freed_memory();
     if let Err(e) = real_main() {
@@ -669,6 +913,7 @@ fn real_main() -> Result<()> {
                 }
             }
         }
+        Cmd::Landscape { what } => landscape_cmd(what)?,
         Cmd::Presets { keys } => {
             if keys {
                 for (k, v) in config::all_keys() {

@@ -333,3 +333,118 @@ fn effective_sharpness_is_scale_free() {
     }
     close(a.get("rho") * 3.0, b.get("rho"), "rho");
 }
+
+fn si_norm(net: &Net, w: &silab::model::NamedTensors) -> f64 {
+    let names: Vec<String> = net.with_role(silab::model::Role::Si).iter().map(|p| p.name.clone()).collect();
+    w.iter()
+        .filter(|(n, _)| names.contains(n))
+        .map(|(_, t)| t.square().sum(Kind::Double).double_value(&[]))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Two sets of weights on the same sphere (same SI norm), as two checkpoints of a sphere run.
+fn two_points() -> (Net, silab::model::NamedTensors, silab::model::NamedTensors) {
+    let cfg = ModelConfig { width: 1, variant: Variant::SiAffine, ..Default::default() };
+    let net = Net::new(&cfg, 10, 0, Kind::Double, Device::Cpu);
+    let a = net.snapshot();
+    let other = Net::new(&cfg, 10, 1, Kind::Double, Device::Cpu);
+    let rho_a = si_norm(&net, &a);
+    let rho_b = si_norm(&other, &other.snapshot());
+    let names: Vec<String> = net.with_role(silab::model::Role::Si).iter().map(|p| p.name.clone()).collect();
+    let b = other
+        .snapshot()
+        .into_iter()
+        .map(|(n, t)| {
+            if names.contains(&n) {
+                (n, t * (rho_a / rho_b))
+            } else if t.kind() == Kind::Int64 {
+                (n, t) // num_batches_tracked: carried over, not interpolated
+            } else {
+                (n, t + 0.5)
+            }
+        })
+        .collect();
+    (net, a, b)
+}
+
+#[test]
+fn great_circle_points_stay_on_the_sphere_and_join_the_endpoints() {
+    use silab::landscape::lines::{PathKind, interpolate};
+    let (net, a, b) = two_points();
+    let rho = si_norm(&net, &a);
+    for t in [-0.3, 0.0, 0.1, 0.5, 0.77, 1.0, 1.4] {
+        let w = interpolate(&net, &a, &b, t, PathKind::GreatCircle);
+        assert!((si_norm(&net, &w) - rho).abs() < 1e-10 * rho, "t = {t}: off the sphere");
+    }
+    let same = |x: &silab::model::NamedTensors, y: &silab::model::NamedTensors| {
+        x.iter().zip(y).all(|((n, u), (m, v))| n == m && (u - v).abs().max().double_value(&[]) < 1e-12)
+    };
+    for kind in [PathKind::GreatCircle, PathKind::Straight] {
+        assert!(same(&interpolate(&net, &a, &b, 0.0, kind), &a), "{kind:?} at t = 0");
+        assert!(same(&interpolate(&net, &a, &b, 1.0, kind), &b), "{kind:?} at t = 1");
+    }
+    // the chord cuts inside the sphere; non-SI tensors move straight on both paths
+    let mid = interpolate(&net, &a, &b, 0.5, PathKind::Straight);
+    assert!(si_norm(&net, &mid) < rho * (1.0 - 1e-3));
+    let gc = interpolate(&net, &a, &b, 0.5, PathKind::GreatCircle);
+    let find = |w: &silab::model::NamedTensors, n: &str| w.iter().find(|(m, _)| m == n).unwrap().1.shallow_clone();
+    let bn = "conv_layers.1.weight";
+    assert!((find(&gc, bn) - find(&mid, bn)).abs().max().double_value(&[]) < 1e-12);
+    // equal angles in equal steps: the angle from A grows linearly in t
+    let angle = |w: &silab::model::NamedTensors| {
+        let names: Vec<String> = net.with_role(silab::model::Role::Si).iter().map(|p| p.name.clone()).collect();
+        let dot: f64 = names.iter().map(|n| (find(w, n) * find(&a, n)).sum(Kind::Double).double_value(&[])).sum();
+        (dot / (rho * rho)).clamp(-1.0, 1.0).acos()
+    };
+    let (q1, q2) = (
+        angle(&interpolate(&net, &a, &b, 0.25, PathKind::GreatCircle)),
+        angle(&interpolate(&net, &a, &b, 0.5, PathKind::GreatCircle)),
+    );
+    assert!((q2 - 2.0 * q1).abs() < 1e-9, "{q1} {q2}");
+}
+
+#[test]
+fn slice_directions_are_tangent_and_filter_normalized_and_slices_stay_on_the_sphere() {
+    use silab::landscape::lines::{displace, random_direction};
+    let (net, w, _) = two_points();
+    let rho = si_norm(&net, &w);
+    let d1 = random_direction(&net, &w, &Group::All, 3, None);
+    let d2 = random_direction(&net, &w, &Group::All, 4, Some(&d1));
+    let si: Vec<String> = net.with_role(silab::model::Role::Si).iter().map(|p| p.name.clone()).collect();
+    let find = |x: &silab::model::NamedTensors, n: &str| x.iter().find(|(m, _)| m == n).unwrap().1.shallow_clone();
+    let dot = |f: &dyn Fn(&str) -> Tensor, g: &dyn Fn(&str) -> Tensor| -> f64 {
+        si.iter().map(|n| (f(n) * g(n)).sum(Kind::Double).double_value(&[])).sum()
+    };
+    // tangent to the sphere at w, unit, and orthogonal to each other
+    assert!(dot(&|n| d1.parts[n].shallow_clone(), &|n| find(&w, n)).abs() < 1e-10 * rho);
+    assert!(dot(&|n| d2.parts[n].shallow_clone(), &|n| find(&w, n)).abs() < 1e-10 * rho);
+    assert!((dot(&|n| d1.parts[n].shallow_clone(), &|n| d1.parts[n].shallow_clone()) - 1.0).abs() < 1e-12);
+    assert!(dot(&|n| d1.parts[n].shallow_clone(), &|n| d2.parts[n].shallow_clone()).abs() < 1e-12);
+    // non-SI: each filter (or 1-D tensor) of d has the norm of that of w
+    for p in net.with_role(silab::model::Role::Trained) {
+        let (d, x) = (&d1.parts[&p.name], find(&w, &p.name));
+        let (dn, xn) = if x.dim() >= 2 {
+            (
+                d.flatten(1, -1).norm_scalaropt_dim(2.0, [1i64].as_slice(), false),
+                x.flatten(1, -1).norm_scalaropt_dim(2.0, [1i64].as_slice(), false),
+            )
+        } else {
+            (d.norm(), x.norm())
+        };
+        assert!((dn - xn).abs().max().double_value(&[]) < 1e-9, "{} not filter-normalized", p.name);
+    }
+    // every slice point is on the sphere; the centre is the point itself; alpha is an angle
+    for (a, b) in [(0.0, 0.0), (0.3, -0.2), (-1.0, 0.7), (2.0, 2.0)] {
+        let p = displace(&net, &w, &d1, a, Some(&d2), b);
+        assert!((si_norm(&net, &p) - rho).abs() < 1e-10 * rho, "({a}, {b}) off the sphere");
+    }
+    let c = displace(&net, &w, &d1, 0.0, Some(&d2), 0.0);
+    assert!(c.iter().zip(&w).all(|((_, u), (_, v))| u.equal(v)));
+    let p = displace(&net, &w, &d1, 0.4, None, 0.0);
+    let cos = dot(&|n| find(&p, n), &|n| find(&w, n)) / (rho * rho);
+    assert!((cos.acos() - 0.4).abs() < 1e-9);
+    // a group that leaves the SI group alone moves nothing in it
+    let dn = random_direction(&net, &w, &Group::NonSi, 5, None);
+    assert!(si.iter().all(|n| !dn.parts.contains_key(n)));
+}

@@ -5,6 +5,7 @@
 //!
 //! Vectors are flat 1-D tensors over a chosen parameter group (concatenated in group order).
 
+pub mod lines;
 pub mod sharpness;
 
 use crate::config::Loss;

@@ -115,7 +115,9 @@ fn short(v: f64, log: bool) -> String {
         } else {
             format!("{}e{}", (m * 10.0).round() / 10.0, e)
         }
-    } else if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e4) {
+    } else if v.abs() < 1e-12 {
+        "0".into()
+    } else if v.abs() < 1e-2 || v.abs() >= 1e4 {
         format!("{v:.1e}")
     } else {
         format!("{}", (v * 1000.0).round() / 1000.0)
@@ -239,4 +241,137 @@ impl Figure {
         draw(SVGBackend::new(&svg, self.size()).into_drawing_area(), self)?;
         Ok(())
     }
+}
+
+/// One heatmap cell: x range, y range, colour.
+type Cell = ((f64, f64), (f64, f64), RGBColor);
+
+/// A colour for `v` in [0, 1] on a viridis-like ramp (dark blue → green → yellow).
+fn ramp(v: f64) -> RGBColor {
+    const STOPS: [(f64, (f64, f64, f64)); 5] = [
+        (0.0, (68.0, 1.0, 84.0)),
+        (0.25, (59.0, 82.0, 139.0)),
+        (0.5, (33.0, 145.0, 140.0)),
+        (0.75, (94.0, 201.0, 98.0)),
+        (1.0, (253.0, 231.0, 37.0)),
+    ];
+    let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 1.0 };
+    let i = STOPS.iter().position(|s| s.0 >= v).unwrap_or(4).max(1);
+    let (a, b) = (STOPS[i - 1], STOPS[i]);
+    let f = (v - a.0) / (b.0 - a.0);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.1.0, b.1.0), mix(a.1.1, b.1.1), mix(a.1.2, b.1.2))
+}
+
+/// A heatmap of `z` over a regular grid (`xs` × `ys`, `z[j][i]` at `(xs[i], ys[j])`), the colour
+/// on a log10 scale when `log_z` (non-finite values drawn as the top colour), with a colour bar,
+/// written to `stem.png` and `stem.svg`. For 2-D loss slices.
+pub fn heatmap(
+    stem: &Path,
+    title: &str,
+    labels: (&str, &str, &str),
+    xs: &[f64],
+    ys: &[f64],
+    z: &[Vec<f64>],
+    log_z: bool,
+) -> Result<()> {
+    register_font();
+    let tf = |v: f64| if log_z { v.max(1e-300).log10() } else { v };
+    let finite: Vec<f64> = z.iter().flatten().map(|&v| tf(v)).filter(|v| v.is_finite()).collect();
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    let half = |v: &[f64], i: usize| {
+        let d = if v.len() > 1 { (v[1] - v[0]) / 2.0 } else { 0.5 };
+        (v[i] - d, v[i] + d)
+    };
+    fn draw_it<DB: DrawingBackend>(
+        root: DrawingArea<DB, Shift>,
+        title: &str,
+        labels: (&str, &str, &str),
+        cells: &[Cell],
+        bounds: ((f64, f64), (f64, f64)),
+        bar: (f64, f64, bool),
+    ) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+        root.fill(&WHITE).map_err(e)?;
+        let (main, side) = root.split_horizontally(560);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(bounds.0.0..bounds.0.1, bounds.1.0..bounds.1.1)
+            .map_err(e)?;
+        let f = |v: &f64| short(*v, false);
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_label_formatter(&f)
+            .y_label_formatter(&f)
+            .x_desc(labels.0)
+            .y_desc(labels.1)
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        chart
+            .draw_series(cells.iter().map(|&((x0, x1), (y0, y1), c)| Rectangle::new([(x0, y0), (x1, y1)], c.filled())))
+            .map_err(e)?;
+        chart.draw_series(std::iter::once(Cross::new((0.0, 0.0), 6, WHITE.stroke_width(2)))).map_err(e)?;
+        let (lo, hi, log) = bar;
+        let mut cb = ChartBuilder::on(&side)
+            .margin_top(40)
+            .margin_bottom(50)
+            .margin_right(10)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..1.0, lo..hi)
+            .map_err(e)?;
+        let desc = if log { format!("log10 {}", labels.2) } else { labels.2.to_string() };
+        cb.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_label_formatter(&f)
+            .y_desc(desc)
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        let n = 64;
+        cb.draw_series((0..n).map(|i| {
+            let (a, b) = (lo + (hi - lo) * i as f64 / n as f64, lo + (hi - lo) * (i + 1) as f64 / n as f64);
+            Rectangle::new([(0.0, a), (1.0, b)], ramp((i as f64 + 0.5) / n as f64).filled())
+        }))
+        .map_err(e)?;
+        root.present().map_err(|e| anyhow!("{e:?}"))?;
+        Ok(())
+    }
+    let mut cells = vec![];
+    for (j, row) in z.iter().enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            let c = ramp((tf(v) - lo) / (hi - lo));
+            cells.push((half(xs, i), half(ys, j), c));
+        }
+    }
+    let bounds = ((half(xs, 0).0, half(xs, xs.len() - 1).1), (half(ys, 0).0, half(ys, ys.len() - 1).1));
+    let size = (720, 520);
+    draw_it(
+        BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),
+        title,
+        labels,
+        &cells,
+        bounds,
+        (lo, hi, log_z),
+    )?;
+    draw_it(
+        SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
+        title,
+        labels,
+        &cells,
+        bounds,
+        (lo, hi, log_z),
+    )?;
+    Ok(())
 }
