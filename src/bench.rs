@@ -44,8 +44,9 @@ pub struct BenchResult {
     pub images_per_s: f64,
 }
 
-/// Time `steps` training steps after `warmup` ones.
-pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
+/// The benchmark's workload: ConvNet-k SI (seed 0), one batch of random images and labels, on
+/// the configured device with the configured threads.
+fn workload(c: &BenchConfig) -> (Net, Tensor, Tensor, Device) {
     tch::set_num_threads(c.threads as i32);
     let dev = match c.device {
         DeviceName::Cpu => Device::Cpu,
@@ -54,13 +55,19 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
     let mc =
         ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
     let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
-    let oc = OptimConfig { mode: c.mode, lr: c.lr, wd: c.wd, elr: c.elr, ..Default::default() };
-    let mut opt = Optimizer::new(&oc, &net, 1, c.steps + c.warmup);
     let mut r = rng(0, 0);
     let xs: Vec<f32> = (0..c.batch * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
     let x = Tensor::from_slice(&xs).view([c.batch, 3, 32, 32]).to_device(dev);
     let ys: Vec<i64> = (0..c.batch).map(|_| r.random_range(0..c.classes)).collect();
     let y = Tensor::from_slice(&ys).to_device(dev);
+    (net, x, y, dev)
+}
+
+/// Time `steps` training steps after `warmup` ones.
+pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
+    let (net, x, y, dev) = workload(c);
+    let oc = OptimConfig { mode: c.mode, lr: c.lr, wd: c.wd, elr: c.elr, ..Default::default() };
+    let mut opt = Optimizer::new(&oc, &net, 1, c.steps + c.warmup);
     let sync = || {
         if let Device::Cuda(i) = dev {
             tch::Cuda::synchronize(i as i64);
@@ -130,19 +137,7 @@ pub struct CurvatureBench {
 /// Run the curvature benchmark (the SI group of ConvNet-`c.width`, batch `c.batch`).
 pub fn curvature(c: &BenchConfig, lanczos_iters: usize) -> anyhow::Result<CurvatureBench> {
     use crate::landscape::{GaussNewton, Hessian, Operator, lanczos};
-    tch::set_num_threads(c.threads as i32);
-    let dev = match c.device {
-        DeviceName::Cpu => Device::Cpu,
-        DeviceName::Cuda => Device::Cuda(0),
-    };
-    let mc =
-        ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
-    let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
-    let mut r = rng(0, 0);
-    let xs: Vec<f32> = (0..c.batch * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
-    let x = Tensor::from_slice(&xs).view([c.batch, 3, 32, 32]).to_device(dev);
-    let ys: Vec<i64> = (0..c.batch).map(|_| r.random_range(0..c.classes)).collect();
-    let y = Tensor::from_slice(&ys).to_device(dev);
+    let (net, x, y, dev) = workload(c);
     let h = Hessian {
         net: &net,
         params: net.si().iter().map(|t| t.shallow_clone()).collect(),

@@ -103,6 +103,10 @@ enum Cmd {
         sets: Vec<String>,
         #[arg(long, short)]
         quiet: bool,
+        /// regimes / mse: also measure the sharpness of every run's final point and of the minimum
+        /// reached by fine-tuning it at the smallest ELR (figure fig_sharpness_vs_elr).
+        #[arg(long)]
+        sharpness: bool,
     },
     /// Curvature of a run's checkpoints (post hoc): per group, Hessian trace and top eigenvalues,
     /// their effective (x rho^2) values, the Riemannian Hessian on the sphere and the
@@ -865,13 +869,13 @@ fn real_main() -> Result<()> {
             print!("{}", analysis::to_text(&a));
             silab::run::store::write_atomic(&dir.join("analysis.json"), &serde_json::to_vec_pretty(&a)?)?;
         }
-        Cmd::Reproduce { experiment, scale, data_dir, out, jobs, sets, quiet } => {
+        Cmd::Reproduce { experiment, scale, data_dir, out, jobs, sets, quiet, sharpness } => {
             use silab::report::reproduce::{self, Experiment, Scale};
             let (e, sc) = (Experiment::parse(&experiment)?, Scale::parse(&scale)?);
             let out = out.unwrap_or_else(|| PathBuf::from(format!("reproduce/{}-{}", e.name(), sc.name())));
             std::fs::create_dir_all(&out)?;
             let mut bars = sweep_bars(quiet, 0)?;
-            let opts = reproduce::ReproOptions { data_dir, jobs, sets, exe: std::env::current_exe()? };
+            let opts = reproduce::ReproOptions { data_dir, jobs, sets, exe: std::env::current_exe()?, sharpness };
             let s = reproduce::reproduce(e, sc, &out, &opts, &mut bars)?;
             bars.main.finish_and_clear();
             for (what, ok) in &s.checks {

@@ -176,3 +176,47 @@ fn divergence_needs_the_loss_to_stay_near_its_initial_value() {
     let div = fixed(60, |t| if t == 0 { 20.0 } else { 15.0 + ((t * 13) % 7) as f64 }, |_| 0.1);
     assert_eq!(regime(&div, &p).regime, Regime::Divergence);
 }
+
+/// The sharpness study's boundary test on constructed points.
+#[test]
+fn sharpness_boundary_peak_on_constructed_points() {
+    use silab::analysis::Regime::*;
+    use silab::report::sharpness::{SharpPoint, boundary_peak};
+    let pt = |elr: f64, regime, e: f64| SharpPoint {
+        elr,
+        regime,
+        eff_top_eig: e,
+        eff_trace: 0.0,
+        eff_gn_top_eig: 0.0,
+        final_train_loss: 0.0,
+        ft_eff_top_eig: 0.0,
+        ft_eff_trace: 0.0,
+        ft_test_acc: 0.0,
+        ft_train_loss: 0.0,
+    };
+    // the measured cpu pattern: falling in regime 1, a bump at the first chaotic ELR, huge values
+    // in divergence (ignored)
+    let measured = [
+        pt(1e-4, Convergence, 12430.0),
+        pt(1e-3, Convergence, 1789.0),
+        pt(6e-3, Convergence, 228.0),
+        pt(1e-2, Chaotic, 454.0),
+        pt(2e-2, Chaotic, 297.0),
+        pt(5e-2, Divergence, 27967.0),
+    ];
+    assert_eq!(boundary_peak(&measured), Some(true));
+    // monotone through the boundary: no peak
+    let flat = [
+        pt(1e-4, Convergence, 900.0),
+        pt(1e-3, Convergence, 500.0),
+        pt(1e-2, Chaotic, 300.0),
+        pt(2e-2, Chaotic, 200.0),
+    ];
+    assert_eq!(boundary_peak(&flat), Some(false));
+    // the last convergence point as the peak
+    let last = [pt(1e-4, Convergence, 100.0), pt(1e-3, Convergence, 500.0), pt(1e-2, Chaotic, 300.0)];
+    assert_eq!(boundary_peak(&last), Some(true));
+    // no chaotic run, or no convergence run: undefined
+    assert_eq!(boundary_peak(&measured[..3]), None);
+    assert_eq!(boundary_peak(&measured[3..]), None);
+}

@@ -1,5 +1,6 @@
 //! The `silab` binary: a real kill and resume, errors that name keys, presets, bench output.
 
+use silab::landscape::sharpness;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -175,18 +176,7 @@ fn sharpness_command_json_posthoc_file_and_sweeps() {
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3, "epochs 0, 1, 2 of group si");
     for l in &lines {
-        for k in [
-            "epoch",
-            "group",
-            "bn_mode",
-            "trace",
-            "trace_stderr",
-            "top_eig",
-            "eff_trace",
-            "eff_top_eig",
-            "riemannian_top_eig",
-            "gn_top_eig",
-        ] {
+        for k in sharpness::CONTRACT.iter().chain(&["gn_top_eig"]) {
             assert!(l.get(k).is_some_and(|v| !v.is_null()), "{k} missing in {l}");
         }
         assert_eq!(l["group"], "si");

@@ -294,17 +294,7 @@ fn sharpness_row_matches_dense_values() {
     // gauss_newton = false leaves its columns empty; JSON has the contract's keys
     assert!(r.get("gn_trace").is_nan());
     let j = r.to_json();
-    for k in [
-        "epoch",
-        "group",
-        "bn_mode",
-        "trace",
-        "trace_stderr",
-        "top_eig",
-        "eff_trace",
-        "eff_top_eig",
-        "riemannian_top_eig",
-    ] {
+    for k in sharpness::CONTRACT {
         assert!(j.get(k).is_some(), "JSON lacks {k}");
     }
     assert!(j["gn_trace"].is_null());

@@ -5,8 +5,14 @@ use std::path::Path;
 use std::process::Command;
 
 fn reproduce(exp: &str, out: &Path) -> serde_json::Value {
+    reproduce_with(exp, out, &[])
+}
+
+fn reproduce_with(exp: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
     let o = Command::new(env!("CARGO_BIN_EXE_silab"))
-        .args(["reproduce", exp, "--scale", "smoke", "-q", "--out"])
+        .args(["reproduce", exp, "--scale", "smoke", "-q"])
+        .args(extra)
+        .arg("--out")
         .arg(out)
         .output()
         .unwrap();
@@ -56,10 +62,12 @@ fn check_report(out: &Path, images: usize) {
     }
 }
 
+/// The regimes reproduction, with the sharpness study: every final point and every fine-tuned
+/// minimum measured, the figure drawn, the summary holding the study, three figures in the report.
 #[test]
-fn reproduce_regimes_smoke() {
+fn reproduce_regimes_smoke_with_sharpness() {
     let d = tempfile::tempdir().unwrap();
-    let s = reproduce("regimes", d.path());
+    let s = reproduce_with("regimes", d.path(), &["--sharpness"]);
     assert_eq!(s["experiment"], "regimes");
     let runs = s["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 3);
@@ -72,7 +80,28 @@ fn reproduce_regimes_smoke() {
     for f in ["fig_dynamics.png", "fig_dynamics.svg", "fig_final_vs_elr.png", "fig_final_vs_elr.svg"] {
         assert!(d.path().join(f).is_file(), "{f}");
     }
-    check_report(d.path(), 2);
+    let st = &s["sharpness"];
+    let pts = st["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 3);
+    for p in pts {
+        for k in ["elr", "eff_top_eig", "eff_trace", "ft_eff_top_eig", "ft_test_acc"] {
+            assert!(p[k].is_f64(), "{k} in {p}");
+        }
+    }
+    assert!(st["finetune_elr"].as_f64().unwrap() <= pts[0]["elr"].as_f64().unwrap());
+    for f in [
+        "fig_sharpness_vs_elr.png",
+        "fig_sharpness_vs_elr.svg",
+        "sharpness.json",
+        "finetune/table.parquet",
+        "sweep/sharpness_posthoc.parquet",
+    ] {
+        assert!(d.path().join(f).is_file(), "{f}");
+    }
+    assert!(s["checks"].as_array().unwrap().iter().any(|c| c[0].as_str().unwrap().contains("flatter at larger ELR")));
+    check_report(d.path(), 3);
+    assert_eq!(silab::report::sharpness::spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+    assert_eq!(silab::report::sharpness::spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 5.0, 6.0, 9.0]), Some(1.0));
 }
 
 #[test]

@@ -51,6 +51,20 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("seconds", "time this row took"),
 ];
 
+/// The keys every row of `silab sharpness --json` has (the contract); the rest of
+/// [`COLUMNS`] follows.
+pub const CONTRACT: &[&str] = &[
+    "epoch",
+    "group",
+    "bn_mode",
+    "trace",
+    "trace_stderr",
+    "top_eig",
+    "eff_trace",
+    "eff_top_eig",
+    "riemannian_top_eig",
+];
+
 /// One value of a row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Field {

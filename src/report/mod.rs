@@ -3,3 +3,4 @@
 pub mod figures;
 pub mod html;
 pub mod reproduce;
+pub mod sharpness;

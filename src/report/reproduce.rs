@@ -157,6 +157,9 @@ pub struct ReproSummary {
     pub period_scaling: Option<analysis::PeriodScaling>,
     /// Each check of the report: `(what, passed)`.
     pub checks: Vec<(String, bool)>,
+    /// `--sharpness`: the sharpness study (also in `sharpness.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharpness: Option<super::sharpness::SharpnessStudy>,
 }
 
 /// Options of a reproduction besides the experiment and scale.
@@ -170,6 +173,9 @@ pub struct ReproOptions {
     pub sets: Vec<String>,
     /// The `silab` binary, which the sweep's workers run.
     pub exe: PathBuf,
+    /// Regimes / MSE: also the sharpness study (final points, fine-tuned minima; see
+    /// [`super::sharpness`]).
+    pub sharpness: bool,
 }
 
 /// Run an experiment end to end into `out`.
@@ -198,7 +204,32 @@ pub fn reproduce(
     std::fs::copy(sweep_dir.join("table.parquet"), out.join("table.parquet"))?;
     let a = analysis::analyze(&sweep_dir, &JumpParams::default(), &RegimeParams::default())?;
     store::write_atomic(&out.join("analysis.json"), &serde_json::to_vec_pretty(&a)?)?;
-    let figs = figures_for(e, &sd, &a, out)?;
+    let mut figs = figures_for(e, &sd, &a, out)?;
+    let mut checks = checks(e, s, &a);
+    let mut study = None;
+    if o.sharpness {
+        if e == Experiment::Periodic {
+            bail!("--sharpness goes with the regimes and mse experiments (an ELR sweep)");
+        }
+        let (st, f) = super::sharpness::study(&sd, &spec, &a, s, out, jobs, exe, obs)?;
+        figs.extend(f);
+        let mut c = vec![(
+            format!(
+                "within the convergence regime, minima are flatter at larger ELR (rank correlation of ELR and eff top eigenvalue {} < 0)",
+                st.convergence_rank_corr.map(|r| format!("{r:.2}")).unwrap_or("n/a".into())
+            ),
+            st.convergence_rank_corr.is_some_and(|r| r < 0.0),
+        )];
+        c.push((
+            "a high-sharpness zone between regimes 1 and 2: the last convergence or first chaotic point is sharper than its neighbours (divergent runs, at no minimum, left out)".into(),
+            st.boundary_peak == Some(true),
+        ));
+        if s == Scale::Smoke {
+            c.iter_mut().for_each(|x| x.0 = format!("(not expected at smoke scale) {}", x.0));
+        }
+        checks.extend(c);
+        study = Some(st);
+    }
     // wall-clock over every invocation (a resumed reproduction adds to the earlier ones)
     let timing = out.join("timing.json");
     let before: f64 = std::fs::read(&timing)
@@ -208,7 +239,6 @@ pub fn reproduce(
         .unwrap_or(0.0);
     let seconds = before + t0.elapsed().as_secs_f64();
     store::write_atomic(&timing, &serde_json::to_vec(&serde_json::json!({ "seconds": seconds }))?)?;
-    let checks = checks(e, s, &a);
     let runs: Vec<serde_json::Value> = a
         .runs
         .iter()
@@ -232,6 +262,7 @@ pub fn reproduce(
         boundaries: a.boundaries.as_ref().map(|b| serde_json::to_value(b).unwrap()),
         period_scaling: a.period_scaling.clone(),
         checks: checks.clone(),
+        sharpness: study,
     };
     store::write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
     let html = html::report(e, s, &spec.to_toml(), &a, &figs, &checks, seconds, table.rows(), m.points.len())?;

@@ -1,0 +1,273 @@
+//! The thesis' sharpness claims on an ELR sweep (`silab reproduce regimes|mse --sharpness`):
+//! the curvature of each run's final point against its ELR, with the regimes shaded (minima
+//! flatter at larger ELR within regime 1; high sharpness between regimes 1 and 2), and the
+//! sharpness of the minimum reached by fine-tuning each final point at a small ELR, against the
+//! ELR it started from.
+
+use super::figures::{Curve, Figure, Panel, Style};
+use super::reproduce::Scale;
+use crate::analysis::{Regime, SweepAnalysis};
+use crate::config;
+use crate::landscape::sharpness;
+use crate::sweep::{self, SweepDir, SweepSpec, local::SweepObserver};
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The measurement settings per scale: `(images, fine-tuning epochs)`.
+fn settings(s: Scale) -> (usize, usize) {
+    match s {
+        Scale::Smoke => (32, 2),
+        Scale::Cpu => (256, 50),
+        Scale::Paper => (5000, 100),
+    }
+}
+
+/// One point of the study.
+#[derive(Serialize, Clone, Debug)]
+pub struct SharpPoint {
+    pub elr: f64,
+    pub regime: Regime,
+    pub eff_top_eig: f64,
+    pub eff_trace: f64,
+    pub eff_gn_top_eig: f64,
+    pub final_train_loss: f64,
+    /// After fine-tuning at `finetune_elr` from this run's final weights.
+    pub ft_eff_top_eig: f64,
+    pub ft_eff_trace: f64,
+    pub ft_test_acc: f64,
+    pub ft_train_loss: f64,
+}
+
+/// What the study found.
+#[derive(Serialize, Clone, Debug)]
+pub struct SharpnessStudy {
+    pub images: usize,
+    pub finetune_elr: f64,
+    pub finetune_epochs: usize,
+    pub points: Vec<SharpPoint>,
+    /// Spearman rank correlation of ELR and eff_top_eig over the convergence-regime runs
+    /// (negative: flatter minima at larger ELR).
+    pub convergence_rank_corr: Option<f64>,
+    /// The ELR of the sharpest final point, and its regime.
+    pub sharpest_elr: f64,
+    pub sharpest_regime: Regime,
+    /// Over the convergence and chaotic runs (divergent runs sit at chance level, at no
+    /// minimum): whether the last convergence point or the first chaotic one is sharper (eff top
+    /// eigenvalue) than its neighbours on both sides, a high-sharpness zone between regimes 1
+    /// and 2. `None` without a convergence and a chaotic run.
+    pub boundary_peak: Option<bool>,
+}
+
+/// The `boundary_peak` test on points sorted by ELR.
+pub fn boundary_peak(points: &[SharpPoint]) -> Option<bool> {
+    let v: Vec<&SharpPoint> = points.iter().filter(|p| p.regime != Regime::Divergence).collect();
+    let k = v.iter().position(|p| p.regime == Regime::Chaotic)?;
+    if k == 0 {
+        return None;
+    }
+    let peak = |i: usize| {
+        let e = v[i].eff_top_eig;
+        (i == 0 || e > v[i - 1].eff_top_eig) && (i + 1 == v.len() || e > v[i + 1].eff_top_eig)
+    };
+    Some(peak(k - 1) || peak(k))
+}
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].partial_cmp(&v[b]).unwrap_or(std::cmp::Ordering::Equal));
+    let mut r = vec![0.0; v.len()];
+    for (k, &i) in idx.iter().enumerate() {
+        r[i] = k as f64;
+    }
+    r
+}
+
+/// Spearman's rank correlation (no tie correction); `None` under 3 points.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() < 3 || x.len() != y.len() {
+        return None;
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let m = (n - 1.0) / 2.0;
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - m) * (b - m)).sum();
+    let var: f64 = rx.iter().map(|a| (a - m).powi(2)).sum();
+    Some(cov / var)
+}
+
+fn last_row(rows: &[sharpness::Row]) -> Result<&sharpness::Row> {
+    rows.iter().find(|r| r.text("group") == Some("si")).context("no `si` sharpness row")
+}
+
+/// Run the study on the finished sweep in `sd` (analysed as `a`): sharpness of every final point,
+/// a fine-tuning sweep in `out/finetune`, sharpness of its final points, and the figure
+/// `out/fig_sharpness_vs_elr.{png,svg}`. Measurements already made are reused (post-hoc rows are
+/// replaced, fine-tuning runs resume).
+#[allow(clippy::too_many_arguments)]
+pub fn study(
+    sd: &SweepDir,
+    spec: &SweepSpec,
+    a: &SweepAnalysis,
+    s: Scale,
+    out: &Path,
+    jobs: usize,
+    exe: &Path,
+    obs: &mut dyn SweepObserver,
+) -> Result<(SharpnessStudy, Vec<(String, PathBuf)>)> {
+    let (images, ft_epochs) = settings(s);
+    let m = sd.manifest()?;
+    // measurements run one at a time: give each every core
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let sets = vec![
+        format!("sharpness.images={images}"),
+        "sharpness.groups=[\"si\"]".to_string(),
+        format!("train.threads={cores}"),
+    ];
+    let sets = if s == Scale::Smoke {
+        // the pipeline only: few probes and Lanczos steps
+        [sets, vec!["sharpness.probes=2".into(), "sharpness.lanczos_iters=4".into()]].concat()
+    } else {
+        sets
+    };
+    // Hessian and Gauss-Newton; the Riemannian top eigenvalue of a fully SI net equals the
+    // Hessian's (grad ⟂ w), so it is not measured again here
+    let measure = |dir: &Path, gn: bool| -> Result<sharpness::Row> {
+        let last = *crate::run::store::RunDir::new(dir).checkpoint_epochs().last().context("no checkpoint")?;
+        let extra = ["sharpness.riemannian=false".to_string(), format!("sharpness.gauss_newton={gn}")];
+        Ok(last_row(&sharpness::posthoc(dir, Some(&[last]), &[sets.clone(), extra.to_vec()].concat(), &mut ())?)?
+            .clone())
+    };
+    // 1. the final point of every run
+    let mut finals = vec![];
+    for p in &m.points {
+        finals.push(measure(&sd.run_dir(p).root, true).with_context(|| format!("sharpness of point {}", p.index))?);
+    }
+    sweep::table::write(sd)?;
+    // 2. fine-tune from every final point at the smallest ELR of the grid
+    let elr_of = |i: usize| a.runs[i].elr;
+    let ft_elr = (0..m.points.len()).map(elr_of).fold(f64::INFINITY, f64::min);
+    let mut base = spec.base.clone();
+    config::apply_set(&mut base, &format!("optim.elr={ft_elr:e}"))?;
+    config::apply_set(&mut base, &format!("train.epochs={ft_epochs}"))?;
+    let starts: Vec<toml::Value> = m
+        .points
+        .iter()
+        .map(|p| Ok(toml::Value::String(std::path::absolute(sd.run_dir(p).root)?.display().to_string())))
+        .collect::<Result<_>>()?;
+    let ft_spec = SweepSpec {
+        name: format!("{}-finetune", spec.name),
+        base,
+        axes: vec![("train.init_from".into(), starts)],
+        seeds: vec![spec.seeds[0]],
+        zip: vec![],
+    };
+    let ft = SweepDir::new(out.join("finetune"));
+    let ftm = ft.create(&ft_spec)?;
+    let r = sweep::local::run(&ft, jobs, exe, obs)?;
+    if !r.failed.is_empty() {
+        bail!("fine-tuning: {} points failed (logs in {})", r.failed.len(), ft.root.join("logs").display());
+    }
+    let mut points = vec![];
+    for (i, (p, fp)) in m.points.iter().zip(&ftm.points).enumerate() {
+        let f = measure(&ft.run_dir(fp).root, false)
+            .with_context(|| format!("sharpness of fine-tuned point {}", fp.index))?;
+        let summary: crate::run::Summary =
+            serde_json::from_slice(&std::fs::read(ft.run_dir(fp).summary())?).context("fine-tuned summary")?;
+        let run = &a.runs[i];
+        let _ = p;
+        points.push(SharpPoint {
+            elr: run.elr,
+            regime: run.regime.regime,
+            eff_top_eig: finals[i].get("eff_top_eig"),
+            eff_trace: finals[i].get("eff_trace"),
+            eff_gn_top_eig: finals[i].get("eff_gn_top_eig"),
+            final_train_loss: run.final_train_loss,
+            ft_eff_top_eig: f.get("eff_top_eig"),
+            ft_eff_trace: f.get("eff_trace"),
+            ft_test_acc: summary.last.get("test_acc").copied().unwrap_or(f64::NAN),
+            ft_train_loss: summary.last.get("train_loss").copied().unwrap_or(f64::NAN),
+        });
+    }
+    sweep::table::write(&ft)?;
+    points.sort_by(|x, y| x.elr.partial_cmp(&y.elr).unwrap());
+    let conv: Vec<&SharpPoint> = points.iter().filter(|p| p.regime == Regime::Convergence).collect();
+    let convergence_rank_corr = spearman(
+        &conv.iter().map(|p| p.elr).collect::<Vec<_>>(),
+        &conv.iter().map(|p| p.eff_top_eig).collect::<Vec<_>>(),
+    );
+    let sharpest = points
+        .iter()
+        .filter(|p| p.eff_top_eig.is_finite())
+        .max_by(|x, y| x.eff_top_eig.partial_cmp(&y.eff_top_eig).unwrap())
+        .context("no finite sharpness")?;
+    let study = SharpnessStudy {
+        images,
+        finetune_elr: ft_elr,
+        finetune_epochs: ft_epochs,
+        convergence_rank_corr,
+        sharpest_elr: sharpest.elr,
+        sharpest_regime: sharpest.regime,
+        boundary_peak: boundary_peak(&points),
+        points: points.clone(),
+    };
+    // 3. the figure: regimes shaded as in Fig. 1 (bottom)
+    let elrs: Vec<f64> = points.iter().map(|p| p.elr).collect();
+    let mut shade = vec![];
+    for (k, p) in points.iter().enumerate() {
+        let lo = if k == 0 { p.elr / 2.0 } else { (elrs[k - 1] * p.elr).sqrt() };
+        let hi = if k + 1 == points.len() { p.elr * 2.0 } else { (elrs[k + 1] * p.elr).sqrt() };
+        let name = format!("{:?}", p.regime).to_lowercase();
+        let first = !points[..k].iter().any(|q| q.regime == p.regime);
+        let c = match p.regime {
+            Regime::Convergence => 2,
+            Regime::Chaotic => 1,
+            Regime::Divergence => 3,
+        };
+        shade.push((lo, hi, if first { name } else { String::new() }, c));
+    }
+    let pts = |f: &dyn Fn(&SharpPoint) -> f64| points.iter().map(|p| (p.elr, f(p))).collect::<Vec<_>>();
+    let panel = |title: &str, y: &str, log_y: bool, curves: Vec<Curve>| Panel {
+        title: title.into(),
+        x_label: "ELR (of the run / it started from)".into(),
+        y_label: y.into(),
+        log_x: true,
+        log_y,
+        curves,
+        shade: shade.clone(),
+    };
+    let c = |label: &str, points: Vec<(f64, f64)>, color: usize| Curve {
+        label: label.into(),
+        points,
+        style: Style::LinePoints,
+        color,
+    };
+    let p1 = panel(
+        "sharpness of the final point",
+        "x rho^2 (effective)",
+        true,
+        vec![
+            c("eff top eigenvalue", pts(&|p| p.eff_top_eig), 0),
+            c("eff trace (per param) x 100", pts(&|p| p.eff_trace * 100.0), 4),
+            c("eff Gauss-Newton top eig", pts(&|p| p.eff_gn_top_eig), 5),
+        ],
+    );
+    let p2 = panel(
+        &format!("after fine-tuning at ELR {ft_elr:.0e} for {ft_epochs} epochs"),
+        "eff top eigenvalue",
+        true,
+        vec![c("fine-tuned", pts(&|p| p.ft_eff_top_eig), 0), c("before", pts(&|p| p.eff_top_eig), 7)],
+    );
+    let p3 =
+        panel("test error after fine-tuning", "error", false, vec![c("fine-tuned", pts(&|p| 1.0 - p.ft_test_acc), 0)]);
+    Figure { panels: vec![p1, p2, p3], cols: 3, panel_size: (560, 420) }.save(&out.join("fig_sharpness_vs_elr"))?;
+    let figs = vec![(
+        format!(
+            "Sharpness against ELR ({images} training images, BN train mode): the final point of each run, \
+             regimes shaded; the minimum reached by fine-tuning each at ELR {ft_elr:.0e} against the ELR it started from"
+        ),
+        out.join("fig_sharpness_vs_elr.png"),
+    )];
+    crate::run::store::write_atomic(&out.join("sharpness.json"), &serde_json::to_vec_pretty(&study)?)?;
+    Ok((study, figs))
+}
