@@ -306,6 +306,9 @@ pub enum Probe {
 pub struct SharpnessConfig {
     /// During training: measure at initialisation and every N epochs (0 = never).
     pub every_epochs: usize,
+    /// During training: measure at initialisation and every N optimizer steps (0 = never); a
+    /// step that is also a scheduled epoch end is measured once.
+    pub every_steps: usize,
     /// Parameter groups: `all`, `si`, `non_si`, `layers` (each module) or `layer:MODULE`.
     pub groups: Vec<String>,
     /// Measure on the first N images of the training set, a fixed subset (0 = all of them).
@@ -332,6 +335,7 @@ impl Default for SharpnessConfig {
     fn default() -> Self {
         Self {
             every_epochs: 0,
+            every_steps: 0,
             groups: vec!["si".into()],
             images: 1000,
             bn_mode: CurvatureBn::Train,

@@ -245,3 +245,27 @@ fn sharpness_during_training_resumes_and_leaves_training_alone() {
     run::resume(&b, &mut Silent).unwrap();
     assert_eq!(sharpness_without_time(&a), sharpness_without_time(&b));
 }
+
+/// `sharpness.every_steps`: rows at init and every N steps, inside epochs too; an epoch end that
+/// is also due by epochs is measured once.
+#[test]
+fn sharpness_every_steps() {
+    // 300 images / 64 = 5 steps per epoch, 2 epochs: steps 0, 3, 6, 9 by steps, epoch ends 5, 10
+    let c = cfg(&[
+        "train.epochs=2",
+        "sharpness.every_steps=3",
+        "sharpness.every_epochs=2",
+        "sharpness.images=32",
+        "sharpness.probes=2",
+        "sharpness.lanczos_iters=2",
+        "sharpness.gauss_newton=false",
+        "sharpness.riemannian=false",
+    ]);
+    let root = tempfile::tempdir().unwrap();
+    run::train(&c, root.path(), &mut Silent).unwrap();
+    let (h, rows) = store::read_metrics(&root.path().join("sharpness.csv")).unwrap();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r[col("epoch")].clone(), r[col("step")].clone())).collect();
+    let want = [("0", "0"), ("0", "3"), ("1", "6"), ("1", "9"), ("2", "10")];
+    assert_eq!(got, want.map(|(e, s)| (e.to_string(), s.to_string())));
+}

@@ -388,33 +388,37 @@ fn execute(
         obs.row(&header, &row);
         Ok(row)
     };
-    // Curvature during training (sharpness.every_epochs): cold Lanczos starts, so a resumed run
-    // measures exactly what an uninterrupted one does.
+    // Curvature during training (sharpness.every_epochs / every_steps): cold Lanczos starts, so a
+    // resumed run measures exactly what an uninterrupted one does. `epoch_end`: at an epoch row
+    // (or at init); otherwise right after an optimizer step inside an epoch.
     let sharp = sharpness::Setup::new(&cfg, &s.data.train);
     let sharp_header = sharpness::header(&cfg.sharpness);
-    let measure_sharpness = |net: &Net, epoch: usize, step: usize, obs: &mut dyn Observer| -> Result<()> {
-        let every = cfg.sharpness.every_epochs;
-        if every == 0 || !epoch.is_multiple_of(every) {
-            return Ok(());
-        }
-        let rows = sharpness::measure(net, &sharp, epoch, step, &mut sharpness::WarmStarts::new())?;
-        sharpness::append(&sharpness::train_file(dir), &sharp_header, &rows)?;
-        for r in &rows {
-            obs.message(&format!(
-                "epoch {epoch}: sharpness {} trace {:.4e} top_eig {:.4e} eff_top_eig {:.4e}",
-                r.text("group").unwrap_or(""),
-                r.get("trace"),
-                r.get("top_eig"),
-                r.get("eff_top_eig")
-            ));
-        }
-        Ok(())
-    };
+    let measure_sharpness =
+        |net: &Net, epoch: usize, step: usize, epoch_end: bool, obs: &mut dyn Observer| -> Result<()> {
+            let (ee, es) = (cfg.sharpness.every_epochs, cfg.sharpness.every_steps);
+            let by_epoch = epoch_end && ee > 0 && epoch.is_multiple_of(ee);
+            let by_step = es > 0 && step.is_multiple_of(es);
+            if !(by_epoch || by_step) {
+                return Ok(());
+            }
+            let rows = sharpness::measure(net, &sharp, epoch, step, &mut sharpness::WarmStarts::new())?;
+            sharpness::append(&sharpness::train_file(dir), &sharp_header, &rows)?;
+            for r in &rows {
+                obs.message(&format!(
+                    "epoch {epoch} step {step}: sharpness {} trace {:.4e} top_eig {:.4e} eff_top_eig {:.4e}",
+                    r.text("group").unwrap_or(""),
+                    r.get("trace"),
+                    r.get("top_eig"),
+                    r.get("eff_top_eig")
+                ));
+            }
+            Ok(())
+        };
     if start_epoch == 0 {
         let mut row = s.epoch_row(0, 0, s.opt.lr_at(0));
         row.set("wall_time", wall());
         last_row = Some(emit(row, &mut best, obs)?);
-        measure_sharpness(&s.net, 0, 0, obs)?;
+        measure_sharpness(&s.net, 0, 0, true, obs)?;
         save_checkpoint(dir, &s, 0, 0, wall())?;
         write_summary(dir, &s, 0, 0, wall(), last_row.as_ref(), best)?;
     }
@@ -465,6 +469,9 @@ fn execute(
                 emit(row, &mut best, obs)?;
                 iv_acc = Acc::new(dev);
             }
+            if !last_in_epoch {
+                measure_sharpness(&s.net, epoch, step, false, obs)?;
+            }
             if last_in_epoch {
                 let mut row = s.epoch_row(epoch + 1, step, lr);
                 ep_acc.write(&mut row);
@@ -475,7 +482,7 @@ fn execute(
                 }
                 last_row = Some(emit(row, &mut best, obs)?);
                 iv_acc = Acc::new(dev);
-                measure_sharpness(&s.net, epoch + 1, step, obs)?;
+                measure_sharpness(&s.net, epoch + 1, step, true, obs)?;
             }
         }
         let done = epoch + 1;
