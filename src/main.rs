@@ -518,7 +518,6 @@ fn landscape_cmd(what: LandscapeCmd) -> Result<()> {
         Group,
         lines::{self, PathKind, ScanData},
     };
-    use silab::report::figures::{Curve, Figure, Panel, Style, heatmap};
     let first = match &what {
         LandscapeCmd::Line { a, .. } => a.clone(),
         LandscapeCmd::Slice { at, .. } => at.clone(),
@@ -547,13 +546,6 @@ fn landscape_cmd(what: LandscapeCmd) -> Result<()> {
     let pb = if scan.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} points [{elapsed_precise}<{eta_precise}]")?);
     let ev = |m: String| anyhow::anyhow!(m);
-    let panel = |title: &str, y: &str, x: &str, log_y: bool| Panel {
-        title: title.into(),
-        x_label: x.into(),
-        y_label: y.into(),
-        log_y,
-        ..Default::default()
-    };
     match what {
         LandscapeCmd::Line { b, range, path, .. } => {
             let (_, wb, lb) = lines::load_point(&b)?;
@@ -571,48 +563,7 @@ fn landscape_cmd(what: LandscapeCmd) -> Result<()> {
             let rows = lines::scan_line(&mut net, &wa, &wb, &ts, &kinds, &d, || pb.inc(1)).map_err(ev)?;
             pb.finish_and_clear();
             lines::write_csv(&out.join("line.csv"), &rows)?;
-            type Get = fn(&lines::ScanRow) -> f64;
-            let curves = |train: Get, test: Get, what: &str| -> Vec<Curve> {
-                let series = |k: PathKind, f: Get| -> Vec<(f64, f64)> {
-                    rows.iter().filter(|r| r.path == k.name()).map(|r| (r.t, f(r))).collect()
-                };
-                kinds
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, &k)| {
-                        [
-                            Curve {
-                                label: format!("{} train {what}", k.name()),
-                                points: series(k, train),
-                                style: Style::LinePoints,
-                                color: 2 * i,
-                            },
-                            Curve {
-                                label: format!("{} test {what}", k.name()),
-                                points: series(k, test),
-                                style: Style::Line,
-                                color: 2 * i + 1,
-                            },
-                        ]
-                    })
-                    .collect()
-            };
-            let mut p1 = panel("loss from A (t=0) to B (t=1)", "loss", "t", true);
-            p1.curves = curves(|r| r.train_loss, |r| r.test_loss, "loss");
-            let mut p2 = panel("error", "error", "t", false);
-            p2.curves = curves(|r| 1.0 - r.train_acc, |r| 1.0 - r.test_acc, "error");
-            let mut p3 = panel("rho along the path", "rho", "t", false);
-            p3.curves = kinds
-                .iter()
-                .enumerate()
-                .map(|(i, k)| Curve {
-                    label: k.name().into(),
-                    points: rows.iter().filter(|r| r.path == k.name()).map(|r| (r.t, r.rho)).collect(),
-                    style: Style::Line,
-                    color: 2 * i,
-                })
-                .collect();
-            Figure { panels: vec![p1, p2, p3], cols: 3, panel_size: (520, 400) }.save(&out.join("line"))?;
+            silab::report::landscape::line_figure(&rows, &out.join("line"))?;
             println!("{la} -> {lb}: {} points; {}", rows.len(), out.join("line.csv").display());
             println!("figures: {}", out.join("line.png").display());
         }
@@ -634,51 +585,12 @@ fn landscape_cmd(what: LandscapeCmd) -> Result<()> {
             pb.finish_and_clear();
             let name = if dims == 1 { "slice_1d" } else { "slice_2d" };
             lines::write_csv(&out.join(format!("{name}.csv")), &rows)?;
-            if dims == 1 {
-                let mut p1 = panel(&format!("1-D slice ({group})"), "loss", "alpha", true);
-                p1.curves = vec![
-                    Curve {
-                        label: "train".into(),
-                        points: rows.iter().map(|r| (r.t, r.train_loss)).collect(),
-                        style: Style::LinePoints,
-                        color: 0,
-                    },
-                    Curve {
-                        label: "test".into(),
-                        points: rows.iter().map(|r| (r.t, r.test_loss)).collect(),
-                        style: Style::Line,
-                        color: 1,
-                    },
-                ];
-                let mut p2 = panel("error", "error", "alpha", false);
-                p2.curves = vec![
-                    Curve {
-                        label: "train".into(),
-                        points: rows.iter().map(|r| (r.t, 1.0 - r.train_acc)).collect(),
-                        style: Style::LinePoints,
-                        color: 0,
-                    },
-                    Curve {
-                        label: "test".into(),
-                        points: rows.iter().map(|r| (r.t, 1.0 - r.test_acc)).collect(),
-                        style: Style::Line,
-                        color: 1,
-                    },
-                ];
-                Figure { panels: vec![p1, p2], cols: 2, panel_size: (520, 400) }.save(&out.join(name))?;
+            let title = if dims == 1 {
+                format!("1-D slice ({group}) at {la}")
             } else {
-                let n = alphas.len();
-                let z: Vec<Vec<f64>> = (0..n).map(|j| (0..n).map(|i| rows[j * n + i].train_loss).collect()).collect();
-                heatmap(
-                    &out.join(name),
-                    &format!("train loss, 2-D slice ({group}) at {la}"),
-                    ("alpha", "beta", "train loss"),
-                    &alphas,
-                    &alphas,
-                    &z,
-                    true,
-                )?;
-            }
+                format!("train loss, 2-D slice ({group}) at {la}")
+            };
+            silab::report::landscape::slice_figure(&rows, &title, &out.join(name))?;
             println!("{la}: {} points; {}", rows.len(), out.join(format!("{name}.csv")).display());
             println!("figures: {}", out.join(format!("{name}.png")).display());
         }

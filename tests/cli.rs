@@ -227,3 +227,59 @@ fn sharpness_command_json_posthoc_file_and_sweeps() {
     assert!(t.starts_with("point,seed,optim.elr,epoch,step,group"), "{}", t.lines().next().unwrap());
     assert!(sd.join("sharpness_posthoc.parquet").is_file());
 }
+
+/// `silab landscape line|slice`: CSV rows (great-circle points on the sphere of a sphere run),
+/// figures, and errors that name the problem.
+#[test]
+fn landscape_line_and_slices() {
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("r");
+    let o = silab()
+        .args(["train", "-q", "--out"])
+        .arg(&run)
+        .args(["--set", "data.train_size=200", "--set", "data.test_size=50", "--set", "model.width=2"])
+        .args(["--set", "train.epochs=2", "--set", "train.batch_size=50", "--set", "optim.elr=1e-2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let small = ["--points", "5", "--images", "100", "--test-images", "50", "-q"];
+    let out = root.path().join("land");
+    let a = format!("{}@0", run.display());
+    let b = run.display().to_string();
+    let o = silab().args(["landscape", "line", &a, &b]).args(small).arg("--out").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rows = |f: &str| -> Vec<Vec<String>> {
+        let t = std::fs::read_to_string(out.join(f)).unwrap();
+        t.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect()
+    };
+    let line = rows("line.csv");
+    assert_eq!(line.len(), 10, "5 points x 2 paths");
+    let rho: Vec<f64> = line.iter().filter(|r| r[1] == "great_circle").map(|r| r[8].parse().unwrap()).collect();
+    assert!(rho.iter().all(|r| (r - rho[0]).abs() < 1e-5 * rho[0]), "great circle off the sphere: {rho:?}");
+    let straight_mid: f64 = line.iter().find(|r| r[1] == "straight" && r[2] == "0.5").unwrap()[8].parse().unwrap();
+    assert!(straight_mid < rho[0] * 0.9999, "the chord should cut inside the sphere");
+    for dims in ["1", "2"] {
+        let o = silab()
+            .args(["landscape", "slice", &b, "--dims", dims])
+            .args(small)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(rows("slice_1d.csv").len(), 5);
+    assert_eq!(rows("slice_2d.csv").len(), 25);
+    for f in ["line.png", "line.svg", "slice_1d.png", "slice_2d.png", "slice_2d.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    for (args, needle) in [
+        (vec!["line", &a, "nowhere"], "nowhere"),
+        (vec!["line", &a, &b, "--range", "0-1"], "--range"),
+        (vec!["slice", &b, "--group", "non_si"], "non_si"),
+        (vec!["slice", &b, "--dims", "3"], "--dims"),
+    ] {
+        let o = silab().arg("landscape").args(&args).args(small).arg("--out").arg(&out).output().unwrap();
+        assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
+    }
+}

@@ -2,5 +2,6 @@
 
 pub mod figures;
 pub mod html;
+pub mod landscape;
 pub mod reproduce;
 pub mod sharpness;

@@ -1,0 +1,97 @@
+//! Figures of loss-landscape scans ([`crate::landscape::lines`]): loss, error and rho along
+//! lines; loss and error on 1-D slices; a heatmap of log10 train loss on 2-D slices.
+
+use super::figures::{Curve, Figure, Panel, Style, heatmap};
+use crate::landscape::lines::ScanRow;
+use anyhow::{Result, bail};
+use std::path::Path;
+
+fn panel(title: &str, y: &str, x: &str, log_y: bool, curves: Vec<Curve>) -> Panel {
+    Panel { title: title.into(), x_label: x.into(), y_label: y.into(), log_y, curves, ..Default::default() }
+}
+
+fn curve(label: String, points: Vec<(f64, f64)>, style: Style, color: usize) -> Curve {
+    Curve { label, points, style, color }
+}
+
+/// `stem.png/svg` for the rows of `scan_line`: loss, error and rho against t, per path.
+pub fn line_figure(rows: &[ScanRow], stem: &Path) -> Result<()> {
+    let mut paths: Vec<&str> = vec![];
+    for r in rows {
+        if !paths.contains(&r.path.as_str()) {
+            paths.push(&r.path);
+        }
+    }
+    type Get = fn(&ScanRow) -> f64;
+    let series = |path: &str, f: Get| -> Vec<(f64, f64)> {
+        rows.iter().filter(|r| r.path == path).map(|r| (r.t, f(r))).collect()
+    };
+    let both = |train: Get, test: Get, what: &str| -> Vec<Curve> {
+        paths
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                [
+                    curve(format!("{p} train {what}"), series(p, train), Style::LinePoints, 2 * i),
+                    curve(format!("{p} test {what}"), series(p, test), Style::Line, 2 * i + 1),
+                ]
+            })
+            .collect()
+    };
+    let rho: Vec<Curve> =
+        paths.iter().enumerate().map(|(i, p)| curve(p.to_string(), series(p, |r| r.rho), Style::Line, 2 * i)).collect();
+    let panels = vec![
+        panel("loss from A (t=0) to B (t=1)", "loss", "t", true, both(|r| r.train_loss, |r| r.test_loss, "loss")),
+        panel("error", "error", "t", false, both(|r| 1.0 - r.train_acc, |r| 1.0 - r.test_acc, "error")),
+        panel("rho along the path", "rho", "t", false, rho),
+    ];
+    Figure { panels, cols: 3, panel_size: (520, 400) }.save(stem)
+}
+
+/// `stem.png/svg` for the rows of `scan_slice`: line plots of a 1-D slice, or a heatmap of the
+/// log10 train loss of a 2-D slice (rows in `beta`-major order, as `scan_slice` writes them).
+pub fn slice_figure(rows: &[ScanRow], title: &str, stem: &Path) -> Result<()> {
+    let Some(first) = rows.first() else { bail!("no rows to draw") };
+    if first.kind == "slice_1d" {
+        let pts = |f: fn(&ScanRow) -> f64| rows.iter().map(|r| (r.t, f(r))).collect::<Vec<_>>();
+        let panels = vec![
+            panel(
+                title,
+                "loss",
+                "alpha",
+                true,
+                vec![
+                    curve("train".into(), pts(|r| r.train_loss), Style::LinePoints, 0),
+                    curve("test".into(), pts(|r| r.test_loss), Style::Line, 1),
+                ],
+            ),
+            panel(
+                "error",
+                "error",
+                "alpha",
+                false,
+                vec![
+                    curve("train".into(), pts(|r| 1.0 - r.train_acc), Style::LinePoints, 0),
+                    curve("test".into(), pts(|r| 1.0 - r.test_acc), Style::Line, 1),
+                ],
+            ),
+        ];
+        return Figure { panels, cols: 2, panel_size: (520, 400) }.save(stem);
+    }
+    let mut alphas: Vec<f64> = vec![];
+    let mut betas: Vec<f64> = vec![];
+    for r in rows {
+        if !alphas.contains(&r.t) {
+            alphas.push(r.t);
+        }
+        if !betas.contains(&r.beta) {
+            betas.push(r.beta);
+        }
+    }
+    if alphas.len() * betas.len() != rows.len() {
+        bail!("the rows are not a full alpha x beta grid");
+    }
+    let n = alphas.len();
+    let z: Vec<Vec<f64>> = (0..betas.len()).map(|j| (0..n).map(|i| rows[j * n + i].train_loss).collect()).collect();
+    heatmap(stem, title, ("alpha", "beta", "train loss"), &alphas, &betas, &z, true)
+}
