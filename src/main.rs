@@ -655,18 +655,16 @@ fn real_main() -> Result<()> {
         }
         Cmd::Sweep { action: Some(SweepCmd::Status { dir, json }), .. } => {
             let sd = SweepDir::new(&dir);
-            let queue = sweep::slurm::queue(&sd);
-            let reports = sweep::status(&sd, &queue, &sweep::slurm::accounting(&sd))?;
+            let reports = sweep::slurm::status_now(&sd)?;
             let counts = sweep::status_counts(&reports);
+            let jobs: Vec<String> = sweep::slurm::submissions(&sd).into_iter().map(|s| s.job_id).collect();
             if json {
                 let c: serde_json::Map<String, serde_json::Value> =
                     counts.iter().map(|(s, n)| (s.name().to_string(), (*n).into())).collect();
-                let jobs: Vec<String> = sweep::slurm::submissions(&sd).into_iter().map(|s| s.job_id).collect();
                 let v = serde_json::json!({"dir": dir, "points": reports.len(), "counts": c, "slurm_jobs": jobs, "point_status": reports});
                 println!("{v}");
             } else {
                 let c: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", s.name())).collect();
-                let jobs: Vec<String> = sweep::slurm::submissions(&sd).into_iter().map(|s| s.job_id).collect();
                 let via = if jobs.is_empty() { String::new() } else { format!(" (slurm jobs {})", jobs.join(", ")) };
                 println!("{}: {} points: {}{via}", dir.display(), reports.len(), c.join(", "));
                 for r in reports.iter().filter(|r| r.status != sweep::Status::Done) {
@@ -684,8 +682,7 @@ fn real_main() -> Result<()> {
         }
         Cmd::Sweep { action: Some(SweepCmd::Resubmit { dir, slurm }), .. } => {
             let sd = SweepDir::new(&dir);
-            let queue = sweep::slurm::queue(&sd);
-            let reports = sweep::status(&sd, &queue, &sweep::slurm::accounting(&sd))?;
+            let reports = sweep::slurm::status_now(&sd)?;
             let todo = sweep::slurm::to_resubmit(&reports);
             if todo.is_empty() {
                 println!("{}: nothing to resubmit (every point is done, running or queued)", dir.display());
@@ -728,8 +725,7 @@ fn real_main() -> Result<()> {
                     return Ok(());
                 }
                 sd.create(&spec)?;
-                let queue = sweep::slurm::queue(&sd);
-                let reports = sweep::status(&sd, &queue, &sweep::slurm::accounting(&sd))?;
+                let reports = sweep::slurm::status_now(&sd)?;
                 let todo = sweep::slurm::to_resubmit(&reports);
                 if todo.is_empty() {
                     println!(

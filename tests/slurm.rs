@@ -89,7 +89,7 @@ fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 fn statuses(sd: &SweepDir) -> Vec<sweep::PointReport> {
-    sweep::status(sd, &slurm::queue(sd), &slurm::accounting(sd)).unwrap()
+    slurm::status_now(sd).unwrap()
 }
 
 #[test]

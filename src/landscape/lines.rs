@@ -16,7 +16,7 @@ use super::Group;
 use crate::config::Loss;
 use crate::data::{Dataset, rng};
 use crate::metrics::evaluate;
-use crate::model::{BnMode, NamedTensors, Net, Role};
+use crate::model::{BnMode, NamedTensors, Net, Role, sq_norm};
 use rand_distr::{Distribution, StandardNormal};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
@@ -45,10 +45,6 @@ fn find<'a>(t: &'a NamedTensors, name: &str) -> &'a Tensor {
     &t.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("tensor `{name}` missing")).1
 }
 
-fn sq(ts: &[&Tensor]) -> f64 {
-    ts.iter().map(|t| t.to_kind(Kind::Double).square().sum(Kind::Double).double_value(&[])).sum()
-}
-
 /// The weights at `t` on the path from `a` (t = 0) to `b` (t = 1); both hold every tensor of
 /// `net` (a checkpoint's contents).
 pub fn interpolate(net: &Net, a: &NamedTensors, b: &NamedTensors, t: f64, kind: PathKind) -> NamedTensors {
@@ -56,7 +52,7 @@ pub fn interpolate(net: &Net, a: &NamedTensors, b: &NamedTensors, t: f64, kind: 
     let (ra, rb, theta) = if kind == PathKind::GreatCircle {
         let av: Vec<&Tensor> = si.iter().map(|n| find(a, n)).collect();
         let bv: Vec<&Tensor> = si.iter().map(|n| find(b, n)).collect();
-        let (ra, rb) = (sq(&av).sqrt(), sq(&bv).sqrt());
+        let (ra, rb) = (sq_norm(&av).sqrt(), sq_norm(&bv).sqrt());
         let dot: f64 = av
             .iter()
             .zip(&bv)
@@ -171,7 +167,7 @@ pub fn displace(
     beta: f64,
 ) -> NamedTensors {
     let si = si_names(net);
-    let rho = sq(&si.iter().map(|n| find(center, n)).collect::<Vec<_>>()).sqrt();
+    let rho = sq_norm(&si.iter().map(|n| find(center, n)).collect::<Vec<_>>()).sqrt();
     let r = (alpha * alpha + beta * beta).sqrt();
     net.params()
         .iter()

@@ -185,6 +185,8 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
     let rho = net.rho();
     let rho2 = rho * rho;
     let mut rows = vec![];
+    // the mean loss does not depend on the group: one pass over the data for all of them
+    let mut mean_loss: Option<f64> = None;
     for (gi, g) in groups.iter().enumerate() {
         let t0 = Instant::now();
         let params: Vec<Tensor> = g.select(net).iter().map(|p| p.tensor.shallow_clone()).collect();
@@ -200,18 +202,21 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
         let n = h.dim() as f64;
         let like = h.params[0].detach();
         let name = g.name();
-        let eff = |v: f64| if g.is_si(net) { v * rho2 } else { f64::NAN };
+        let si_only = g.is_si(net);
+        let eff = |v: f64| if si_only { v * rho2 } else { f64::NAN };
         let mut lz = |op: &dyn Operator, key: &str, k: usize, what: u64| {
             let key = format!("{name}/{key}");
             let e = lanczos(op, k, s.cfg.lanczos_iters, warm.get(&key), seed_for(s.seed, epoch, gi, what), &like);
             warm.insert(key, e.vectors[0].shallow_clone());
             e
         };
-        let mean_loss = tch::no_grad(|| {
-            h.batches()
-                .iter()
-                .map(|(x, y, w)| loss(&net.forward(x, s.mode), y, s.loss).double_value(&[]) * w)
-                .sum::<f64>()
+        let mean_loss = *mean_loss.get_or_insert_with(|| {
+            tch::no_grad(|| {
+                h.batches()
+                    .iter()
+                    .map(|(x, y, w)| loss(&net.forward(x, s.mode), y, s.loss).double_value(&[]) * w)
+                    .sum::<f64>()
+            })
         });
         let (tr, se) = hutchinson(&h, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 0), &like);
         let e = lz(&h, "hessian", s.cfg.top_k, 1);

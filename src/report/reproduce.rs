@@ -318,6 +318,21 @@ fn regime_color(r: Regime) -> usize {
     }
 }
 
+/// Shaded ELR bands, one per run of an ELR sweep sorted by ELR (`(elr, regime)`): each band
+/// reaches halfway (geometrically) to its neighbours, in its regime's colour, labelled once per
+/// regime. For the figures against ELR.
+pub(crate) fn regime_shade(runs: &[(f64, Regime)]) -> Vec<(f64, f64, String, usize)> {
+    let mut shade = vec![];
+    for (k, &(elr, regime)) in runs.iter().enumerate() {
+        let lo = if k == 0 { elr / 2.0 } else { (runs[k - 1].0 * elr).sqrt() };
+        let hi = if k + 1 == runs.len() { elr * 2.0 } else { (runs[k + 1].0 * elr).sqrt() };
+        let first = !runs[..k].iter().any(|q| q.1 == regime);
+        let name = if first { format!("{regime:?}").to_lowercase() } else { String::new() };
+        shade.push((lo, hi, name, regime_color(regime)));
+    }
+    shade
+}
+
 /// The papers' figures for this experiment (PNG and SVG in `out`); returns `(caption, png path)`.
 fn figures_for(e: Experiment, sd: &SweepDir, a: &SweepAnalysis, out: &Path) -> Result<Vec<(String, PathBuf)>> {
     let m = sd.manifest()?;
@@ -429,15 +444,7 @@ fn figures_for(e: Experiment, sd: &SweepDir, a: &SweepAnalysis, out: &Path) -> R
             // final metrics against ELR with the regimes shaded
             let mut runs: Vec<&analysis::RunAnalysis> = a.runs.iter().collect();
             runs.sort_by(|x, y| x.elr.partial_cmp(&y.elr).unwrap());
-            let elrs: Vec<f64> = runs.iter().map(|r| r.elr).collect();
-            let mut shade = vec![];
-            for (k, r) in runs.iter().enumerate() {
-                let lo = if k == 0 { r.elr / 2.0 } else { (elrs[k - 1] * r.elr).sqrt() };
-                let hi = if k + 1 == runs.len() { r.elr * 2.0 } else { (elrs[k + 1] * r.elr).sqrt() };
-                let name = format!("{:?}", r.regime.regime).to_lowercase();
-                let first = !runs[..k].iter().any(|q| q.regime.regime == r.regime.regime);
-                shade.push((lo, hi, if first { name } else { String::new() }, regime_color(r.regime.regime)));
-            }
+            let shade = regime_shade(&runs.iter().map(|r| (r.elr, r.regime.regime)).collect::<Vec<_>>());
             let pts =
                 |f: &dyn Fn(&analysis::RunAnalysis) -> f64| runs.iter().map(|r| (r.elr, f(r))).collect::<Vec<_>>();
             let final_loss = Panel {

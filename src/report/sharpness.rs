@@ -169,13 +169,12 @@ pub fn study(
         bail!("fine-tuning: {} points failed (logs in {})", r.failed.len(), ft.root.join("logs").display());
     }
     let mut points = vec![];
-    for (i, (p, fp)) in m.points.iter().zip(&ftm.points).enumerate() {
+    for (i, fp) in ftm.points.iter().enumerate() {
         let f = measure(&ft.run_dir(fp).root, false)
             .with_context(|| format!("sharpness of fine-tuned point {}", fp.index))?;
         let summary: crate::run::Summary =
             serde_json::from_slice(&std::fs::read(ft.run_dir(fp).summary())?).context("fine-tuned summary")?;
         let run = &a.runs[i];
-        let _ = p;
         points.push(SharpPoint {
             elr: run.elr,
             regime: run.regime.regime,
@@ -212,20 +211,7 @@ pub fn study(
         points: points.clone(),
     };
     // 3. the figure: regimes shaded as in Fig. 1 (bottom)
-    let elrs: Vec<f64> = points.iter().map(|p| p.elr).collect();
-    let mut shade = vec![];
-    for (k, p) in points.iter().enumerate() {
-        let lo = if k == 0 { p.elr / 2.0 } else { (elrs[k - 1] * p.elr).sqrt() };
-        let hi = if k + 1 == points.len() { p.elr * 2.0 } else { (elrs[k + 1] * p.elr).sqrt() };
-        let name = format!("{:?}", p.regime).to_lowercase();
-        let first = !points[..k].iter().any(|q| q.regime == p.regime);
-        let c = match p.regime {
-            Regime::Convergence => 2,
-            Regime::Chaotic => 1,
-            Regime::Divergence => 3,
-        };
-        shade.push((lo, hi, if first { name } else { String::new() }, c));
-    }
+    let shade = super::reproduce::regime_shade(&points.iter().map(|p| (p.elr, p.regime)).collect::<Vec<_>>());
     let pts = |f: &dyn Fn(&SharpPoint) -> f64| points.iter().map(|p| (p.elr, f(p))).collect::<Vec<_>>();
     let panel = |title: &str, y: &str, log_y: bool, curves: Vec<Curve>| Panel {
         title: title.into(),

@@ -274,7 +274,7 @@ impl SweepDir {
         self.root.join("sweep.toml")
     }
     pub fn log(&self, i: usize) -> PathBuf {
-        self.root.join("logs").join(format!("p{i:04}.log"))
+        self.root.join(Self::log_rel(i))
     }
     pub fn run_dir(&self, p: &Point) -> RunDir {
         RunDir::new(self.root.join(&p.dir))
@@ -367,7 +367,7 @@ pub struct Attempt {
     pub log: String,
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
@@ -394,7 +394,8 @@ impl SweepDir {
     pub fn attempt(&self, p: &Point) -> Option<Attempt> {
         serde_json::from_slice(&std::fs::read(self.attempt_path(p)).ok()?).ok()
     }
-    fn log_rel(&self, i: usize) -> String {
+    /// A point's log, relative to the sweep directory.
+    fn log_rel(i: usize) -> String {
         format!("logs/p{i:04}.log")
     }
 }
@@ -431,7 +432,7 @@ pub fn run_point_as(
         started: unix_now(),
         ended: None,
         error: None,
-        log: sd.log_rel(index),
+        log: SweepDir::log_rel(index),
     };
     let write = |a: &Attempt| store::write_atomic(&sd.attempt_path(p), &serde_json::to_vec_pretty(a)?);
     write(&attempt)?;
@@ -529,7 +530,8 @@ pub fn status(
         let log = sd.log(p.index);
         let attempt = sd.attempt(p);
         let queued = queue.as_ref().and_then(|q| q.get(&p.index));
-        let (status, detail) = if point_state(sd, p) == PointState::Done {
+        let state = point_state(sd, p);
+        let (status, detail) = if state == PointState::Done {
             (Status::Done, String::new())
         } else if let Some((task, state)) = queued {
             match state.as_str() {
@@ -560,7 +562,7 @@ pub fn status(
                     (None, _) if pid_alive(a.pid) => (Status::Running, format!("pid {}", a.pid)),
                     (None, _) => (Status::Failed, format!("interrupted: its process {} is gone", a.pid)),
                 },
-                _ if point_state(sd, p) == PointState::Started => {
+                _ if state == PointState::Started => {
                     (Status::Failed, "started but unfinished, and no process is recorded for it".into())
                 }
                 _ => (Status::Pending, String::new()),

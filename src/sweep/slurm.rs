@@ -266,15 +266,7 @@ pub fn submit(sd: &SweepDir, opts: &SlurmOptions, exe: &Path, indices: &[usize],
     if job_id.is_empty() || !job_id.chars().all(|c| c.is_ascii_digit()) {
         bail!("sbatch printed no job id: `{}`", stdout.trim());
     }
-    let sub = Submission {
-        job_id,
-        points: indices.to_vec(),
-        script: rel,
-        submitted: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0),
-    };
+    let sub = Submission { job_id, points: indices.to_vec(), script: rel, submitted: super::unix_now() };
     subs.push(sub.clone());
     store::write_atomic(&dir.join("submissions.json"), &serde_json::to_vec_pretty(&subs)?)?;
     store::write_atomic(&dir.join("options.json"), &serde_json::to_vec_pretty(opts)?)?;
@@ -344,6 +336,12 @@ pub fn accounting(sd: &SweepDir) -> HashMap<String, String> {
         }
     }
     out
+}
+
+/// Where every point stands now: [`super::status`] with this machine's Slurm queue and
+/// accounting (both optional).
+pub fn status_now(sd: &SweepDir) -> Result<Vec<PointReport>> {
+    super::status(sd, &queue(sd), &accounting(sd))
 }
 
 /// The points a resubmission should run: every point that is neither done nor in the queue.
