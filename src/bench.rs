@@ -46,12 +46,8 @@ pub struct BenchResult {
 
 /// The benchmark's workload: ConvNet-k SI (seed 0), one batch of random images and labels, on
 /// the configured device with the configured threads.
-fn workload(c: &BenchConfig) -> (Net, Tensor, Tensor, Device) {
-    tch::set_num_threads(c.threads as i32);
-    let dev = match c.device {
-        DeviceName::Cpu => Device::Cpu,
-        DeviceName::Cuda => Device::Cuda(0),
-    };
+fn workload(c: &BenchConfig) -> anyhow::Result<(Net, Tensor, Tensor, Device)> {
+    let dev = crate::run::runtime(c.threads, c.device)?;
     let mc =
         ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
     let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
@@ -60,12 +56,12 @@ fn workload(c: &BenchConfig) -> (Net, Tensor, Tensor, Device) {
     let x = Tensor::from_slice(&xs).view([c.batch, 3, 32, 32]).to_device(dev);
     let ys: Vec<i64> = (0..c.batch).map(|_| r.random_range(0..c.classes)).collect();
     let y = Tensor::from_slice(&ys).to_device(dev);
-    (net, x, y, dev)
+    Ok((net, x, y, dev))
 }
 
 /// Time `steps` training steps after `warmup` ones.
 pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
-    let (net, x, y, dev) = workload(c);
+    let (net, x, y, dev) = workload(c)?;
     let oc = OptimConfig { mode: c.mode, lr: c.lr, wd: c.wd, elr: c.elr, ..Default::default() };
     let mut opt = Optimizer::new(&oc, &net, 1, c.steps + c.warmup);
     let sync = || {
@@ -86,9 +82,8 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = times.len();
-    let med = if n % 2 == 1 { times[n / 2] } else { 0.5 * (times[n / 2 - 1] + times[n / 2]) };
+    let med = crate::stats::median(&times);
+    let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
     let round = |v: f64, d: i32| (v * 10f64.powi(d)).round() / 10f64.powi(d);
     Ok(BenchResult {
         framework: "silab".into(),
@@ -99,7 +94,7 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
         width: c.width,
         batch: c.batch,
         ms_per_step_median: round(med, 3),
-        ms_per_step_min: round(times[0], 3),
+        ms_per_step_min: round(min, 3),
         images_per_s: round(c.batch as f64 / med * 1e3, 1),
     })
 }
@@ -137,7 +132,7 @@ pub struct CurvatureBench {
 /// Run the curvature benchmark (the SI group of ConvNet-`c.width`, batch `c.batch`).
 pub fn curvature(c: &BenchConfig, lanczos_iters: usize) -> anyhow::Result<CurvatureBench> {
     use crate::landscape::{GaussNewton, Hessian, Operator, lanczos};
-    let (net, x, y, dev) = workload(c);
+    let (net, x, y, dev) = workload(c)?;
     let h = Hessian {
         net: &net,
         params: net.si().iter().map(|t| t.shallow_clone()).collect(),
@@ -165,7 +160,7 @@ pub fn curvature(c: &BenchConfig, lanczos_iters: usize) -> anyhow::Result<Curvat
                 t.push(s.elapsed().as_secs_f64() * 1e3);
             }
         }
-        crate::analysis::median(&t)
+        crate::stats::median(&t)
     };
     let grad = time(&|| h.gradient());
     let hvp = time(&|| h.apply(&v));

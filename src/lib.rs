@@ -1,15 +1,29 @@
 //! silab: training dynamics and loss landscape of networks with scale-invariant parameters.
 //!
-//! The library does everything; the `silab` binary is a thin CLI over it. Data flows one way:
-//! [`config`] → [`run`] (loop, checkpoints, resume) → [`optim`] / [`model`] / [`metrics`] /
-//! [`data`]; [`sweep`] expands grids into run directories and runs them in worker processes;
-//! [`analysis`] reads run directories (never trains); [`report`] draws figures and writes reports.
+//! The library does everything; the `silab` binary is a thin CLI over it (`src/cli/`, one file
+//! per command). Layers, from the bottom; a module imports only from layers below it (checked by
+//! `scripts/check-layers.py` in CI):
+//!
+//! ```text
+//! studies     silab reproduce: the papers' experiments as data (setups.toml), the sharpness study
+//! report      figures, the papers' figures, report.html, landscape figures
+//! analysis    S-jumps, periods, regimes, boundaries, theory: reads run dirs and tables, never trains
+//! sweep       expansion, manifest, executors (local | slurm), status, tidy tables
+//! lab         one run with every in-training measurement its config asks for
+//! landscape   HVP, Gauss-Newton, Lanczos, sharpness rows (and the in-training hook), lines, slices
+//! run         the trainer's stages, hooks, checkpoint policy, resume; the workspace (device, data, net)
+//! metrics     measurements behind metrics.csv; optim: SGD in full space and on the sphere
+//! model       networks, the SI group, loss; data: synthetic, idx, cifar, batches
+//! config      schema, presets, validation; schema: every column; store: every file name;
+//! progress    the one progress trait; stats: median, trend, rank correlation
+//! ```
+//! `bench` (training-step and curvature timings) sits beside `landscape`.
 //! See `README.md` for the tour and `../shared/spec/EXPERIMENTS.md` for the maths.
 //!
 //! ```no_run
-//! use silab::{config::RunConfig, run};
+//! use silab::{config::RunConfig, lab, progress::Silent};
 //! let cfg = RunConfig::from_preset("quick", &["optim.elr=2e-3".into()]).unwrap();
-//! let summary = run::train(&cfg, "runs/example".as_ref(), &mut run::Silent).unwrap();
+//! let summary = lab::train(&cfg, "runs/example".as_ref(), &mut Silent).unwrap();
 //! println!("final test accuracy {}", summary.last["test_acc"]);
 //! ```
 
@@ -17,10 +31,16 @@ pub mod analysis;
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod lab;
 pub mod landscape;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod progress;
 pub mod report;
 pub mod run;
+pub mod schema;
+pub mod stats;
+pub mod store;
+pub mod studies;
 pub mod sweep;

@@ -1,57 +1,35 @@
-//! Metrics of spec §4, and the one definition of their names (the columns of `metrics.csv`).
+//! Metrics of spec §4: the measurements behind the columns of `metrics.csv` (whose names, types
+//! and meanings are registered once, in [`crate::schema::METRICS`]).
 //!
-//! Symbols: rho = ||w_SI|| (all SI tensors as one vector); ELR = lr / rho^2;
+//! Symbols: rho = ||w_SI|| (all SI tensors as one vector); ELR = lr / rho^2 ([`elr`]);
 //! g_eff = rho * ||grad_SI L|| (the gradient norm at the unit sphere).
 
 use crate::config::Loss;
 use crate::data::Dataset;
-use crate::model::{BnMode, Net, correct, loss, sq_norm};
+use crate::model::{BnMode, Net, Role, correct, loss, sq_norm};
+use crate::schema::{self, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX, METRICS};
 use tch::{Kind, Tensor};
 
-/// The fixed columns of `metrics.csv`, in order, with their meaning (this table is the README's).
-pub const COLUMNS: &[(&str, &str)] = &[
-    ("epoch", "epochs completed at this row (0 = at initialisation)"),
-    ("step", "optimizer steps completed at this row"),
-    ("row", "`epoch` (end of an epoch: every column) or `step` (every `train.log_every` steps: cheap columns only)"),
-    ("lr", "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^2`"),
-    (
-        "train_loss",
-        "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)",
-    ),
-    ("train_acc", "accuracy over the whole training set, same pass as train_loss"),
-    ("test_loss", "loss over the test set, BN in eval mode (running statistics)"),
-    ("test_acc", "accuracy over the test set, BN in eval mode"),
-    ("batch_loss", "mean minibatch loss of the steps since the previous row (epoch rows: of the whole epoch)"),
-    ("rho", "norm of the SI group, rho = ||w_SI||"),
-    ("elr", "effective learning rate lr / rho^2 (sphere mode: the configured ELR)"),
-    ("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),
-    ("eff_grad_norm", "effective gradient norm, mean of rho * ||g_SI|| over the same minibatches"),
-    ("full_grad_norm", "norm of the mean gradient of the SI group over the training set (the train_loss pass)"),
-    ("eff_full_grad_norm", "rho * full_grad_norm"),
-    ("cos_to_init", "cosine between the SI group and its initial value"),
-    ("dist_to_init", "L2 distance between the SI group and its initial value"),
-    ("step_angle", "angle (radians) between the SI group before and after the last step"),
-    ("wall_time", "seconds of training so far (summed over resumed segments; not deterministic)"),
-];
+/// The effective learning rate of a scale-invariant group of norm `rho` stepped with `lr`:
+/// ELR = lr / rho^2 (the step size the group's direction sees). The one definition: the `elr`
+/// column, the per-layer `elr:` columns, the progress line and the analysis all use it.
+pub fn elr(lr: f64, rho: f64) -> f64 {
+    lr / (rho * rho)
+}
 
-/// Prefix of the per-layer norm column of each SI tensor (`norm:conv_layers.0.weight`).
-pub const LAYER_NORM_PREFIX: &str = "norm:";
-/// Prefix of the per-layer ELR column of each SI tensor: lr / ||w_layer||^2.
-pub const LAYER_ELR_PREFIX: &str = "elr:";
-
-/// Index of a fixed column.
+/// Index of a fixed column of `metrics.csv`.
 pub fn col(name: &str) -> usize {
-    COLUMNS.iter().position(|(n, _)| *n == name).unwrap_or_else(|| panic!("unknown metric column {name}"))
+    schema::index(METRICS, name)
 }
 
 /// All column names for a net: the fixed ones, then per-layer ones when `layers` is set.
 pub fn header(net: &Net, layers: bool) -> Vec<String> {
-    let mut h: Vec<String> = COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
+    let mut h: Vec<String> = METRICS.iter().map(|c| c.name.to_string()).collect();
     if layers {
-        for p in net.with_role(crate::model::Role::Si) {
+        for p in net.with_role(Role::Si) {
             h.push(format!("{LAYER_NORM_PREFIX}{}", p.name));
         }
-        for p in net.with_role(crate::model::Role::Si) {
+        for p in net.with_role(Role::Si) {
             h.push(format!("{LAYER_ELR_PREFIX}{}", p.name));
         }
     }
@@ -80,23 +58,37 @@ impl Row {
     pub fn get(&self, name: &str) -> f64 {
         self.values[col(name)]
     }
-    /// CSV fields: integers for epoch/step, the row kind, empty for NaN, else full precision.
+    /// The text of the `row` column.
+    pub fn kind(&self) -> &'static str {
+        if self.is_epoch { "epoch" } else { "step" }
+    }
+    /// CSV fields, each formatted by its column's type ([`ColumnKind::format`]).
     pub fn fields(&self) -> Vec<String> {
         self.values
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                if i == col("row") {
-                    (if self.is_epoch { "epoch" } else { "step" }).to_string()
-                } else if i == col("epoch") || i == col("step") {
-                    format!("{}", *v as u64)
-                } else if v.is_nan() {
-                    String::new()
-                } else {
-                    format!("{v:e}")
-                }
+            .map(|(i, v)| match METRICS.get(i).map(|c| c.kind).unwrap_or(ColumnKind::Float) {
+                ColumnKind::Text => self.kind().to_string(),
+                k => k.format(*v),
             })
             .collect()
+    }
+    /// The epoch line a run prints and logs: the headline metrics, unmeasured ones as `-`.
+    pub fn epoch_line(&self) -> String {
+        let f = |name: &str, prec: usize| {
+            let v = self.get(name);
+            if v.is_nan() { "-".to_string() } else { format!("{v:.prec$}") }
+        };
+        format!(
+            "epoch {:>4}  train_loss {}  train_acc {}  test_acc {}  rho {}  elr {:.2e}  g_eff {}",
+            self.epoch,
+            f("train_loss", 4),
+            f("train_acc", 3),
+            f("test_acc", 3),
+            f("rho", 3),
+            self.get("elr"),
+            f("eff_grad_norm", 3),
+        )
     }
 }
 
@@ -115,19 +107,12 @@ pub struct Eval {
 /// zeroed).
 pub fn evaluate(net: &Net, data: &Dataset, batch: usize, mode: BnMode, loss_kind: Loss, full_grad: bool) -> Eval {
     let n = data.len();
-    let batch = if batch == 0 { n } else { batch };
     let mut loss_sum = 0.0;
     let mut hits = 0i64;
     if full_grad {
         net.zero_grad();
     }
-    let mut start = 0;
-    while start < n {
-        let mut len = batch.min(n - start);
-        // BN in train mode cannot normalize a batch of one: fold it into the previous batch.
-        if mode != BnMode::Eval && n - start - len == 1 {
-            len += 1;
-        }
+    for (start, len) in crate::data::batch_spans(n, batch, mode != BnMode::Eval) {
         let x = data.images.narrow(0, start as i64, len as i64);
         let y = data.labels.narrow(0, start as i64, len as i64);
         let weight = len as f64 / n as f64;
@@ -144,7 +129,6 @@ pub fn evaluate(net: &Net, data: &Dataset, batch: usize, mode: BnMode, loss_kind
                 hits += correct(&logits, &y);
             });
         }
-        start += len;
     }
     let full_grad_norm = full_grad.then(|| {
         let g = crate::optim::si_grad_norm(net).double_value(&[]);

@@ -1,6 +1,5 @@
 //! The `silab` binary: a real kill and resume, errors that name keys, presets, bench output.
 
-use silab::landscape::sharpness;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -137,13 +136,13 @@ fn bench_prints_the_pytorch_scripts_fields() {
 #[test]
 fn readme_documents_every_column_and_key() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for (name, _) in silab::metrics::COLUMNS {
+    for name in silab::schema::METRICS.iter().map(|c| c.name) {
         assert!(readme.contains(&format!("| `{name}` |")), "README lacks column `{name}`");
     }
     for (key, _) in silab::config::all_keys() {
         assert!(readme.contains(&format!("| `{key}` [")), "README lacks config key `{key}`");
     }
-    for (name, _) in silab::landscape::sharpness::COLUMNS {
+    for name in silab::schema::SHARPNESS.iter().map(|c| c.name) {
         assert!(readme.contains(&format!("| `{name}` |")), "README lacks sharpness column `{name}`");
     }
 }
@@ -176,7 +175,7 @@ fn sharpness_command_json_posthoc_file_and_sweeps() {
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3, "epochs 0, 1, 2 of group si");
     for l in &lines {
-        for k in sharpness::CONTRACT.iter().chain(&["gn_top_eig"]) {
+        for k in silab::schema::SHARPNESS_CONTRACT.iter().chain(&["gn_top_eig"]) {
             assert!(l.get(k).is_some_and(|v| !v.is_null()), "{k} missing in {l}");
         }
         assert_eq!(l["group"], "si");

@@ -1,6 +1,6 @@
 //! Curvature tools against exact answers.
 
-use silab::config::{Loss, ModelConfig, Variant};
+use silab::config::{GroupSpec, Loss, ModelConfig, Variant};
 use silab::landscape::sharpness;
 use silab::landscape::*;
 use silab::model::{BnMode, Net};
@@ -216,18 +216,18 @@ fn groups_partition_the_trained_tensors() {
     let all = Group::All;
     assert_eq!(numel(&all), numel(&Group::Si) + numel(&Group::NonSi));
     assert!(Group::Si.is_si(&net) && !Group::NonSi.is_si(&net) && !all.is_si(&net));
-    let layers = Group::expand(&["layers".into()], &net).unwrap();
+    let layers = Group::expand(&["layers".parse().unwrap()], &net).unwrap();
     assert_eq!(layers.iter().map(numel).sum::<usize>(), numel(&all));
     assert_eq!(layers[0], Group::Layer("conv_layers.0".into()));
     assert_eq!(names(&layers[0]), ["conv_layers.0.weight"]);
     assert!(layers[0].is_si(&net) && !Group::Layer("conv_layers.1".into()).is_si(&net));
-    assert_eq!(Group::parse("layer:conv_layers.3").unwrap().name(), "layer:conv_layers.3");
-    let e = Group::expand(&["layer:nope".into()], &net).unwrap_err();
+    assert_eq!("layer:conv_layers.3".parse::<GroupSpec>().unwrap().to_string(), "layer:conv_layers.3");
+    let e = Group::expand(&["layer:nope".parse().unwrap()], &net).unwrap_err().to_string();
     assert!(e.contains("nope") && e.contains("conv_layers.0"), "{e}");
-    assert!(Group::parse("everything").unwrap_err().contains("allowed"));
+    assert!("everything".parse::<GroupSpec>().unwrap_err().contains("allowed"));
     // the fully SI variant has no trained non-SI tensor: the group is dropped, `all` = `si`
     let si = Net::new(&ModelConfig { width: 1, ..Default::default() }, 10, 0, Kind::Float, Device::Cpu);
-    let gs = Group::expand(&["all".into(), "si".into(), "non_si".into()], &si).unwrap();
+    let gs = Group::expand(&["all".parse().unwrap(), "si".parse().unwrap(), "non_si".parse().unwrap()], &si).unwrap();
     assert_eq!(gs, [Group::All, Group::Si]);
     assert!(Group::All.is_si(&si));
 }
@@ -294,7 +294,7 @@ fn sharpness_row_matches_dense_values() {
     // gauss_newton = false leaves its columns empty; JSON has the contract's keys
     assert!(r.get("gn_trace").is_nan());
     let j = r.to_json();
-    for k in sharpness::CONTRACT {
+    for k in silab::schema::SHARPNESS_CONTRACT {
         assert!(j.get(k).is_some(), "JSON lacks {k}");
     }
     assert!(j["gn_trace"].is_null());

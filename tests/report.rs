@@ -57,8 +57,41 @@ fn check_report(out: &Path, images: usize) {
     assert!(html.contains("What matched") && html.contains("paper"));
     match images_loaded_in_chromium(&out.join("report.html")) {
         Some(loaded) => assert_eq!(loaded, format!("{images}/{images}"), "images loaded in Chromium"),
-        None if std::env::var("CI").is_ok() => panic!("CI must check the report in headless Chromium, but none ran"),
-        None => eprintln!("SKIPPED the Chromium check: no chromium here (.ci/run installs it)"),
+        None => panic!(
+            "the report must be checked in headless Chromium, but none ran here: install Debian's `chromium` \
+             (./run-tests does on first use, as root with apt)"
+        ),
+    }
+}
+
+/// The boundaries of a regimes summary, checked against its runs: each is `[lo, hi]` with `lo`
+/// the largest ELR of the lower regime and `hi` the smallest ELR above it of the higher regime,
+/// or null exactly when the runs have no such pair.
+fn check_boundaries(s: &serde_json::Value) {
+    let runs: Vec<(f64, String)> = s["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["elr"].as_f64().unwrap(), r["regime"].as_str().unwrap().to_string()))
+        .collect();
+    let b = &s["boundaries"];
+    assert!(b["ordered"].is_boolean(), "{b}");
+    for (key, lower, higher) in
+        [("convergence_chaotic", "convergence", "chaotic"), ("chaotic_divergence", "chaotic", "divergence")]
+    {
+        let lo = runs.iter().filter(|r| r.1 == lower).map(|r| r.0).fold(f64::NAN, f64::max);
+        let hi = runs.iter().filter(|r| r.1 == higher && r.0 > lo).map(|r| r.0).fold(f64::NAN, f64::min);
+        if lo.is_finite() && hi.is_finite() {
+            let v: Vec<f64> = b[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("{key} missing: {b}"))
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            assert_eq!(v, vec![lo, hi], "{key}");
+        } else {
+            assert!(b[key].is_null(), "{key} should be null for runs {runs:?}: {b}");
+        }
     }
 }
 
@@ -75,8 +108,7 @@ fn reproduce_regimes_smoke_with_sharpness() {
         assert!(r["elr"].is_f64());
         assert!(["convergence", "chaotic", "divergence"].contains(&r["regime"].as_str().unwrap()));
     }
-    let b = &s["boundaries"];
-    assert!(b.get("convergence_chaotic").is_some() && b.get("chaotic_divergence").is_some());
+    check_boundaries(&s);
     for f in ["fig_dynamics.png", "fig_dynamics.svg", "fig_final_vs_elr.png", "fig_final_vs_elr.svg"] {
         assert!(d.path().join(f).is_file(), "{f}");
     }
@@ -100,8 +132,8 @@ fn reproduce_regimes_smoke_with_sharpness() {
     }
     assert!(s["checks"].as_array().unwrap().iter().any(|c| c[0].as_str().unwrap().contains("flatter at larger ELR")));
     check_report(d.path(), 3);
-    assert_eq!(silab::report::sharpness::spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
-    assert_eq!(silab::report::sharpness::spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 5.0, 6.0, 9.0]), Some(1.0));
+    assert_eq!(silab::stats::spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+    assert_eq!(silab::stats::spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 5.0, 6.0, 9.0]), Some(1.0));
 }
 
 #[test]
@@ -112,7 +144,15 @@ fn reproduce_periodic_smoke() {
     assert_eq!(runs.len(), 2);
     for r in runs {
         assert!(r["lr"].is_f64() && r["wd"].is_f64() && r["s_jumps"].is_array());
-        assert!(r.get("period_epochs").is_some());
+        // the period is the median spacing of the S-jumps, and null with fewer than two
+        let epochs: Vec<f64> = r["s_jumps"].as_array().unwrap().iter().map(|j| j["epoch"].as_f64().unwrap()).collect();
+        if epochs.len() >= 2 {
+            let gaps: Vec<f64> = epochs.windows(2).map(|w| w[1] - w[0]).collect();
+            assert_eq!(r["period_epochs"].as_f64(), Some(silab::stats::median(&gaps)), "{r}");
+        } else {
+            assert!(r["period_epochs"].is_null() && r["period_steps"].is_null(), "{r}");
+        }
+        assert!(["convergence", "chaotic", "divergence"].contains(&r["regime"].as_str().unwrap()));
     }
     check_report(d.path(), 2);
 }
@@ -122,19 +162,19 @@ fn reproduce_mse_smoke_and_unknown_names() {
     let d = tempfile::tempdir().unwrap();
     let s = reproduce("mse", d.path());
     assert_eq!(s["experiment"], "mse");
+    check_boundaries(&s);
     let o = Command::new(env!("CARGO_BIN_EXE_silab")).args(["reproduce", "sharpness"]).output().unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("periodic, regimes or mse"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("[possible values: periodic, regimes, mse]"));
 }
 
 /// Every experiment's sweep file parses and expands at every scale (the cpu and paper ones too).
 #[test]
 fn every_experiment_and_scale_expands() {
-    use silab::report::reproduce::{Experiment, Scale, sweep_text};
-    use silab::sweep::SweepSpec;
-    for e in [Experiment::Periodic, Experiment::Regimes, Experiment::Mse] {
-        for s in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
-            let spec = SweepSpec::parse(&sweep_text(e, s, Some(Path::new("/data/cifar"))), "t", &[]).unwrap();
+    use silab::studies::{Experiment, Scale, sweep_spec};
+    for e in Experiment::ALL {
+        for s in Scale::ALL {
+            let spec = sweep_spec(e, s, Some(Path::new("/data/cifar")), &[]).unwrap();
             let pts = spec.expand().unwrap();
             assert!(pts.len() >= 2, "{e:?} {s:?}");
             if s == Scale::Paper {

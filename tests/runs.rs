@@ -1,7 +1,9 @@
 //! Whole runs: resume = uninterrupted, the dynamics promised for each mode, real MNIST.
 
 use silab::config::RunConfig;
-use silab::run::{self, Silent, store};
+use silab::lab as run;
+use silab::progress::Silent;
+use silab::store;
 use std::path::Path;
 
 fn cfg(sets: &[&str]) -> RunConfig {
@@ -12,7 +14,10 @@ fn cfg(sets: &[&str]) -> RunConfig {
 
 /// metrics.csv without the (non-deterministic) wall_time column.
 fn metrics_without_time(dir: &Path) -> Vec<Vec<String>> {
-    let (h, rows) = store::read_metrics(&dir.join("metrics.csv")).unwrap();
+    let (h, rows) = {
+        let r = store::read_records(&dir.join("metrics.csv"), false).unwrap();
+        (r.header, r.rows)
+    };
     let t = h.iter().position(|c| c == "wall_time").unwrap();
     let mut out = vec![h];
     out.extend(rows);
@@ -25,7 +30,10 @@ fn metrics_without_time(dir: &Path) -> Vec<Vec<String>> {
 }
 
 fn column(dir: &Path, name: &str, epoch_rows_only: bool) -> Vec<f64> {
-    let (h, rows) = store::read_metrics(&dir.join("metrics.csv")).unwrap();
+    let (h, rows) = {
+        let r = store::read_records(&dir.join("metrics.csv"), false).unwrap();
+        (r.header, r.rows)
+    };
     let i = h.iter().position(|c| c == name).unwrap();
     let k = h.iter().position(|c| c == "row").unwrap();
     rows.iter().filter(|r| !epoch_rows_only || r[k] == "epoch").map(|r| r[i].parse().unwrap_or(f64::NAN)).collect()
@@ -58,7 +66,8 @@ fn resume_equals_uninterrupted() {
         std::fs::remove_file(bd.optim_state(e)).unwrap();
     }
     let s = run::resume(&b, &mut Silent).unwrap();
-    assert_eq!(s.status, "completed");
+    assert_eq!(s.status, silab::run::RunStatus::Completed);
+    assert!(std::fs::read_to_string(b.join("summary.json")).unwrap().contains("\"status\": \"completed\""));
     assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
     let (ta, _) = store::load_tensors(&store::RunDir::new(&a).checkpoint(3)).unwrap();
     let (tb, _) = store::load_tensors(&bd.checkpoint(3)).unwrap();
@@ -162,8 +171,11 @@ fn run_directory_contents() {
     let e = run::train(&c, root.path(), &mut Silent).unwrap_err().to_string();
     assert!(e.contains("--resume"), "{e}");
     // The header lists every documented column, then per-layer ones.
-    let (h, _) = store::read_metrics(&d.metrics()).unwrap();
-    for (name, _) in silab::metrics::COLUMNS {
+    let (h, _) = {
+        let r = store::read_records(&d.metrics(), false).unwrap();
+        (r.header, r.rows)
+    };
+    for name in silab::schema::METRICS.iter().map(|c| c.name) {
         assert!(h.iter().any(|c| c == name), "{name} missing");
     }
     assert!(h.iter().any(|c| c == "norm:conv_layers.0.weight") && h.iter().any(|c| c == "elr:conv_layers.11.weight"));
@@ -195,7 +207,10 @@ fn fine_tuning_starts_from_another_runs_checkpoint() {
 
 /// sharpness.csv without the (non-deterministic) seconds column.
 fn sharpness_without_time(dir: &Path) -> Vec<Vec<String>> {
-    let (h, rows) = store::read_metrics(&dir.join("sharpness.csv")).unwrap();
+    let (h, rows) = {
+        let r = store::read_records(&dir.join("sharpness.csv"), false).unwrap();
+        (r.header, r.rows)
+    };
     let t = h.iter().position(|c| c == "seconds").unwrap();
     std::iter::once(h)
         .chain(rows)
@@ -263,7 +278,10 @@ fn sharpness_every_steps() {
     ]);
     let root = tempfile::tempdir().unwrap();
     run::train(&c, root.path(), &mut Silent).unwrap();
-    let (h, rows) = store::read_metrics(&root.path().join("sharpness.csv")).unwrap();
+    let (h, rows) = {
+        let r = store::read_records(&root.path().join("sharpness.csv"), false).unwrap();
+        (r.header, r.rows)
+    };
     let col = |n: &str| h.iter().position(|c| c == n).unwrap();
     let got: Vec<(String, String)> = rows.iter().map(|r| (r[col("epoch")].clone(), r[col("step")].clone())).collect();
     let want = [("0", "0"), ("0", "3"), ("1", "6"), ("1", "9"), ("2", "10")];

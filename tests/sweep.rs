@@ -1,8 +1,8 @@
 //! Sweeps: expansion, resume, the tidy table (read back by polars).
 
-use silab::run::Silent;
-use silab::sweep::local::{self, Quiet};
-use silab::sweep::{PointState, SweepDir, SweepSpec, point_state, run_point, table};
+use silab::progress::Silent;
+use silab::sweep::local;
+use silab::sweep::{self, Attempt, PointState, SweepDir, SweepSpec, point_state, run_point, table};
 use std::path::Path;
 
 const BASE: &str = r#"
@@ -101,27 +101,27 @@ fn sweep_resumes_and_table_matches_uninterrupted() {
     let root = tempfile::tempdir().unwrap();
     let (a, b) = (SweepDir::new(root.path().join("a")), SweepDir::new(root.path().join("b")));
     let s = spec();
-    a.create(&s).unwrap();
-    let r = local::run(&a, 2, silab_exe(), &mut Quiet).unwrap();
+    sweep::create(&a, &s).unwrap();
+    let r = local::run(&a, 2, silab_exe(), &mut Silent).unwrap();
     assert_eq!((r.done, r.failed.len()), (8, 0));
     let ta = table::write(&a).unwrap();
 
-    let m = b.create(&s).unwrap();
+    let m = sweep::create(&b, &s).unwrap();
     run_point(&b.root, 0, &mut Silent).unwrap();
     run_point(&b.root, 5, &mut Silent).unwrap();
     // point 5 "killed" after epoch 1: drop its later checkpoint
-    let rd = b.run_dir(&m.points[5]);
+    let rd = m.points[5].run_dir(&b);
     std::fs::remove_file(rd.checkpoint(2)).unwrap();
     std::fs::remove_file(rd.optim_state(2)).unwrap();
     std::fs::remove_file(rd.summary()).unwrap();
     assert_eq!(point_state(&b, &m.points[0]), PointState::Done);
     assert_eq!(point_state(&b, &m.points[5]), PointState::Started);
     assert_eq!(point_state(&b, &m.points[1]), PointState::Pending);
-    let mtime = std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap();
-    let r = local::run(&b, 2, silab_exe(), &mut Quiet).unwrap();
+    let mtime = std::fs::metadata(m.points[0].run_dir(&b).metrics()).unwrap().modified().unwrap();
+    let r = local::run(&b, 2, silab_exe(), &mut Silent).unwrap();
     assert_eq!((r.done, r.failed.len()), (8, 0));
     assert_eq!(
-        std::fs::metadata(b.run_dir(&m.points[0]).metrics()).unwrap().modified().unwrap(),
+        std::fs::metadata(m.points[0].run_dir(&b).metrics()).unwrap().modified().unwrap(),
         mtime,
         "done point rerun"
     );
@@ -131,7 +131,7 @@ fn sweep_resumes_and_table_matches_uninterrupted() {
     // A different sweep in the same directory is refused.
     let mut other = spec();
     other.seeds = vec![5];
-    let e = b.create(&other).unwrap_err().to_string();
+    let e = sweep::create(&b, &other).unwrap_err().to_string();
     assert!(e.contains("different sweep"), "{e}");
 }
 
@@ -142,7 +142,7 @@ fn table_schema_and_polars_reads_it() {
     let root = tempfile::tempdir().unwrap();
     let sd = SweepDir::new(root.path());
     let s = spec();
-    sd.create(&s).unwrap();
+    sweep::create(&sd, &s).unwrap();
     for i in 0..8 {
         run_point(&sd.root, i, &mut Silent).unwrap();
     }
@@ -181,14 +181,14 @@ print("polars ok", p.shape)
 /// picks exactly the failed and pending points.
 #[test]
 fn status_from_attempt_records_and_queue() {
-    use silab::sweep::{Attempt, AttemptStatus, Status, slurm, status};
+    use silab::sweep::{AttemptStatus, Status, slurm, status};
     use std::collections::HashMap;
     let root = tempfile::tempdir().unwrap();
     let sd = SweepDir::new(root.path());
-    let m = sd.create(&spec()).unwrap();
+    let m = sweep::create(&sd, &spec()).unwrap();
     run_point(&sd.root, 0, &mut Silent).unwrap();
     // point 1 cannot load its data: the error names the point and its log
-    let rd1 = sd.run_dir(&m.points[1]);
+    let rd1 = m.points[1].run_dir(&sd);
     let cfg = std::fs::read_to_string(rd1.config()).unwrap();
     let broken =
         cfg.replace("name = \"synthetic\"", "name = \"mnist\"").replace("dir = \"\"", "dir = \"/nonexistent/mnist\"");
@@ -196,7 +196,7 @@ fn status_from_attempt_records_and_queue() {
     std::fs::write(rd1.config(), broken).unwrap();
     let e = format!("{:#}", run_point(&sd.root, 1, &mut Silent).unwrap_err());
     assert!(e.contains("point 1") && e.contains("logs/p0001.log") && e.contains("/nonexistent/mnist"), "{e}");
-    let a = sd.attempt(&m.points[1]).unwrap();
+    let a = Attempt::read(&sd, &m.points[1]).unwrap();
     assert_eq!(a.status, AttemptStatus::Failed);
     // point 2: "running" in a process that no longer exists; point 3: in this (live) process
     let fake = |pid: u32, task: Option<&str>| Attempt {
@@ -210,7 +210,7 @@ fn status_from_attempt_records_and_queue() {
         log: "logs/x.log".into(),
     };
     let write = |i: usize, a: &Attempt| {
-        std::fs::write(sd.attempt_path(&m.points[i]), serde_json::to_vec(a).unwrap()).unwrap();
+        std::fs::write(m.points[i].run_dir(&sd).attempt(), serde_json::to_vec(a).unwrap()).unwrap();
     };
     let dead = {
         let mut c = std::process::Command::new("true").spawn().unwrap();
@@ -251,7 +251,7 @@ fn slurm_array_spec_and_script() {
     assert_eq!(array_spec(&[4], None), "4");
     let root = tempfile::tempdir().unwrap();
     let sd = SweepDir::new(root.path().join("my sweep"));
-    sd.create(&spec()).unwrap();
+    sweep::create(&sd, &spec()).unwrap();
     let opts = SlurmOptions {
         partition: Some("gpu".into()),
         time: Some("1-00:00:00".into()),

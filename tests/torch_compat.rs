@@ -5,7 +5,7 @@
 use silab::config::{Arch, Loss, ModelConfig, OptimConfig, OptimMode, Variant};
 use silab::model::{BnMode, Net, loss};
 use silab::optim::Optimizer;
-use silab::run::store::save_tensors;
+use silab::store::save_tensors;
 use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
 

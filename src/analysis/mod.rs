@@ -6,7 +6,11 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use crate::config::{OptimMode, RunConfig};
-use crate::run::store;
+use crate::run::Summary;
+use crate::schema::{self, METRICS};
+use crate::stats::{mean, median, std, trend};
+use crate::store::{self, RunDir, SweepDir};
+use crate::sweep::Manifest;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::Path;
@@ -30,9 +34,15 @@ pub struct Series {
 impl Series {
     /// Read the epoch rows of a run directory.
     pub fn from_run(dir: &Path) -> Result<Series> {
-        let cfg = RunConfig::from_file(&dir.join("config.toml"), &[])?;
-        let (h, rows) = store::read_metrics(&dir.join("metrics.csv"))?;
-        let col = |n: &str| h.iter().position(|c| c == n).with_context(|| format!("{}: no column {n}", dir.display()));
+        let rd = RunDir::new(dir);
+        let cfg = RunConfig::from_file(&rd.config(), &[])?;
+        let records = store::read_records(&rd.metrics(), false)?;
+        let (h, rows) = (&records.header, &records.rows);
+        // every name read here is a registered metrics.csv column (schema::index panics otherwise)
+        let col = |n: &str| {
+            let _ = schema::index(METRICS, n);
+            h.iter().position(|c| c == n).with_context(|| format!("{}: no column {n}", rd.metrics().display()))
+        };
         let (k, e, tl, ta, te, r, el, g) = (
             col("row")?,
             col("epoch")?,
@@ -45,8 +55,7 @@ impl Series {
         );
         let rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[k] == "epoch").collect();
         let get = |i: usize| rows.iter().map(|r| r[i].parse().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
-        let summary: Option<crate::run::Summary> =
-            std::fs::read(dir.join("summary.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let summary = Summary::read(&rd).ok();
         Ok(Series {
             epoch: get(e),
             train_loss: get(tl),
@@ -151,34 +160,17 @@ pub struct Period {
     pub std: f64,
 }
 
-/// Median of the finite values (mean of the middle two for an even count; NaN if none).
-pub fn median(v: &[f64]) -> f64 {
-    let mut v: Vec<f64> = v.iter().cloned().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    let v: Vec<f64> = v.iter().cloned().filter(|x| x.is_finite()).collect();
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
 /// Median spacing of the jumps (needs at least two).
 pub fn period(jumps: &[SJump]) -> Option<Period> {
     if jumps.len() < 2 {
         return None;
     }
     let d: Vec<f64> = jumps.windows(2).map(|w| w[1].epoch - w[0].epoch).collect();
-    let m = mean(&d);
     Some(Period {
         median: median(&d),
         min: d.iter().cloned().fold(f64::INFINITY, f64::min),
         max: d.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
-        std: (d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / d.len() as f64).sqrt(),
+        std: std(&d),
     })
 }
 
@@ -226,27 +218,6 @@ pub struct RegimeReport {
     /// Least-squares slope of ln(train loss) per epoch over the tail, and its t-statistic.
     pub loss_slope: f64,
     pub loss_slope_t: f64,
-}
-
-/// Slope and its t-statistic of the least-squares line through (x, y).
-fn trend(x: &[f64], y: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
-    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let b = sxy / sxx;
-    let resid: f64 = x.iter().zip(y).map(|(a, c)| (c - my - b * (a - mx)).powi(2)).sum();
-    let se = (resid / (n - 2.0).max(1.0) / sxx).sqrt();
-    (
-        b,
-        if se > 0.0 {
-            b / se
-        } else if b < 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        },
-    )
 }
 
 /// Classify a run from the tail of its train loss and accuracy, relative to chance (1/C) and to
@@ -390,8 +361,7 @@ pub fn theory(s: &Series) -> Option<Theory> {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunAnalysis {
     pub dir: String,
-    /// `full` or `sphere`.
-    pub mode: String,
+    pub mode: OptimMode,
     pub lr: f64,
     pub wd: f64,
     /// Configured ELR (sphere mode).
@@ -411,14 +381,14 @@ pub struct RunAnalysis {
 
 /// Analyse one run directory.
 pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<RunAnalysis> {
-    let cfg = RunConfig::from_file(&dir.join("config.toml"), &[])?;
+    let cfg = RunConfig::from_file(&RunDir::new(dir).config(), &[])?;
     let s = Series::from_run(dir)?;
     let full = cfg.optim.mode == OptimMode::Full;
     let jumps = if full { s_jumps(&s, jp) } else { vec![] };
     let per = period(&jumps);
     Ok(RunAnalysis {
         dir: dir.display().to_string(),
-        mode: if full { "full" } else { "sphere" }.into(),
+        mode: cfg.optim.mode,
         lr: cfg.optim.lr,
         wd: cfg.optim.wd,
         elr: cfg.optim.elr,
@@ -458,7 +428,7 @@ pub struct SweepAnalysis {
 /// Period scaling from runs (averaging seeds with the same lr*wd).
 pub fn period_scaling(runs: &[RunAnalysis]) -> Option<PeriodScaling> {
     let mut by: Vec<(f64, Vec<f64>)> = vec![];
-    for r in runs.iter().filter(|r| r.mode == "full") {
+    for r in runs.iter().filter(|r| r.mode == OptimMode::Full) {
         if let Some(p) = r.period_steps {
             let key = r.lr * r.wd;
             match by.iter_mut().find(|(k, _)| (*k - key).abs() <= 1e-12 * key) {
@@ -483,25 +453,33 @@ pub fn period_scaling(runs: &[RunAnalysis]) -> Option<PeriodScaling> {
 
 /// Analyse a run directory or a sweep directory (with `manifest.json`).
 pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAnalysis> {
-    let runs: Vec<RunAnalysis> = if dir.join("manifest.json").exists() {
-        let sd = crate::sweep::SweepDir::new(dir);
-        let m = sd.manifest()?;
+    let sd = SweepDir::new(dir);
+    let runs: Vec<RunAnalysis> = if sd.exists() {
+        let m = Manifest::read(&sd)?;
         m.points
             .iter()
-            .filter(|p| sd.run_dir(p).metrics().exists())
-            .map(|p| analyze_run(&sd.run_dir(p).root, jp, rp))
+            .filter(|p| p.run_dir(&sd).metrics().exists())
+            .map(|p| analyze_run(&p.run_dir(&sd).root, jp, rp))
             .collect::<Result<_>>()?
     } else {
         vec![analyze_run(dir, jp, rp)?]
     };
     let sphere: Vec<(f64, Regime)> =
-        runs.iter().filter(|r| r.mode == "sphere").map(|r| (r.elr, r.regime.regime)).collect();
+        runs.iter().filter(|r| r.mode == OptimMode::Sphere).map(|r| (r.elr, r.regime.regime)).collect();
     let elrs: std::collections::BTreeSet<u64> = sphere.iter().map(|p| p.0.to_bits()).collect();
     Ok(SweepAnalysis {
         boundaries: (elrs.len() >= 2).then(|| boundaries(&sphere)),
         period_scaling: period_scaling(&runs),
         runs,
     })
+}
+
+/// `silab analyze DIR`: [`analyze`], with the result also written to `DIR/analysis.json`.
+pub fn analyze_and_save(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAnalysis> {
+    let a = analyze(dir, jp, rp)?;
+    // a run directory and a sweep directory name the file alike
+    store::write_json(&RunDir::new(dir).analysis(), &a)?;
+    Ok(a)
 }
 
 /// `1.234e-3`, or `-` for a missing (non-finite) value.
@@ -518,7 +496,7 @@ pub fn to_text(a: &SweepAnalysis) -> String {
         o += &format!(
             "{:<32} {:<7} {:<10} {:<10} {:<10} {:<12} {:<6} {:<11} {:.4}\n",
             name,
-            r.mode,
+            format!("{:?}", r.mode).to_lowercase(),
             fmt(r.lr),
             fmt(r.wd),
             fmt(r.elr),

@@ -85,6 +85,16 @@ impl Dataset {
             pad_value: self.pad_value,
         }
     }
+    /// The first `n` images (all of them when `n` is 0 or larger than the set), sharing memory.
+    pub fn head(&self, n: usize) -> Dataset {
+        let k = if n == 0 { self.len() } else { n.min(self.len()) } as i64;
+        Dataset {
+            images: self.images.narrow(0, 0, k),
+            labels: self.labels.narrow(0, 0, k),
+            classes: self.classes,
+            pad_value: self.pad_value,
+        }
+    }
     /// Copy to a device.
     pub fn to_device(&self, device: Device) -> Dataset {
         Dataset {
@@ -214,6 +224,25 @@ pub fn batches_per_epoch(n: usize, b: usize) -> usize {
     n / b + usize::from(n % b > 1)
 }
 
+/// Fixed-order batches over `n` items as `(start, len)`: consecutive chunks of `batch` items
+/// (`0` = one batch of all). With `fold_single`, a trailing batch of a single item is merged into
+/// the one before it: BatchNorm with batch statistics cannot normalize one sample. Every
+/// evaluation pass (metrics, curvature) batches with this.
+pub fn batch_spans(n: usize, batch: usize, fold_single: bool) -> Vec<(usize, usize)> {
+    let batch = if batch == 0 { n } else { batch };
+    let mut out = vec![];
+    let mut start = 0;
+    while start < n {
+        let mut len = batch.min(n - start);
+        if fold_single && n - start - len == 1 {
+            len += 1;
+        }
+        out.push((start, len));
+        start += len;
+    }
+    out
+}
+
 /// The minibatch index lists of one epoch: a permutation of `0..n` drawn from `(seed, epoch)`.
 pub fn epoch_batches(n: usize, b: usize, seed: u64, epoch: usize) -> Vec<Vec<i64>> {
     let mut perm: Vec<i64> = (0..n as i64).collect();
@@ -260,6 +289,16 @@ mod tests {
     }
 
     #[test]
+    fn batch_spans_cover_in_order_and_fold_a_single() {
+        assert_eq!(batch_spans(10, 4, false), vec![(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(batch_spans(9, 4, false), vec![(0, 4), (4, 4), (8, 1)]);
+        assert_eq!(batch_spans(9, 4, true), vec![(0, 4), (4, 5)]);
+        assert_eq!(batch_spans(7, 0, true), vec![(0, 7)]);
+        assert_eq!(batch_spans(1, 4, true), vec![(0, 1)]);
+        assert!(batch_spans(0, 4, true).is_empty());
+    }
+
+    #[test]
     fn label_noise_changes_exact_fraction_to_other_classes() {
         let d = synthetic::generate(200, 10, 1.0, 0, streams::SYNTH_TRAIN);
         let before = Vec::<i64>::try_from(&d.labels).unwrap();
@@ -271,11 +310,28 @@ mod tests {
 
     #[test]
     fn augment_keeps_shape_and_is_a_crop_or_flip() {
-        let d = synthetic::generate(4, 2, 1.0, 0, streams::SYNTH_TRAIN);
+        let d = synthetic::generate(6, 2, 1.0, 0, streams::SYNTH_TRAIN);
         let a = augment(&d.images, d.pad_value, &mut rng(0, 9));
         assert_eq!(a.size(), d.images.size());
-        // Each augmented image's pixel multiset mostly overlaps the original (crop shifts <= 4).
-        let e = (&a - &d.images).abs().mean(Kind::Float).double_value(&[]);
-        assert!(e > 0.0);
+        // Each output is exactly one of the 9 x 9 crops of the image padded by 4 with the value
+        // of a black pixel, flipped horizontally or not.
+        let fill = Tensor::from_slice(&d.pad_value).view([3, 1, 1]);
+        let mut moved = 0;
+        for i in 0..6 {
+            let padded = (d.images.get(i) - &fill).constant_pad_nd([4, 4, 4, 4]) + &fill;
+            let out = a.get(i);
+            let found = (0..9).flat_map(|dy| (0..9).flat_map(move |dx| [(dy, dx, false), (dy, dx, true)])).find(
+                |&(dy, dx, flip)| {
+                    let c = padded.narrow(1, dy, 32).narrow(2, dx, 32);
+                    let c = if flip { c.flip([2]) } else { c };
+                    (&c - &out).abs().max().double_value(&[]) == 0.0
+                },
+            );
+            let (dy, dx, flip) = found.unwrap_or_else(|| panic!("image {i} is not a crop or flip of its padding"));
+            if (dy, dx, flip) != (4, 4, false) {
+                moved += 1;
+            }
+        }
+        assert!(moved >= 4, "only {moved} of 6 images were moved or flipped");
     }
 }

@@ -12,13 +12,18 @@
 //!   (Li et al. 2018: each output filter of `d` rescaled to the norm of that filter of `w`; 1-D
 //!   tensors to the tensor's norm) and `w + α d₁ + β d₂`.
 
-use super::Group;
-use crate::config::Loss;
+use super::{Group, LandscapeError};
+use crate::config::{CurvatureBn, GroupSpec, Loss, RunConfig};
 use crate::data::{Dataset, rng};
 use crate::metrics::evaluate;
-use crate::model::{BnMode, NamedTensors, Net, Role, sq_norm};
+use crate::model::{BnMode, ModelError, NamedTensors, Net, Role, sq_norm};
+use crate::progress::Progress;
+use crate::run::Workspace;
+use crate::store::{self, RunDir, ScanFiles};
+use anyhow::{Context, Result, bail};
 use rand_distr::{Distribution, StandardNormal};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
 
 /// Which path a line follows.
@@ -26,6 +31,24 @@ use tch::{Kind, Tensor};
 pub enum PathKind {
     Straight,
     GreatCircle,
+}
+
+/// Which paths a line scan follows (`--path`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Paths {
+    Both,
+    Straight,
+    GreatCircle,
+}
+
+impl Paths {
+    pub fn kinds(self) -> Vec<PathKind> {
+        match self {
+            Paths::Both => vec![PathKind::Straight, PathKind::GreatCircle],
+            Paths::Straight => vec![PathKind::Straight],
+            Paths::GreatCircle => vec![PathKind::GreatCircle],
+        }
+    }
 }
 
 impl PathKind {
@@ -41,8 +64,10 @@ fn si_names(net: &Net) -> Vec<String> {
     net.with_role(Role::Si).iter().map(|p| p.name.clone()).collect()
 }
 
+/// A tensor of a point; the point was checked against the net ([`Net::check_compatible`]) before
+/// any scan, so every name is there.
 fn find<'a>(t: &'a NamedTensors, name: &str) -> &'a Tensor {
-    &t.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("tensor `{name}` missing")).1
+    &t.iter().find(|(n, _)| n == name).expect("a point checked against the net").1
 }
 
 /// The weights at `t` on the path from `a` (t = 0) to `b` (t = 1); both hold every tensor of
@@ -217,22 +242,11 @@ pub fn evaluate_at(
     loss: Loss,
     mode: BnMode,
     batch: usize,
-) -> Result<Point, String> {
+) -> Result<Point, ModelError> {
     net.load(weights)?;
     let tr = evaluate(net, train, batch, mode, loss, false);
     let te = evaluate(net, test, batch, mode, loss, false);
     Ok(Point { train_loss: tr.loss, train_acc: tr.acc, test_loss: te.loss, test_acc: te.acc, rho: net.rho() })
-}
-
-/// The first `n` images of a data set (all when `n` is 0 or larger).
-pub fn head(d: &Dataset, n: usize) -> Dataset {
-    let k = if n == 0 { d.len() } else { n.min(d.len()) } as i64;
-    Dataset {
-        images: d.images.narrow(0, 0, k),
-        labels: d.labels.narrow(0, 0, k),
-        classes: d.classes,
-        pad_value: d.pad_value,
-    }
 }
 
 /// One evaluated point of a line or slice: `landscape.csv`'s row.
@@ -294,7 +308,9 @@ pub fn scan_line(
     kinds: &[PathKind],
     d: &ScanData,
     mut progress: impl FnMut(),
-) -> Result<Vec<ScanRow>, String> {
+) -> Result<Vec<ScanRow>, LandscapeError> {
+    net.check_compatible(a)?;
+    net.check_compatible(b)?;
     let mut out = vec![];
     for &k in kinds {
         for &t in ts {
@@ -318,7 +334,8 @@ pub fn scan_slice(
     betas: &[f64],
     d: &ScanData,
     mut progress: impl FnMut(),
-) -> Result<Vec<ScanRow>, String> {
+) -> Result<Vec<ScanRow>, LandscapeError> {
+    net.check_compatible(center)?;
     let d1 = random_direction(net, center, group, seed, None);
     let d2 = (!betas.is_empty()).then(|| random_direction(net, center, group, seed + 1, Some(&d1)));
     let mut out = vec![];
@@ -334,25 +351,23 @@ pub fn scan_slice(
     Ok(out)
 }
 
-/// Write rows as CSV.
-pub fn write_csv(path: &std::path::Path, rows: &[ScanRow]) -> anyhow::Result<()> {
+/// Write rows as CSV (columns: [`crate::schema::SCAN`]).
+pub fn write_csv(path: &Path, rows: &[ScanRow]) -> Result<()> {
     let mut w = csv::Writer::from_writer(vec![]);
     for r in rows {
         w.serialize(r)?;
     }
-    crate::run::store::write_atomic(path, &w.into_inner()?)
+    Ok(store::write_atomic(path, &w.into_inner()?)?)
 }
 
 /// A point in weight space named on the command line: `RUN_DIR` (its latest checkpoint),
 /// `RUN_DIR@EPOCH`, or a checkpoint file (`RUN_DIR/checkpoints/epoch_00100.safetensors`).
 /// Returns the run's config, the tensors, and a label (`RUN_DIR@EPOCH`).
-pub fn load_point(spec: &str) -> anyhow::Result<(crate::config::RunConfig, NamedTensors, String)> {
-    use crate::run::store::{self, RunDir};
-    use anyhow::{Context, bail};
-    let p = std::path::Path::new(spec);
+pub fn load_point(spec: &str) -> Result<(RunConfig, NamedTensors, String)> {
+    let p = Path::new(spec);
     let (dir, file) = if p.is_file() {
-        let dir = p.parent().and_then(|c| c.parent()).context("a checkpoint file lies in RUN_DIR/checkpoints/")?;
-        (dir.to_path_buf(), p.to_path_buf())
+        let dir = RunDir::of_checkpoint(p).context("a checkpoint file lies in RUN_DIR/checkpoints/")?;
+        (dir, p.to_path_buf())
     } else {
         let (d, epoch) = match spec.rsplit_once('@') {
             Some((d, e)) => (d, Some(e.parse::<usize>().with_context(|| format!("`{spec}`: expected RUN_DIR@EPOCH"))?)),
@@ -365,10 +380,131 @@ pub fn load_point(spec: &str) -> anyhow::Result<(crate::config::RunConfig, Named
             Some(e) => bail!("{d}: no checkpoint for epoch {e}; checkpoints: {avail:?}"),
             None => *avail.last().with_context(|| format!("{d}: not a run directory with checkpoints"))?,
         };
-        (rd.root.clone(), rd.checkpoint(e))
+        let file = rd.checkpoint(e);
+        (rd, file)
     };
-    let cfg = crate::config::RunConfig::from_file(&RunDir::new(&dir).config(), &[])?;
+    let cfg = RunConfig::from_file(&dir.config(), &[])?;
     let (t, meta) = store::load_tensors(&file)?;
-    let label = format!("{}@{}", dir.display(), meta.get("epoch").cloned().unwrap_or_default());
+    let label = format!("{}@{}", dir.root.display(), meta.get("epoch").cloned().unwrap_or_default());
     Ok((cfg, t, label))
+}
+
+/// `LO:HI`, e.g. `-0.25:1.25`.
+pub fn parse_range(range: &str) -> Result<(f64, f64)> {
+    range
+        .split_once(':')
+        .and_then(|(l, h)| Some((l.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
+        .filter(|(l, h)| l.is_finite() && h.is_finite())
+        .with_context(|| format!("--range `{range}`: expected LO:HI, e.g. -0.25:1.25"))
+}
+
+/// What a scan evaluates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scan {
+    /// From the first point (t = 0) to `b` (t = 1), along `paths`, at t in `range`.
+    Line { b: String, range: (f64, f64), paths: Paths },
+    /// A `dims`-D slice (1 or 2) of half-width `radius` through the first point, along random
+    /// directions over `group` (all, si or non_si) drawn from `seed`.
+    Slice { dims: usize, radius: f64, group: GroupSpec, seed: u64 },
+}
+
+/// How a scan evaluates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanOptions {
+    /// Points along each axis.
+    pub points: usize,
+    /// Training / test images evaluated (the first ones; 0 = all).
+    pub images: usize,
+    pub test_images: usize,
+    /// BatchNorm: batch statistics of batches of `batch` (`train`) or running statistics (`eval`).
+    pub bn: CurvatureBn,
+    /// Evaluation batch (default: the run's `train.batch_size`).
+    pub batch: Option<usize>,
+    /// Output folder (default: the first run's `landscape/`).
+    pub out: Option<PathBuf>,
+}
+
+/// What a scan wrote.
+#[derive(Clone, Debug)]
+pub struct ScanOutput {
+    pub rows: Vec<ScanRow>,
+    pub files: ScanFiles,
+    /// `A -> B` for lines, `A` for slices (`RUN_DIR@EPOCH` each).
+    pub label: String,
+    /// The first point's label.
+    pub at: String,
+}
+
+/// The most points a scan evaluates (a 2-D slice evaluates `points^2`).
+pub const MAX_SCAN_POINTS: usize = 1_000_000;
+
+/// Run a scan at the point `at` (`RUN_DIR`, `RUN_DIR@EPOCH` or a checkpoint file) and write its
+/// CSV; the caller draws the figure (`crate::report::landscape`).
+pub fn scan(at: &str, what: &Scan, o: &ScanOptions, progress: &mut dyn Progress) -> Result<ScanOutput> {
+    let per_axis = |n: usize| if matches!(what, Scan::Slice { dims: 2, .. }) { n.saturating_mul(n) } else { n };
+    if o.points == 0 || per_axis(o.points) > MAX_SCAN_POINTS {
+        bail!(
+            "--points must be in 1..={} per scan (a 2-D slice evaluates points^2), got {}",
+            MAX_SCAN_POINTS,
+            o.points
+        );
+    }
+    let (cfg, wa, la) = load_point(at)?;
+    let Workspace { mut net, data, .. } = Workspace::new(&cfg)?;
+    let d = ScanData {
+        train: data.train.head(o.images),
+        test: data.test.head(o.test_images),
+        loss: cfg.loss,
+        mode: BnMode::from(o.bn),
+        batch: o.batch.unwrap_or(cfg.train.batch_size),
+    };
+    let run_dir = la.rsplit_once('@').map(|(d, _)| d.to_string()).unwrap_or_default();
+    let dir = o.out.clone().unwrap_or_else(|| RunDir::new(&run_dir).landscape());
+    store::create_dir(&dir)?;
+    let (rows, stem, label) = match what {
+        Scan::Line { b, range, paths } => {
+            let (_, wb, lb) = load_point(b)?;
+            let kinds = paths.kinds();
+            let ts = grid(range.0, range.1, o.points);
+            progress.start("points", ts.len() * kinds.len(), 0);
+            let mut i = 0;
+            let rows = scan_line(&mut net, &wa, &wb, &ts, &kinds, &d, || {
+                i += 1;
+                progress.set(i, "")
+            })
+            .with_context(|| format!("{la} -> {lb}"))?;
+            (rows, "line", format!("{la} -> {lb}"))
+        }
+        Scan::Slice { dims, radius, group, seed } => {
+            if !(1..=2).contains(dims) {
+                bail!("--dims must be 1 or 2");
+            }
+            if !radius.is_finite() || *radius <= 0.0 {
+                bail!("--radius must be a positive number, got {radius}");
+            }
+            let g = match group {
+                GroupSpec::All => Group::All,
+                GroupSpec::Si => Group::Si,
+                GroupSpec::NonSi => Group::NonSi,
+                _ => bail!("--group: all, si or non_si"),
+            };
+            if g.select(&net).is_empty() {
+                bail!("--group {group}: no such tensors in this model");
+            }
+            let alphas = grid(-radius, *radius, o.points);
+            let betas = if *dims == 2 { alphas.clone() } else { vec![] };
+            progress.start("points", alphas.len() * betas.len().max(1), 0);
+            let mut i = 0;
+            let rows = scan_slice(&mut net, &wa, &g, *seed, &alphas, &betas, &d, || {
+                i += 1;
+                progress.set(i, "")
+            })
+            .with_context(|| la.clone())?;
+            (rows, if *dims == 1 { "slice_1d" } else { "slice_2d" }, la.clone())
+        }
+    };
+    progress.finish();
+    let files = ScanFiles { dir, stem: stem.into() };
+    write_csv(&files.csv(), &rows)?;
+    Ok(ScanOutput { rows, files, label, at: la })
 }

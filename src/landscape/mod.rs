@@ -8,12 +8,23 @@
 pub mod lines;
 pub mod sharpness;
 
-use crate::config::Loss;
+use crate::config::{GroupSpec, Loss};
 use crate::data::rng;
-use crate::model::{BnMode, Net, Param, Role, loss};
+use crate::model::{BnMode, ModelError, Net, Param, Role, loss};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Kind, Tensor};
+
+/// Errors of the landscape layer.
+#[derive(Debug, thiserror::Error)]
+pub enum LandscapeError {
+    /// A parameter group that selects nothing, or a name that is not allowed where it is used.
+    #[error("{0}")]
+    Group(String),
+    /// Weights that do not fit the network (another architecture, width or variant).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
 
 /// A symmetric linear operator on flat vectors.
 pub trait Operator {
@@ -55,17 +66,17 @@ pub struct Hessian<'a> {
 }
 
 impl Hessian<'_> {
+    /// The batches `(x, y, weight = len/n)` of [`crate::data::batch_spans`] (a trailing batch of
+    /// one folded into the one before when BN uses batch statistics).
     pub(crate) fn batches(&self) -> Vec<(Tensor, Tensor, f64)> {
-        let n = self.x.size()[0];
-        let b = if self.batch == 0 { n } else { self.batch as i64 };
-        let mut out = vec![];
-        let mut s = 0;
-        while s < n {
-            let len = b.min(n - s);
-            out.push((self.x.narrow(0, s, len), self.y.narrow(0, s, len), len as f64 / n as f64));
-            s += len;
-        }
-        out
+        let n = self.x.size()[0] as usize;
+        crate::data::batch_spans(n, self.batch, self.mode != BnMode::Eval)
+            .into_iter()
+            .map(|(s, len)| {
+                let (s, l) = (s as i64, len as i64);
+                (self.x.narrow(0, s, l), self.y.narrow(0, s, l), len as f64 / n as f64)
+            })
+            .collect()
     }
 
     /// The batches `(x, y, weight = len/n)` the loss is accumulated over (for tests that
@@ -154,7 +165,7 @@ impl Operator for GaussNewton<'_> {
     }
 }
 
-/// A set of trained tensors over which curvature is measured.
+/// A set of trained tensors over which curvature is measured (what a [`GroupSpec`] selects).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Group {
     /// Every trained tensor (SI group first).
@@ -168,27 +179,9 @@ pub enum Group {
 }
 
 impl Group {
-    /// Parse one group name: `all`, `si`, `non_si` or `layer:MODULE`.
-    pub fn parse(s: &str) -> Result<Group, String> {
-        match s {
-            "all" => Ok(Group::All),
-            "si" => Ok(Group::Si),
-            "non_si" => Ok(Group::NonSi),
-            _ => match s.strip_prefix("layer:") {
-                Some(m) if !m.is_empty() => Ok(Group::Layer(m.to_string())),
-                _ => Err(format!("unknown group `{s}`; allowed: all, si, non_si, layers, layer:MODULE")),
-            },
-        }
-    }
-
     /// The name written into output rows (`all`, `si`, `non_si`, `layer:conv_layers.0`).
     pub fn name(&self) -> String {
-        match self {
-            Group::All => "all".into(),
-            Group::Si => "si".into(),
-            Group::NonSi => "non_si".into(),
-            Group::Layer(m) => format!("layer:{m}"),
-        }
+        GroupSpec::from(self.clone()).to_string()
     }
 
     /// The trained tensors of this group in `net`, in a stable order.
@@ -206,28 +199,35 @@ impl Group {
 
     /// Expand group names as configured (`layers` = one group per module with trained tensors),
     /// dropping groups that are empty in `net` (e.g. `non_si` of the fully scale-invariant
-    /// variant). Unknown names and layers that do not exist are errors.
-    pub fn expand(names: &[String], net: &Net) -> Result<Vec<Group>, String> {
+    /// variant). A `layer:MODULE` that names no module with trained tensors is an error.
+    pub fn expand(specs: &[GroupSpec], net: &Net) -> Result<Vec<Group>, LandscapeError> {
+        let modules = || {
+            let mut mods: Vec<String> = vec![];
+            for p in net.trained() {
+                let m = module_of(&p.name).to_string();
+                if !mods.contains(&m) {
+                    mods.push(m);
+                }
+            }
+            mods
+        };
         let mut out: Vec<Group> = vec![];
-        for n in names {
-            let gs = if n == "layers" {
-                let mut mods: Vec<String> = vec![];
-                for p in net.trained() {
-                    let m = module_of(&p.name).to_string();
-                    if !mods.contains(&m) {
-                        mods.push(m);
+        for spec in specs {
+            let gs = match spec {
+                GroupSpec::Layers => modules().into_iter().map(Group::Layer).collect(),
+                GroupSpec::All => vec![Group::All],
+                GroupSpec::Si => vec![Group::Si],
+                GroupSpec::NonSi => vec![Group::NonSi],
+                GroupSpec::Layer(m) => {
+                    let g = Group::Layer(m.clone());
+                    if g.select(net).is_empty() {
+                        return Err(LandscapeError::Group(format!(
+                            "no trained tensors in module `{m}`; modules: {}",
+                            modules().join(", ")
+                        )));
                     }
+                    vec![g]
                 }
-                mods.into_iter().map(Group::Layer).collect()
-            } else {
-                let g = Group::parse(n)?;
-                if let Group::Layer(m) = &g
-                    && g.select(net).is_empty()
-                {
-                    let mods: Vec<String> = net.trained().iter().map(|p| module_of(&p.name).to_string()).collect();
-                    return Err(format!("no trained tensors in module `{m}`; modules: {}", mods.join(", ")));
-                }
-                vec![g]
             };
             for g in gs {
                 if !g.select(net).is_empty() && !out.contains(&g) {
@@ -242,6 +242,17 @@ impl Group {
     pub fn is_si(&self, net: &Net) -> bool {
         let sel = self.select(net);
         !sel.is_empty() && sel.iter().all(|p| p.role == Role::Si)
+    }
+}
+
+impl From<Group> for GroupSpec {
+    fn from(g: Group) -> GroupSpec {
+        match g {
+            Group::All => GroupSpec::All,
+            Group::Si => GroupSpec::Si,
+            Group::NonSi => GroupSpec::NonSi,
+            Group::Layer(m) => GroupSpec::Layer(m),
+        }
     }
 }
 

@@ -10,60 +10,18 @@
 //! scale-free); empty elsewhere.
 
 use super::{GaussNewton, Group, Hessian, Operator, Riemannian, flatten, hutchinson, lanczos};
-use crate::config::{CurvatureBn, RunConfig, SharpnessConfig};
+use crate::config::{RunConfig, SharpnessConfig};
 use crate::data::Dataset;
 use crate::model::{BnMode, Net, loss};
-use crate::run::store::{self, RunDir};
-use anyhow::{Context, Result, bail};
+use crate::progress::Progress;
+use crate::run::{At, Hook, Workspace};
+use crate::schema::{EIG_PREFIX, Kind as ColumnKind, SHARPNESS};
+use crate::store::{self, Records, RunDir};
+use anyhow::{Result, bail};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
-use tch::{Kind, Tensor};
-
-/// The columns of a sharpness row, in order, with their meaning (the README's table). With
-/// `sharpness.top_k = K > 1`, columns `eig_2` ... `eig_K` follow.
-pub const COLUMNS: &[(&str, &str)] = &[
-    ("epoch", "epochs completed when the weights were taken"),
-    ("step", "optimizer steps completed"),
-    ("group", "parameter group: all, si, non_si, layer:MODULE"),
-    ("params", "number of scalars n in the group"),
-    ("bn_mode", "BatchNorm while measuring: train (ghost batches, batch statistics) or eval (running statistics)"),
-    ("ghost_batch", "ghost-batch size (train mode) / accumulation batch (eval mode)"),
-    ("images", "training images measured on (the first ones, fixed)"),
-    ("rho", "norm of the SI group, ||w_SI||"),
-    ("loss", "mean loss on those images in that BN mode"),
-    ("trace", "Hessian trace per parameter, tr(H)/n (Hutchinson)"),
-    ("trace_stderr", "standard error of `trace`"),
-    ("top_eig", "largest Hessian eigenvalue (Lanczos)"),
-    ("top_eig_residual", "Lanczos residual norm ||H x - top_eig x|| of its vector"),
-    ("eff_trace", "trace * rho^2 (groups inside the SI group)"),
-    ("eff_top_eig", "top_eig * rho^2 (groups inside the SI group)"),
-    ("riemannian_trace", "trace per parameter of the Riemannian Hessian on the sphere of the SI group (group si)"),
-    ("riemannian_trace_stderr", "standard error of `riemannian_trace`"),
-    ("riemannian_top_eig", "largest eigenvalue of the Riemannian Hessian P H P - (<w, g>/||w||^2) P (group si)"),
-    ("eff_riemannian_trace", "riemannian_trace * rho^2"),
-    ("eff_riemannian_top_eig", "riemannian_top_eig * rho^2"),
-    ("gn_trace", "Gauss-Newton / Fisher trace per parameter, with the loss's own output Hessian"),
-    ("gn_trace_stderr", "standard error of `gn_trace`"),
-    ("gn_top_eig", "largest Gauss-Newton eigenvalue"),
-    ("eff_gn_trace", "gn_trace * rho^2 (groups inside the SI group)"),
-    ("eff_gn_top_eig", "gn_top_eig * rho^2 (groups inside the SI group)"),
-    ("seconds", "time this row took"),
-];
-
-/// The keys every row of `silab sharpness --json` has (the contract); the rest of
-/// [`COLUMNS`] follows.
-pub const CONTRACT: &[&str] = &[
-    "epoch",
-    "group",
-    "bn_mode",
-    "trace",
-    "trace_stderr",
-    "top_eig",
-    "eff_trace",
-    "eff_top_eig",
-    "riemannian_top_eig",
-];
+use tch::Tensor;
 
 /// One value of a row.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,8 +35,7 @@ impl Field {
     fn csv(&self) -> String {
         match self {
             Field::Int(i) => i.to_string(),
-            Field::Float(f) if f.is_nan() => String::new(),
-            Field::Float(f) => format!("{f:e}"),
+            Field::Float(f) => ColumnKind::Float.format(*f),
             Field::Str(s) => s.clone(),
         }
     }
@@ -121,10 +78,10 @@ impl Row {
     }
 }
 
-/// Column names for a config: [`COLUMNS`], then `eig_2` ... `eig_K`.
+/// Column names for a config: [`SHARPNESS`], then `eig_2` ... `eig_K`.
 pub fn header(cfg: &SharpnessConfig) -> Vec<String> {
-    let mut h: Vec<String> = COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
-    h.extend((2..=cfg.top_k).map(|k| format!("eig_{k}")));
+    let mut h: Vec<String> = SHARPNESS.iter().map(|c| c.name.to_string()).collect();
+    h.extend((2..=cfg.top_k).map(|k| format!("{EIG_PREFIX}{k}")));
     h
 }
 
@@ -148,28 +105,9 @@ impl<'a> Setup<'a> {
     /// The fixed subset of `train` and the BN mode of `run.sharpness`.
     pub fn new(run: &'a RunConfig, train: &Dataset) -> Setup<'a> {
         let cfg = &run.sharpness;
-        let n = train.len();
-        let k = if cfg.images == 0 { n } else { cfg.images.min(n) };
+        let sub = train.head(cfg.images);
         let batch = if cfg.ghost_batch == 0 { run.train.batch_size } else { cfg.ghost_batch };
-        Setup {
-            cfg,
-            loss: run.loss,
-            x: train.images.narrow(0, 0, k as i64),
-            y: train.labels.narrow(0, 0, k as i64),
-            mode: match cfg.bn_mode {
-                CurvatureBn::Train => BnMode::TrainFrozenStats,
-                CurvatureBn::Eval => BnMode::Eval,
-            },
-            batch,
-            seed: run.seed,
-        }
-    }
-
-    fn bn_name(&self) -> &'static str {
-        match self.mode {
-            BnMode::Eval => "eval",
-            _ => "train",
-        }
+        Setup { cfg, loss: run.loss, x: sub.images, y: sub.labels, mode: cfg.bn_mode.into(), batch, seed: run.seed }
     }
 }
 
@@ -182,6 +120,7 @@ fn seed_for(base: u64, epoch: usize, group: usize, what: u64) -> u64 {
 /// Leaves the net's weights, gradients and BN statistics as they were.
 pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmStarts) -> Result<Vec<Row>> {
     let groups = Group::expand(&s.cfg.groups, net).map_err(|e| anyhow::anyhow!("sharpness.groups: {e}"))?;
+    let bn_name = s.mode.name();
     let rho = net.rho();
     let rho2 = rho * rho;
     let mut rows = vec![];
@@ -264,10 +203,10 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
                     "step" => Field::Int(step as i64),
                     "group" => Field::Str(name.clone()),
                     "params" => Field::Int(n as i64),
-                    "bn_mode" => Field::Str(s.bn_name().into()),
+                    "bn_mode" => Field::Str(bn_name.into()),
                     "ghost_batch" => Field::Int(s.batch as i64),
                     "images" => Field::Int(s.x.size()[0]),
-                    c => Field::Float(match c.strip_prefix("eig_").and_then(|k| k.parse::<usize>().ok()) {
+                    c => Field::Float(match c.strip_prefix(EIG_PREFIX).and_then(|k| k.parse::<usize>().ok()) {
                         Some(k) => e.values.get(k - 1).copied().unwrap_or(f64::NAN),
                         None => v.iter().find(|(k, _)| *k == c).map(|(_, x)| *x).unwrap_or(f64::NAN),
                     }),
@@ -282,43 +221,142 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
 
 /// Append rows to a CSV file (header written when the file is new).
 pub fn append(path: &Path, header: &[String], rows: &[Row]) -> Result<()> {
-    let fresh = !path.is_file();
-    let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    let mut w = csv::Writer::from_writer(f);
-    if fresh {
-        w.write_record(header)?;
+    Ok(store::append_records(path, header, &rows.iter().map(Row::fields).collect::<Vec<_>>())?)
+}
+
+/// Curvature during training (`sharpness.every_epochs` / `every_steps`): a [`Hook`] that
+/// measures at the log points the config asks for and appends the rows to `sharpness.csv`.
+/// Lanczos starts cold at every measurement, so a resumed run measures exactly what an
+/// uninterrupted one does.
+pub struct InTraining {
+    cfg: RunConfig,
+    /// The images measured on (the first `sharpness.images` of the training set).
+    train: Dataset,
+    file: std::path::PathBuf,
+    header: Vec<String>,
+}
+
+impl InTraining {
+    /// For the run of `cfg` in `dir`, measuring on the first images of `train`.
+    pub fn new(cfg: &RunConfig, train: &Dataset, dir: &RunDir) -> InTraining {
+        InTraining {
+            cfg: cfg.clone(),
+            train: train.head(cfg.sharpness.images),
+            file: dir.sharpness(),
+            header: header(&cfg.sharpness),
+        }
     }
-    for r in rows {
-        w.write_record(r.fields())?;
+
+    /// Whether the config asks for curvature during training at all.
+    pub fn wanted(cfg: &RunConfig) -> bool {
+        cfg.sharpness.every_epochs > 0 || cfg.sharpness.every_steps > 0
     }
-    w.flush()?;
-    Ok(())
 }
 
-/// `RUN_DIR/sharpness.csv`: rows measured during training.
-pub fn train_file(dir: &RunDir) -> std::path::PathBuf {
-    dir.root.join("sharpness.csv")
+impl Hook for InTraining {
+    fn serves(&self) -> &'static str {
+        "sharpness"
+    }
+
+    fn after(&mut self, net: &Net, at: At, progress: &mut dyn Progress) -> Result<()> {
+        let (ee, es) = (self.cfg.sharpness.every_epochs, self.cfg.sharpness.every_steps);
+        let by_epoch = at.epoch_end && ee > 0 && at.epoch.is_multiple_of(ee);
+        let by_step = es > 0 && at.step.is_multiple_of(es);
+        if !(by_epoch || by_step) {
+            return Ok(());
+        }
+        let rows = measure(net, &Setup::new(&self.cfg, &self.train), at.epoch, at.step, &mut WarmStarts::new())?;
+        append(&self.file, &self.header, &rows)?;
+        for r in &rows {
+            progress.line(&format!(
+                "epoch {} step {}: sharpness {} trace {:.4e} top_eig {:.4e} eff_top_eig {:.4e}",
+                at.epoch,
+                at.step,
+                r.text("group").unwrap_or(""),
+                r.get("trace"),
+                r.get("top_eig"),
+                r.get("eff_top_eig")
+            ));
+        }
+        Ok(())
+    }
+
+    fn rewind(&mut self, step: Option<usize>) -> Result<()> {
+        match step {
+            None => {
+                let _ = std::fs::remove_file(&self.file);
+                Ok(())
+            }
+            Some(s) => crate::run::truncate_rows(&self.file, s),
+        }
+    }
 }
 
-/// `RUN_DIR/sharpness_posthoc.csv`: rows measured by `silab sharpness`.
-pub fn posthoc_file(dir: &RunDir) -> std::path::PathBuf {
-    dir.root.join("sharpness_posthoc.csv")
+/// Which checkpoints `silab sharpness` measures: `all`, the `last`, a list `0,10,20`, or a range
+/// `start:end:step` (end included; epochs without a checkpoint in the range are skipped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Epochs {
+    All,
+    Last,
+    List(Vec<usize>),
+    Range { start: usize, end: usize, step: usize },
 }
 
-/// Receives post-hoc progress.
-pub trait Progress {
-    fn start(&mut self, _epochs: usize) {}
-    fn rows(&mut self, _rows: &[Row]) {}
+impl std::str::FromStr for Epochs {
+    type Err = String;
+    fn from_str(spec: &str) -> Result<Epochs, String> {
+        let spec = spec.trim();
+        match spec {
+            "all" => Ok(Epochs::All),
+            "last" => Ok(Epochs::Last),
+            _ if spec.contains(':') => {
+                let f: Vec<usize> = spec
+                    .split(':')
+                    .map(|x| x.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| format!("--epochs `{spec}`: expected start:end:step"))?;
+                if f.len() != 3 || f[2] == 0 {
+                    return Err(format!("--epochs `{spec}`: expected start:end:step with step >= 1"));
+                }
+                Ok(Epochs::Range { start: f[0], end: f[1], step: f[2] })
+            }
+            _ => spec
+                .split(',')
+                .map(|x| x.trim().parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map(Epochs::List)
+                .map_err(|_| format!("--epochs `{spec}`: expected all, last, a list 0,10,20 or start:end:step")),
+        }
+    }
 }
 
-impl Progress for () {}
+impl Epochs {
+    /// The epochs to measure, given the epochs that have checkpoints (ascending). A listed epoch
+    /// without a checkpoint stays in the list (and is an error when measured).
+    pub fn resolve(&self, available: &[usize]) -> Vec<usize> {
+        match self {
+            Epochs::All => available.to_vec(),
+            Epochs::Last => available.last().copied().into_iter().collect(),
+            Epochs::List(v) => v.clone(),
+            Epochs::Range { start, end, step } => {
+                (*start..=*end).step_by(*step).filter(|e| available.contains(e)).collect()
+            }
+        }
+    }
+}
 
 /// Post hoc: measure the checkpoints of the run in `run_dir` at `epochs` (all checkpoints when
 /// `None`), with `sets` (`sharpness.*`, `train.device`, `train.threads` keys) overriding the
-/// run's config. Lanczos warm-starts from the previous epoch's vectors. Rows are merged into
-/// `sharpness_posthoc.csv` (a row measured again with the same epoch, group and BN mode replaces
-/// the old one) and returned.
-pub fn posthoc(run_dir: &Path, epochs: Option<&[usize]>, sets: &[String], obs: &mut dyn Progress) -> Result<Vec<Row>> {
+/// run's config. Lanczos warm-starts from the previous epoch's vectors. Rows are handed to
+/// `on_rows` as each checkpoint is measured, merged into `sharpness_posthoc.csv` (a row measured
+/// again with the same epoch, group and BN mode replaces the old one) and returned.
+pub fn posthoc(
+    run_dir: &Path,
+    epochs: Option<&[usize]>,
+    sets: &[String],
+    progress: &mut dyn Progress,
+    on_rows: &mut dyn FnMut(&[Row]),
+) -> Result<Vec<Row>> {
     let dir = RunDir::new(run_dir);
     if !dir.config().is_file() {
         bail!("{} is not a run directory (no config.toml)", run_dir.display());
@@ -329,8 +367,7 @@ pub fn posthoc(run_dir: &Path, epochs: Option<&[usize]>, sets: &[String], obs: &
             bail!("--set {key}: only sharpness.*, train.device and train.threads can change for a measurement");
         }
     }
-    let text = std::fs::read_to_string(dir.config())?;
-    let cfg = RunConfig::from_parts(Some((&text, &dir.config().display().to_string())), sets)?;
+    let cfg = RunConfig::from_file(&dir.config(), sets)?;
     let available = dir.checkpoint_epochs();
     let todo: Vec<usize> = match epochs {
         None => available.clone(),
@@ -344,24 +381,21 @@ pub fn posthoc(run_dir: &Path, epochs: Option<&[usize]>, sets: &[String], obs: &
     if todo.is_empty() {
         bail!("{}: no checkpoints to measure", run_dir.display());
     }
-    tch::set_num_threads(cfg.train.threads as i32);
-    let dev = crate::run::device(&cfg)?;
-    let data = crate::data::load(&cfg.data).context("loading data")?;
-    let train = data.train.to_device(dev);
-    let mut net = Net::new(&cfg.model, train.classes, cfg.seed, Kind::Float, dev);
-    let setup = Setup::new(&cfg, &train);
+    let Workspace { mut net, data, .. } = Workspace::new(&cfg)?;
+    let setup = Setup::new(&cfg, &data.train);
     let mut warm = WarmStarts::new();
     let mut all = vec![];
-    obs.start(todo.len());
-    for &e in &todo {
+    progress.start("checkpoints", todo.len(), 0);
+    for (i, &e) in todo.iter().enumerate() {
         let (tensors, meta) = store::load_tensors(&dir.checkpoint(e))?;
         net.load(&tensors).map_err(|m| anyhow::anyhow!("{}: {m}", dir.checkpoint(e).display()))?;
         let step = meta.get("step").and_then(|s| s.parse().ok()).unwrap_or(0);
         let rows = measure(&net, &setup, e, step, &mut warm)?;
-        obs.rows(&rows);
+        on_rows(&rows);
+        progress.set(i + 1, "");
         all.extend(rows);
     }
-    merge_into(&posthoc_file(&dir), &header(&cfg.sharpness), &all)?;
+    merge_into(&dir.sharpness_posthoc(), &header(&cfg.sharpness), &all)?;
     Ok(all)
 }
 
@@ -376,11 +410,11 @@ fn merge_into(path: &Path, header: &[String], rows: &[Row]) -> Result<()> {
         .collect();
     let mut kept: Vec<(i64, Vec<String>)> = vec![];
     if path.is_file() {
-        let (h, old) = store::read_metrics(path)?;
-        if h == header {
-            let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+        let old = store::read_records(path, false)?;
+        if old.header == header {
+            let col = |n: &str| old.col(n).expect("a sharpness header");
             let (ce, cg, cb) = (col("epoch"), col("group"), col("bn_mode"));
-            for r in old {
+            for r in old.rows {
                 if !new_keys.contains(&key(&r[ce], &r[cg], &r[cb])) {
                     kept.push((r[ce].parse().unwrap_or(0), r));
                 }
@@ -389,10 +423,6 @@ fn merge_into(path: &Path, header: &[String], rows: &[Row]) -> Result<()> {
     }
     kept.extend(rows.iter().map(|r| (r.get("epoch") as i64, r.fields())));
     kept.sort_by_key(|(e, _)| *e);
-    let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(header)?;
-    for (_, r) in &kept {
-        w.write_record(r)?;
-    }
-    store::write_atomic(path, &w.into_inner()?)
+    let records = Records { header: header.to_vec(), rows: kept.into_iter().map(|(_, r)| r).collect() };
+    Ok(store::write_records(path, &records)?)
 }

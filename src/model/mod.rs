@@ -37,8 +37,16 @@ pub struct Param {
     pub role: Role,
 }
 
-/// Named tensors, e.g. a checkpoint's contents: `(PyTorch name, tensor)`.
-pub type NamedTensors = Vec<(String, Tensor)>;
+pub use crate::store::NamedTensors;
+
+/// Errors of loading weights into a network.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("missing tensor `{0}`")]
+    MissingTensor(String),
+    #[error("tensor `{name}` has shape {got:?}, expected {expected:?}")]
+    Shape { name: String, got: Vec<i64>, expected: Vec<i64> },
+}
 
 /// How BatchNorm normalizes in a forward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +57,25 @@ pub enum BnMode {
     TrainFrozenStats,
     /// Running statistics (evaluation).
     Eval,
+}
+
+impl BnMode {
+    /// How a measurement names it: `train` (batch statistics) or `eval` (running statistics).
+    pub fn name(self) -> &'static str {
+        match self {
+            BnMode::Eval => "eval",
+            _ => "train",
+        }
+    }
+}
+
+impl From<crate::config::CurvatureBn> for BnMode {
+    fn from(b: crate::config::CurvatureBn) -> BnMode {
+        match b {
+            crate::config::CurvatureBn::Train => BnMode::TrainFrozenStats,
+            crate::config::CurvatureBn::Eval => BnMode::Eval,
+        }
+    }
 }
 
 /// The SI rule, in one place: is a conv weight (and its bias) in the scale-invariant group?
@@ -304,19 +331,24 @@ impl Net {
         self.params.iter().map(|p| (p.name.clone(), p.tensor.detach().copy())).collect()
     }
 
-    /// Overwrite tensors by name from `(name, tensor)` pairs; every tensor of the net must be given.
-    pub fn load(&mut self, tensors: &[(String, Tensor)]) -> Result<(), String> {
-        for p in &mut self.params {
+    /// Check that `tensors` hold every tensor of the net under its name, with its shape (weights
+    /// of another architecture, width or variant are refused before any tensor arithmetic).
+    pub fn check_compatible(&self, tensors: &[(String, Tensor)]) -> Result<(), ModelError> {
+        for p in &self.params {
             let src =
-                tensors.iter().find(|(n, _)| *n == p.name).ok_or_else(|| format!("missing tensor `{}`", p.name))?;
+                tensors.iter().find(|(n, _)| *n == p.name).ok_or_else(|| ModelError::MissingTensor(p.name.clone()))?;
             if src.1.size() != p.tensor.size() {
-                return Err(format!(
-                    "tensor `{}` has shape {:?}, expected {:?}",
-                    p.name,
-                    src.1.size(),
-                    p.tensor.size()
-                ));
+                return Err(ModelError::Shape { name: p.name.clone(), got: src.1.size(), expected: p.tensor.size() });
             }
+        }
+        Ok(())
+    }
+
+    /// Overwrite tensors by name from `(name, tensor)` pairs; every tensor of the net must be given.
+    pub fn load(&mut self, tensors: &[(String, Tensor)]) -> Result<(), ModelError> {
+        self.check_compatible(tensors)?;
+        for p in &mut self.params {
+            let src = tensors.iter().find(|(n, _)| *n == p.name).expect("checked");
             tch::no_grad(|| p.tensor.copy_(&src.1));
         }
         Ok(())

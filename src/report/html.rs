@@ -1,8 +1,9 @@
-//! The self-contained `report.html` of a reproduction: figures embedded as base64 PNG, tables,
-//! the papers' numbers beside ours, the checks, timing.
+//! The self-contained `report.html` of a study: figures embedded as base64 PNG, tables of the
+//! analysis, the papers' numbers beside ours, the checks, timing. What goes in is given by the
+//! study ([`Page`]); this module only lays it out.
 
-use super::reproduce::{Experiment, Scale};
-use crate::analysis::{RunAnalysis, SweepAnalysis};
+use crate::analysis::{RunAnalysis, SweepAnalysis, fmt as f};
+use crate::stats::median;
 use anyhow::Result;
 use base64::Engine;
 use std::path::PathBuf;
@@ -11,9 +12,9 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-use crate::analysis::{fmt as f, median};
-
-fn periodic_tables(a: &SweepAnalysis) -> String {
+/// Our numbers for a full-space sweep: S-jumps and periods per run, theory against measurement,
+/// the period's scaling with lr*wd.
+pub fn periodic_tables(a: &SweepAnalysis) -> String {
     let mut h = String::from(
         "<h2>Ours, per run</h2><table><tr><th>lr</th><th>wd</th><th>lr&middot;wd</th><th>S-jumps</th><th>at epochs</th>\
          <th>period (epochs)</th><th>period (steps)</th><th>period &times; lr&middot;wd (steps)</th><th>median ELR at jump</th>\
@@ -21,7 +22,7 @@ fn periodic_tables(a: &SweepAnalysis) -> String {
     );
     for r in &a.runs {
         let at: Vec<String> = r.s_jumps.iter().map(|j| format!("{}", j.epoch)).collect();
-        let elr_after: Vec<f64> = r.s_jumps.iter().map(|j| r.lr / (j.rho_after * j.rho_after)).collect();
+        let elr_after: Vec<f64> = r.s_jumps.iter().map(|j| crate::metrics::elr(r.lr, j.rho_after)).collect();
         h += &format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
             r.lr,
@@ -67,20 +68,13 @@ fn periodic_tables(a: &SweepAnalysis) -> String {
             p.shrinking
         );
     }
-    h += "<h2>The paper's numbers (P1: ConvNet-32 SI, CIFAR-10, wd 10<sup>&minus;3</sup>, 1000 epochs)</h2>\
-          <table><tr><th>lr</th><th>behaviour</th><th>test error</th></tr>\
-          <tr><td>0.001</td><td>monotone, no destabilisation in 1000 epochs</td><td>~29%</td></tr>\
-          <tr><td>0.01</td><td>periodic: spikes near epochs 200, 400, 555, 860</td><td>~17%</td></tr>\
-          <tr><td>0.03</td><td>periodic: spikes every 65-90 epochs</td><td>~15-16% at minima</td></tr>\
-          <tr><td>1.0</td><td>chaotic / stationary</td><td>22-45%</td></tr></table>\
-          <p>Destabilisation at ELR ~1e-3..3e-3 with g_eff ~0.1-0.3; the ELR then falls back to ~2e-4..1e-3. \
-          The period scales like 1/(lr&middot;wd) iterations.</p>";
     h
 }
 
-fn regime_tables(e: Experiment, a: &SweepAnalysis) -> String {
+/// Our numbers for an ELR sweep: the regime and tail statistics per ELR, the boundaries.
+pub fn regime_tables(a: &SweepAnalysis) -> String {
     let mut runs: Vec<&RunAnalysis> = a.runs.iter().collect();
-    runs.sort_by(|x, y| x.elr.partial_cmp(&y.elr).unwrap());
+    runs.sort_by(|x, y| x.elr.total_cmp(&y.elr));
     let mut h = String::from(
         "<h2>Ours, per ELR</h2><table><tr><th>ELR</th><th>regime</th><th>tail train loss</th><th>tail train acc</th>\
          <th>tail test error</th><th>tail g_eff</th><th>ln-loss slope / epoch (t)</th></tr>",
@@ -112,92 +106,86 @@ fn regime_tables(e: Experiment, a: &SweepAnalysis) -> String {
             b.ordered
         );
     }
-    if e == Experiment::Regimes {
-        h += "<h2>The paper's numbers (P2: ConvNet-32 SI, CIFAR-10, 1000 epochs)</h2><table><tr><th>regime</th><th>ELR</th>\
-              <th>train loss at 1000 ep</th><th>test error</th><th>g_eff</th></tr>\
-              <tr class=\"convergence\"><td>1 convergence</td><td>1e-5 / 1e-4 / 5e-4</td><td>7e-3 / 8e-4 / 1.5e-4</td><td>28% / 21% / 17%</td><td>falls to 5 / 1 / 0.3</td></tr>\
-              <tr class=\"chaotic\"><td>2 chaotic equilibrium</td><td>1e-3 / 2e-3 / 5e-3</td><td>0.4 / 0.8 / 1.5, flat and noisy</td><td>25-45% / 35-55% / 45-80%</td><td>20-100</td></tr>\
-              <tr class=\"divergence\"><td>3 divergence</td><td>5e-2 / 1e-1</td><td>~ initial loss</td><td>~90% (chance)</td><td>3e3-3e4</td></tr></table>\
-              <p>Boundaries: 1&rarr;2 between 5e-4 and 1e-3; 2&rarr;3 between 5e-3 and 5e-2. Best test error just below the 1&rarr;2 boundary.</p>";
-    } else {
-        h += "<h2>The paper's result (P3, MSE loss)</h2><p>The same three regimes appear with MSE loss \
-              (||f(x) &minus; onehot(y)||&sup2;/C); reaching the convergence regime needs wider networks and longer training.</p>";
-    }
     h
 }
 
-/// The whole report.
-#[allow(clippy::too_many_arguments)]
-pub fn report(
-    e: Experiment,
-    s: Scale,
-    sweep_toml: &str,
-    a: &SweepAnalysis,
-    figs: &[(String, PathBuf)],
-    checks: &[(String, bool)],
-    seconds: f64,
-    rows: usize,
-    points: usize,
-) -> Result<String> {
-    let title = match e {
-        Experiment::Periodic => "P1: periodic behaviour of SGD with weight decay (full space)",
-        Experiment::Regimes => "P2: three regimes of training on the sphere",
-        Experiment::Mse => "P3: the three regimes with MSE loss",
-    };
-    let mut h = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>silab reproduce {} ({})</title><style>\
-         body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}} table{{border-collapse:collapse;margin:1em 0}}\
-         td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} th{{background:#f4f4f4}}\
-         .pass{{color:#080}} .fail{{color:#b00}} tr.convergence td{{background:#eef8ee}} tr.chaotic td{{background:#fff4e6}}\
-         tr.divergence td{{background:#fbeaea}} img{{max-width:100%;border:1px solid #eee}} pre{{background:#f8f8f8;padding:1em}}</style></head><body>\
-         <h1>{}</h1><p>silab {} &middot; <code>silab reproduce {} --scale {}</code> &middot; {} runs, {} table rows &middot; \
-         took <b>{:.1} minutes</b>.</p>",
-        e.name(),
-        s.name(),
-        title,
-        env!("CARGO_PKG_VERSION"),
-        e.name(),
-        s.name(),
-        points,
-        rows,
-        seconds / 60.0
-    );
-    h += "<h2>What matched</h2><ul>";
-    for (what, ok) in checks {
-        h += &format!(
-            "<li class=\"{}\">{} {}</li>",
-            if *ok { "pass" } else { "fail" },
-            if *ok { "&#10003;" } else { "&#10007;" },
-            esc(what)
-        );
-    }
-    h += "</ul>";
-    if s != Scale::Paper {
-        h += "<p>Scale note: this run uses the built-in synthetic data and a narrow ConvNet on a CPU, so absolute \
-              numbers (ELRs, periods in epochs, errors) differ from the papers' ConvNet-32 on CIFAR-10; the phenomena \
-              and their ordering are what is compared.</p>";
-    }
-    for (caption, png) in figs {
-        let bytes = std::fs::read(png)?;
-        h += &format!(
-            "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
-            esc(caption),
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-            esc(caption)
-        );
-    }
-    h += &match e {
-        Experiment::Periodic => periodic_tables(a),
-        _ => regime_tables(e, a),
-    };
-    h += &format!("<h2>The sweep</h2><pre>{}</pre>", esc(sweep_toml));
-    h += "<p>Definitions: an S-jump is an epoch where the train loss rises to at least 5&times; its minimum over the previous \
-          10 epochs while &rho; rises by at least 1% within 2 epochs; a new S-jump also needs 5 epochs and a re-converged loss (back to at most 2&times; the previous jump's pre-spike minimum) since the last one. Regimes are read from the last 30% \
-          of the epochs: divergence when the train accuracy stays below chance + 0.15&times;(1 &minus; chance) while the train loss stays above 0.3&times; its initial value (or is not finite); convergence when \
-          the train accuracy reaches 99% or ln(train loss) keeps falling (least-squares slope with t &lt; &minus;3); chaotic \
-          equilibrium otherwise.</p>\
-          <script>window.addEventListener('load',function(){var i=[].slice.call(document.images);\
-          document.body.setAttribute('data-images-loaded',i.filter(function(x){return x.complete&&x.naturalWidth>0}).length+'/'+i.length);});</script>\
-          </body></html>";
-    Ok(h)
+/// A study's report page.
+pub struct Page<'a> {
+    pub title: &'a str,
+    /// The command that made it (`silab reproduce regimes --scale cpu`).
+    pub command: String,
+    /// Say that the built-in data and a narrow net give other absolute numbers than the papers'.
+    pub scale_note: bool,
+    /// `(what, passed)` of each check.
+    pub checks: &'a [(String, bool)],
+    /// `(caption, PNG file)` of each figure, embedded in the page.
+    pub figures: &'a [(String, PathBuf)],
+    /// HTML sections after the figures (our tables, the papers' numbers).
+    pub sections: Vec<String>,
+    pub sweep_toml: &'a str,
+    pub seconds: f64,
+    pub rows: usize,
+    pub points: usize,
 }
+
+impl Page<'_> {
+    /// The self-contained HTML.
+    pub fn render(&self) -> Result<String> {
+        let mut h = format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
+             body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}} table{{border-collapse:collapse;margin:1em 0}}\
+             td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} th{{background:#f4f4f4}}\
+             .pass{{color:#080}} .fail{{color:#b00}} tr.convergence td{{background:#eef8ee}} tr.chaotic td{{background:#fff4e6}}\
+             tr.divergence td{{background:#fbeaea}} img{{max-width:100%;border:1px solid #eee}} pre{{background:#f8f8f8;padding:1em}}</style></head><body>\
+             <h1>{}</h1><p>silab {} &middot; <code>{}</code> &middot; {} runs, {} table rows &middot; \
+             took <b>{:.1} minutes</b>.</p>",
+            esc(&self.command),
+            esc(self.title),
+            env!("CARGO_PKG_VERSION"),
+            esc(&self.command),
+            self.points,
+            self.rows,
+            self.seconds / 60.0
+        );
+        h += "<h2>What matched</h2><ul>";
+        for (what, ok) in self.checks {
+            h += &format!(
+                "<li class=\"{}\">{} {}</li>",
+                if *ok { "pass" } else { "fail" },
+                if *ok { "&#10003;" } else { "&#10007;" },
+                esc(what)
+            );
+        }
+        h += "</ul>";
+        if self.scale_note {
+            h += "<p>Scale note: this run uses the built-in synthetic data and a narrow ConvNet on a CPU, so absolute \
+                  numbers (ELRs, periods in epochs, errors) differ from the papers' ConvNet-32 on CIFAR-10; the phenomena \
+                  and their ordering are what is compared.</p>";
+        }
+        for (caption, png) in self.figures {
+            let bytes = std::fs::read(png).map_err(|e| crate::store::StoreError::io(png, e))?;
+            h += &format!(
+                "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
+                esc(caption),
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+                esc(caption)
+            );
+        }
+        for s in &self.sections {
+            h += s;
+        }
+        h += &format!("<h2>The sweep</h2><pre>{}</pre>", esc(self.sweep_toml));
+        h += DEFINITIONS;
+        h += "<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);\
+              document.body.setAttribute('data-images-loaded',i.filter(function(x){return x.complete&&x.naturalWidth>0}).length+'/'+i.length);});</script>\
+              </body></html>";
+        Ok(h)
+    }
+}
+
+/// How the analysis defines S-jumps and regimes (its defaults), for the reader of a report.
+const DEFINITIONS: &str = "<p>Definitions: an S-jump is an epoch where the train loss rises to at least 5&times; its minimum over the previous \
+    10 epochs while &rho; rises by at least 1% within 2 epochs; a new S-jump also needs 5 epochs and a re-converged loss (back to at most 2&times; the previous jump's pre-spike minimum) since the last one. Regimes are read from the last 30% \
+    of the epochs: divergence when the train accuracy stays below chance + 0.15&times;(1 &minus; chance) while the train loss stays above 0.3&times; its initial value (or is not finite); convergence when \
+    the train accuracy reaches 99% or ln(train loss) keeps falling (least-squares slope with t &lt; &minus;3); chaotic \
+    equilibrium otherwise.</p>";

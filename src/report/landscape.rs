@@ -95,3 +95,27 @@ pub fn slice_figure(rows: &[ScanRow], title: &str, stem: &Path) -> Result<()> {
     let z: Vec<Vec<f64>> = (0..betas.len()).map(|j| (0..n).map(|i| rows[j * n + i].train_loss).collect()).collect();
     heatmap(stem, title, ("alpha", "beta", "train loss"), &alphas, &betas, &z, true)
 }
+
+/// `silab landscape`: run a scan ([`crate::landscape::lines::scan`], which writes the CSV) and
+/// draw its figure beside it.
+pub fn scan(
+    at: &str,
+    what: &crate::landscape::lines::Scan,
+    opts: &crate::landscape::lines::ScanOptions,
+    progress: &mut dyn crate::progress::Progress,
+) -> Result<crate::landscape::lines::ScanOutput> {
+    use crate::landscape::lines::{self, Scan};
+    let out = lines::scan(at, what, opts, progress)?;
+    match what {
+        Scan::Line { .. } => line_figure(&out.rows, &out.files.figure())?,
+        Scan::Slice { dims, group, .. } => {
+            let title = if *dims == 1 {
+                format!("1-D slice ({group}) at {}", out.at)
+            } else {
+                format!("train loss, 2-D slice ({group}) at {}", out.at)
+            };
+            slice_figure(&out.rows, &title, &out.files.figure())?
+        }
+    }
+    Ok(out)
+}

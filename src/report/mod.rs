@@ -1,7 +1,6 @@
-//! Figures and the HTML report.
+//! Figures and the HTML report: what the analysis and the studies return, drawn and laid out.
 
 pub mod figures;
 pub mod html;
 pub mod landscape;
-pub mod reproduce;
-pub mod sharpness;
+pub mod papers;

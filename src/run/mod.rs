@@ -1,43 +1,46 @@
-//! Training runs: the loop, its log points, checkpoints and resume.
+//! Training runs: the trainer and its stages, log points, checkpoints and resume.
 //!
-//! [`train`] starts a run in a new directory; [`resume`] continues a killed one from its latest
-//! checkpoint and ends with the same `metrics.csv` (but `wall_time`) as an uninterrupted run with
-//! the same seed and thread count. Everything random is drawn from explicit seeds: init from
-//! `seed`, the shuffling and augmentation of epoch e from `(seed, e)`, the data from `data.seed`.
+//! A [`Trainer`] is created for a new run ([`Trainer::create`]) or opened to continue a killed one
+//! from its latest checkpoint ([`Trainer::open`]); a resumed run ends with the same `metrics.csv`
+//! (but `wall_time`) as an uninterrupted run with the same seed and thread count. Its stages are
+//! explicit: the initial measurement, the optimizer step, the step row (every `train.log_every`
+//! steps), the epoch row, the checkpoint policy ([`CheckpointPolicy`]) and the summary.
+//! In-training measurements beyond the metrics (curvature) reach the trainer as [`Hook`]s it is
+//! given, so this module knows nothing of them; `crate::lab` assembles the standard ones.
+//!
+//! Everything random is drawn from explicit seeds: init from `seed`, the shuffling and
+//! augmentation of epoch e from `(seed, e)`, the data from `data.seed`.
 
-pub mod store;
+pub mod checkpoint;
+pub mod workspace;
 
-use crate::config::{DeviceName, OptimMode, RunConfig};
-use crate::data::{self, Data, rng, streams};
-use crate::landscape::sharpness;
-use crate::metrics::{self, Row};
-use crate::model::{BnMode, NamedTensors, Net, loss, sq_norm_t};
+pub use checkpoint::{Action, CheckpointPolicy};
+pub use workspace::{Workspace, runtime};
+
+use crate::config::{OptimMode, RunConfig};
+use crate::data::{self, rng, streams};
+use crate::metrics::{self, Row, elr};
+use crate::model::{BnMode, Net, Role, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
+use crate::progress::Progress;
+use crate::schema::METRICS;
+use crate::store::{self, RunDir};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-use store::RunDir;
 use tch::{Device, Kind, Tensor};
 
-/// Receives progress events; the CLI draws a progress bar, the library stays silent.
-pub trait Observer {
-    /// Called once with the total number of steps of the run and how many are already done.
-    fn start(&mut self, _total_steps: usize, _done_steps: usize) {}
-    /// After each optimizer step, with the minibatch loss and the current ELR.
-    fn step(&mut self, _step: usize, _batch_loss: f64, _elr: f64) {}
-    /// After each row of metrics is written.
-    fn row(&mut self, _header: &[String], _row: &Row) {}
-    /// A human-readable message (also written to log.txt).
-    fn message(&mut self, _msg: &str) {}
-    fn finish(&mut self) {}
+/// Where a run stands (`summary.json`'s `status`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Not all epochs are done yet (running now, or interrupted).
+    Running,
+    /// The last epoch is done.
+    Completed,
 }
-
-/// An observer that ignores everything.
-pub struct Silent;
-impl Observer for Silent {}
 
 /// `summary.json`.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -45,7 +48,7 @@ pub struct Summary {
     pub silab_version: String,
     pub config_hash: String,
     /// `running` until the last epoch is done, then `completed`.
-    pub status: String,
+    pub status: RunStatus,
     pub epochs_done: usize,
     pub steps_done: usize,
     pub steps_per_epoch: usize,
@@ -59,6 +62,13 @@ pub struct Summary {
     pub best_test_acc: Option<f64>,
     /// The last epoch row, column -> value (unmeasured columns left out).
     pub last: BTreeMap<String, f64>,
+}
+
+impl Summary {
+    /// Read a run directory's `summary.json`.
+    pub fn read(dir: &RunDir) -> Result<Summary> {
+        Ok(store::read_json(&dir.summary())?)
+    }
 }
 
 /// Make glibc's malloc keep freed memory for reuse instead of returning it to the OS.
@@ -76,22 +86,8 @@ pub fn keep_freed_memory() {
     }
 }
 
-/// Resolve the configured device, with a clear error when CUDA is not there.
-pub fn device(cfg: &RunConfig) -> Result<Device> {
-    match cfg.train.device {
-        DeviceName::Cpu => Ok(Device::Cpu),
-        DeviceName::Cuda => {
-            if tch::Cuda::is_available() {
-                Ok(Device::Cuda(0))
-            } else {
-                bail!("train.device = \"cuda\" but this libtorch sees no CUDA device; use train.device = \"cpu\"")
-            }
-        }
-    }
-}
-
 /// The checkpoint a `train.init_from` names: the file itself, or a run directory's latest.
-pub fn init_checkpoint(from: &Path) -> Result<std::path::PathBuf> {
+pub fn init_checkpoint(from: &Path) -> Result<PathBuf> {
     if from.is_file() {
         return Ok(from.to_path_buf());
     }
@@ -105,96 +101,29 @@ pub fn init_checkpoint(from: &Path) -> Result<std::path::PathBuf> {
     }
 }
 
-/// Everything a run holds in memory.
-pub struct Session {
-    pub cfg: RunConfig,
-    pub net: Net,
-    pub opt: Optimizer,
-    pub data: Data,
-    /// SI group at initialisation (for cos_to_init / dist_to_init).
-    pub init_si: Vec<Tensor>,
-    pub steps_per_epoch: usize,
-    header: Vec<String>,
+/// A log point of the run, as a hook sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    /// Epochs completed (at an epoch end: including this one).
+    pub epoch: usize,
+    /// Optimizer steps completed.
+    pub step: usize,
+    /// `true` at initialisation and right after an epoch row; `false` after a step inside an
+    /// epoch.
+    pub epoch_end: bool,
 }
 
-impl Session {
-    /// Build data, net and optimizer from a config (no files written).
-    pub fn new(cfg: &RunConfig) -> Result<Session> {
-        tch::set_num_threads(cfg.train.threads as i32);
-        let dev = device(cfg)?;
-        let data = data::load(&cfg.data).context("loading data")?;
-        let data = Data { train: data.train.to_device(dev), test: data.test.to_device(dev) };
-        let mut net = Net::new(&cfg.model, data.train.classes, cfg.seed, Kind::Float, dev);
-        if !cfg.train.init_from.as_os_str().is_empty() {
-            let path = init_checkpoint(&cfg.train.init_from)?;
-            let (tensors, _) = store::load_tensors(&path)?;
-            net.load(&tensors).map_err(|e| anyhow::anyhow!("train.init_from = {}: {e}", path.display()))?;
-        }
-        let steps_per_epoch = data::batches_per_epoch(data.train.len(), cfg.train.batch_size);
-        let opt = Optimizer::new(&cfg.optim, &net, steps_per_epoch, cfg.train.epochs);
-        let init_si = net.si().iter().map(|t| t.detach().copy()).collect();
-        let header = metrics::header(&net, cfg.metrics.layers);
-        Ok(Session { cfg: cfg.clone(), net, opt, data, init_si, steps_per_epoch, header })
-    }
-
-    /// Column names of this run's `metrics.csv`.
-    pub fn header(&self) -> &[String] {
-        &self.header
-    }
-
-    /// Metrics common to step and epoch rows: rho, ELR, geometry, per-layer norms.
-    fn fill_geometry(&self, row: &mut Row, lr: f64) {
-        let rho = self.net.rho();
-        row.set("lr", lr);
-        row.set("rho", rho);
-        row.set("elr", lr / (rho * rho));
-        let (cos, dist) = metrics::to_init(&self.net, &self.init_si);
-        row.set("cos_to_init", cos);
-        row.set("dist_to_init", dist);
-        if self.cfg.metrics.layers {
-            let norms = metrics::layer_norms(&self.net);
-            let base = metrics::COLUMNS.len();
-            let k = norms.len();
-            for (i, n) in norms.iter().enumerate() {
-                row.values[base + i] = *n;
-                row.values[base + k + i] = lr / (n * n);
-            }
-        }
-    }
-
-    /// The full measurement of an epoch row (train pass, test pass, geometry).
-    fn epoch_row(&self, epoch: usize, step: usize, lr: f64) -> Row {
-        let mut row = Row::new(epoch, step, true, self.header.len());
-        self.fill_geometry(&mut row, lr);
-        let bs = self.cfg.train.batch_size;
-        if self.cfg.metrics.train_eval || self.cfg.metrics.full_grad {
-            let e = metrics::evaluate(
-                &self.net,
-                &self.data.train,
-                bs,
-                BnMode::TrainFrozenStats,
-                self.cfg.loss,
-                self.cfg.metrics.full_grad,
-            );
-            if self.cfg.metrics.train_eval {
-                row.set("train_loss", e.loss);
-                row.set("train_acc", e.acc);
-            }
-            if let Some(g) = e.full_grad_norm {
-                row.set("full_grad_norm", g);
-                row.set("eff_full_grad_norm", g * row.get("rho"));
-            }
-        }
-        let e = metrics::evaluate(&self.net, &self.data.test, 1000, BnMode::Eval, self.cfg.loss, false);
-        row.set("test_loss", e.loss);
-        row.set("test_acc", e.acc);
-        row
-    }
-
-    /// Model tensors (PyTorch names) and optimizer state, for checkpoints.
-    fn state(&self) -> (NamedTensors, NamedTensors) {
-        (self.net.snapshot(), self.opt.state())
-    }
+/// A measurement made during training beyond the metrics (the curvature of
+/// `sharpness.every_epochs` / `every_steps`), given to the [`Trainer`].
+pub trait Hook {
+    /// The config keys it serves (e.g. `sharpness.every_epochs`), for the trainer's check that
+    /// every in-training measurement the config asks for has a hook.
+    fn serves(&self) -> &'static str;
+    /// Called at initialisation, after every optimizer step inside an epoch and after every
+    /// epoch row. Must leave the network's weights, gradients and BN statistics as they were.
+    fn after(&mut self, net: &Net, at: At, progress: &mut dyn Progress) -> Result<()>;
+    /// The run continues from `step` (`None`: from scratch): forget what was measured after it.
+    fn rewind(&mut self, step: Option<usize>) -> Result<()>;
 }
 
 /// Running means over minibatches, kept as device tensors so a step never waits for a sync.
@@ -210,11 +139,11 @@ impl Acc {
         let z = || Tensor::zeros([], (Kind::Double, dev));
         Acc { n: 0, loss: z(), grad: z(), eff: z() }
     }
-    fn add(&mut self, loss: &Tensor, grad: &Tensor, eff: &Tensor) {
+    fn add(&mut self, s: &StepStats) {
         self.n += 1;
-        self.loss += loss.to_kind(Kind::Double);
-        self.grad += grad;
-        self.eff += eff;
+        self.loss += s.loss.to_kind(Kind::Double);
+        self.grad += &s.grad_norm;
+        self.eff += &s.eff_grad_norm;
     }
     fn write(&self, row: &mut Row) {
         if self.n > 0 {
@@ -226,283 +155,448 @@ impl Acc {
     }
 }
 
-fn append_row(dir: &RunDir, header: &[String], row: &Row) -> Result<()> {
-    let path = dir.metrics();
-    let fresh = !path.is_file();
-    let f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-    let mut w = csv::Writer::from_writer(f);
-    if fresh {
-        w.write_record(header)?;
+/// What one optimizer step measured (device tensors, no sync).
+struct StepStats {
+    loss: Tensor,
+    grad_norm: Tensor,
+    eff_grad_norm: Tensor,
+    /// rho before the step.
+    rho: Tensor,
+    /// The learning rate the step used.
+    lr: f64,
+}
+
+/// A run in memory: its directory, workspace, optimizer, hooks and where it starts from.
+pub struct Trainer {
+    cfg: RunConfig,
+    dir: RunDir,
+    ws: Workspace,
+    opt: Optimizer,
+    /// SI group at initialisation (for cos_to_init / dist_to_init).
+    init_si: Vec<Tensor>,
+    steps_per_epoch: usize,
+    header: Vec<String>,
+    policy: CheckpointPolicy,
+    hooks: Vec<Box<dyn Hook>>,
+    /// Where the run (re)starts: `None` from scratch, else the checkpoint's (epoch, step, wall).
+    from: Option<(usize, usize, f64)>,
+    /// Lines to report when the run starts (resume notices).
+    notes: Vec<String>,
+}
+
+impl Trainer {
+    /// Build the in-memory run of `cfg` for `dir` (no files written).
+    fn build(cfg: &RunConfig, dir: RunDir) -> Result<Trainer> {
+        let ws = Workspace::new(cfg)?;
+        let steps_per_epoch = data::batches_per_epoch(ws.data.train.len(), cfg.train.batch_size);
+        let opt = Optimizer::new(&cfg.optim, &ws.net, steps_per_epoch, cfg.train.epochs);
+        let init_si = ws.net.si().iter().map(|t| t.detach().copy()).collect();
+        let header = metrics::header(&ws.net, cfg.metrics.layers);
+        Ok(Trainer {
+            cfg: cfg.clone(),
+            dir,
+            ws,
+            opt,
+            init_si,
+            steps_per_epoch,
+            header,
+            policy: CheckpointPolicy::new(&cfg.train),
+            hooks: vec![],
+            from: None,
+            notes: vec![],
+        })
     }
-    w.write_record(row.fields())?;
-    w.flush()?;
-    Ok(())
-}
 
-fn write_summary(
-    dir: &RunDir,
-    s: &Session,
-    epoch: usize,
-    step: usize,
-    wall: f64,
-    last: Option<&Row>,
-    best: Option<f64>,
-) -> Result<()> {
-    let summary = Summary {
-        silab_version: env!("CARGO_PKG_VERSION").into(),
-        config_hash: s.cfg.hash(),
-        status: if epoch >= s.cfg.train.epochs { "completed" } else { "running" }.into(),
-        epochs_done: epoch,
-        steps_done: step,
-        steps_per_epoch: s.steps_per_epoch,
-        train_size: s.data.train.len(),
-        test_size: s.data.test.len(),
-        si_params: s.net.si_numel(),
-        rho0: s.opt.rho0,
-        threads: s.cfg.train.threads,
-        device: format!("{:?}", s.net.device()),
-        wall_time_s: wall,
-        best_test_acc: best,
-        last: last
-            .map(|r| {
-                s.header.iter().zip(&r.values).filter(|(_, v)| !v.is_nan()).map(|(k, v)| (k.clone(), *v)).collect()
-            })
-            .unwrap_or_default(),
-    };
-    store::write_atomic(&dir.summary(), &serde_json::to_vec_pretty(&summary)?)
-}
+    /// A new run of `cfg` in `out` (created; must not hold a run already).
+    pub fn create(cfg: &RunConfig, out: &Path) -> Result<Trainer> {
+        let dir = RunDir::new(out);
+        if dir.config().exists() {
+            bail!(
+                "{} already holds a run; continue it with `silab train --resume {}` or choose another --out",
+                out.display(),
+                out.display()
+            );
+        }
+        // Everything that can fail before training (data, device, init_from) fails before the
+        // directory is written, so a corrected command can use the same --out.
+        let mut t = Trainer::build(cfg, dir)?;
+        t.start_fresh()?;
+        store::create_dir(out)?;
+        store::write_atomic(&t.dir.config(), cfg.to_toml().as_bytes())?;
+        Ok(t)
+    }
 
-fn save_checkpoint(dir: &RunDir, s: &Session, epoch: usize, step: usize, wall: f64) -> Result<()> {
-    std::fs::create_dir_all(dir.checkpoints())?;
-    let (model, optim) = s.state();
-    let meta = HashMap::from([
-        ("epoch".to_string(), epoch.to_string()),
-        ("step".to_string(), step.to_string()),
-        ("config_hash".to_string(), s.cfg.hash()),
-        ("wall_time".to_string(), format!("{wall}")),
-        ("format".to_string(), "pt".to_string()),
-    ]);
-    store::save_tensors(&dir.checkpoint(epoch), &model, meta.clone())?;
-    store::save_tensors(&dir.optim_state(epoch), &optim, meta)?;
-    if !s.cfg.train.keep_checkpoints {
-        for e in dir.checkpoint_epochs() {
-            if e != 0 && e != epoch {
-                let _ = std::fs::remove_file(dir.checkpoint(e));
-                let _ = std::fs::remove_file(dir.optim_state(e));
+    /// The run in `run_dir`, to continue from its latest checkpoint (from scratch if it has
+    /// none).
+    pub fn open(run_dir: &Path) -> Result<Trainer> {
+        let dir = RunDir::new(run_dir);
+        let cfg = RunConfig::from_file(&dir.config(), &[])?;
+        let mut t = Trainer::build(&cfg, dir)?;
+        let Some(epoch) = t.dir.latest_resumable() else {
+            if t.dir.metrics().exists() {
+                t.notes.push("no checkpoint found: starting the run from the beginning".into());
+            }
+            let _ = std::fs::remove_file(t.dir.metrics());
+            t.start_fresh()?;
+            return Ok(t);
+        };
+        let (model, meta) = store::load_tensors(&t.dir.checkpoint(epoch))?;
+        if meta.get("config_hash") != Some(&cfg.hash()) {
+            bail!(
+                "{}: checkpoint was written by another config (hash {:?}, config.toml has {})",
+                t.dir.checkpoint(epoch).display(),
+                meta.get("config_hash"),
+                cfg.hash()
+            );
+        }
+        let step: usize = meta.get("step").context("checkpoint metadata lacks `step`")?.parse()?;
+        let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
+        t.ws.net.load(&model).with_context(|| t.dir.checkpoint(epoch).display().to_string())?;
+        let (optim, _) = store::load_tensors(&t.dir.optim_state(epoch))?;
+        t.opt.load_state(&optim, &t.ws.net);
+        // cos_to_init needs the initial SI weights: those of the epoch-0 checkpoint.
+        if let Ok((init, _)) = store::load_tensors(&t.dir.checkpoint(0)) {
+            let dev = t.ws.net.device();
+            t.init_si =
+                t.ws.net
+                    .with_role(Role::Si)
+                    .iter()
+                    .map(|p| {
+                        init.iter()
+                            .find(|(m, _)| *m == p.name)
+                            .map(|(_, t)| t.to_device(dev))
+                            .context("epoch-0 checkpoint lacks an SI tensor")
+                    })
+                    .collect::<Result<_>>()?;
+        }
+        truncate_rows(&t.dir.metrics(), step)?;
+        t.notes.push(format!("resuming {} from epoch {epoch} (step {step})", run_dir.display()));
+        t.from = Some((epoch, step, wall));
+        Ok(t)
+    }
+
+    /// Starting from scratch: the fine-tuning start point, if any.
+    fn start_fresh(&mut self) -> Result<()> {
+        let from = &self.cfg.train.init_from;
+        if !from.as_os_str().is_empty() {
+            let path = init_checkpoint(from)?;
+            let (tensors, _) = store::load_tensors(&path)?;
+            self.ws.net.load(&tensors).with_context(|| format!("train.init_from = {}", path.display()))?;
+            self.init_si = self.ws.net.si().iter().map(|t| t.detach().copy()).collect();
+            self.opt = Optimizer::new(&self.cfg.optim, &self.ws.net, self.steps_per_epoch, self.cfg.train.epochs);
+        }
+        Ok(())
+    }
+
+    /// Add an in-training measurement.
+    pub fn add_hook(&mut self, hook: Box<dyn Hook>) {
+        self.hooks.push(hook);
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.cfg
+    }
+
+    pub fn dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    /// Column names of this run's `metrics.csv`.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Metrics common to step and epoch rows: rho, ELR, geometry, per-layer norms.
+    fn fill_geometry(&self, row: &mut Row, lr: f64) {
+        let net = &self.ws.net;
+        let rho = net.rho();
+        row.set("lr", lr);
+        row.set("rho", rho);
+        row.set("elr", elr(lr, rho));
+        let (cos, dist) = metrics::to_init(net, &self.init_si);
+        row.set("cos_to_init", cos);
+        row.set("dist_to_init", dist);
+        if self.cfg.metrics.layers {
+            let norms = metrics::layer_norms(net);
+            let (base, k) = (METRICS.len(), norms.len());
+            for (i, n) in norms.iter().enumerate() {
+                row.values[base + i] = *n;
+                row.values[base + k + i] = elr(lr, *n);
             }
         }
     }
-    Ok(())
-}
 
-/// Start a new run of `cfg` in `out` (created; must not hold a run already).
-pub fn train(cfg: &RunConfig, out: &Path, obs: &mut dyn Observer) -> Result<Summary> {
-    let dir = RunDir::new(out);
-    if dir.config().exists() {
-        bail!(
-            "{} already holds a run; continue it with `silab train --resume {}` or choose another --out",
-            out.display(),
-            out.display()
-        );
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    store::write_atomic(&dir.config(), cfg.to_toml().as_bytes())?;
-    let s = Session::new(cfg)?;
-    execute(s, &dir, 0, 0, 0.0, obs)
-}
-
-/// Continue the run in `run_dir` from its latest checkpoint.
-pub fn resume(run_dir: &Path, obs: &mut dyn Observer) -> Result<Summary> {
-    let dir = RunDir::new(run_dir);
-    let cfg = RunConfig::from_file(&dir.config(), &[])?;
-    let mut s = Session::new(&cfg)?;
-    let Some(epoch) = dir.latest_resumable() else {
-        if dir.metrics().exists() {
-            obs.message("no checkpoint found: starting the run from the beginning");
+    /// Stage: the epoch row, the full measurement (train pass, test pass, geometry).
+    fn epoch_row(&self, epoch: usize, step: usize, lr: f64) -> Row {
+        let (net, d, m) = (&self.ws.net, &self.ws.data, &self.cfg.metrics);
+        let mut row = Row::new(epoch, step, true, self.header.len());
+        self.fill_geometry(&mut row, lr);
+        if m.train_eval || m.full_grad {
+            let bs = self.cfg.train.batch_size;
+            let e = metrics::evaluate(net, &d.train, bs, BnMode::TrainFrozenStats, self.cfg.loss, m.full_grad);
+            if m.train_eval {
+                row.set("train_loss", e.loss);
+                row.set("train_acc", e.acc);
+            }
+            if let Some(g) = e.full_grad_norm {
+                row.set("full_grad_norm", g);
+                row.set("eff_full_grad_norm", g * row.get("rho"));
+            }
         }
-        let _ = std::fs::remove_file(dir.metrics());
-        return execute(s, &dir, 0, 0, 0.0, obs);
-    };
-    let (model, meta) = store::load_tensors(&dir.checkpoint(epoch))?;
-    if meta.get("config_hash") != Some(&cfg.hash()) {
-        bail!(
-            "{}: checkpoint was written by another config (hash {:?}, config.toml has {})",
-            dir.checkpoint(epoch).display(),
-            meta.get("config_hash"),
-            cfg.hash()
-        );
+        let e = metrics::evaluate(net, &d.test, 1000, BnMode::Eval, self.cfg.loss, false);
+        row.set("test_loss", e.loss);
+        row.set("test_acc", e.acc);
+        row
     }
-    let step: usize = meta.get("step").context("checkpoint metadata lacks `step`")?.parse()?;
-    let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
-    s.net.load(&model).map_err(anyhow::Error::msg)?;
-    let (optim, _) = store::load_tensors(&dir.optim_state(epoch))?;
-    s.opt.load_state(&optim, &s.net);
-    // cos_to_init needs the initial SI weights: those of the epoch-0 checkpoint.
-    if let Ok((init, _)) = store::load_tensors(&dir.checkpoint(0)) {
-        let names: Vec<String> = s.net.with_role(crate::model::Role::Si).iter().map(|p| p.name.clone()).collect();
-        s.init_si = names
-            .iter()
-            .map(|n| {
-                init.iter()
-                    .find(|(m, _)| m == n)
-                    .map(|(_, t)| t.to_device(s.net.device()))
-                    .context("epoch-0 checkpoint lacks an SI tensor")
-            })
-            .collect::<Result<_>>()?;
-    }
-    store::truncate_metrics(&dir.metrics(), step)?;
-    store::truncate_metrics(&crate::landscape::sharpness::train_file(&dir), step)?;
-    obs.message(&format!("resuming {} from epoch {epoch} (step {step})", run_dir.display()));
-    execute(s, &dir, epoch, step, wall, obs)
-}
 
-/// Run from `(epoch, step)` to the end, writing rows, checkpoints and the summary.
-fn execute(
-    mut s: Session,
-    dir: &RunDir,
-    start_epoch: usize,
-    start_step: usize,
-    wall0: f64,
-    obs: &mut dyn Observer,
-) -> Result<Summary> {
-    let cfg = s.cfg.clone();
-    let dev = s.net.device();
-    let clock = Instant::now();
-    let wall = || wall0 + clock.elapsed().as_secs_f64();
-    let total = s.steps_per_epoch * cfg.train.epochs;
-    obs.start(total, start_step);
-    let mut best: Option<f64> = None;
-    let mut last_row: Option<Row> = None;
-    if let Ok((h, rows)) = store::read_metrics(&dir.metrics())
-        && let Some(i) = h.iter().position(|c| c == "test_acc")
-    {
-        best = rows.iter().filter_map(|r| r[i].parse::<f64>().ok()).reduce(f64::max);
+    /// Stage: one optimizer step on the minibatch `idx` at global step `step`.
+    fn step(&mut self, idx: &[i64], step: usize, aug: &mut rand_chacha::ChaCha8Rng) -> StepStats {
+        let (net, train) = (&self.ws.net, &self.ws.data.train);
+        let it = Tensor::from_slice(idx).to_device(self.ws.device);
+        let mut x = train.images.index_select(0, &it);
+        if self.cfg.data.augment {
+            x = data::augment(&x, train.pad_value, aug);
+        }
+        let y = train.labels.index_select(0, &it);
+        net.zero_grad();
+        let l = loss(&net.forward(&x, BnMode::Train), &y, self.cfg.loss);
+        l.backward();
+        let grad_norm = si_grad_norm(net);
+        let rho = tch::no_grad(|| sq_norm_t(&net.si()).sqrt());
+        let eff_grad_norm = &grad_norm * &rho;
+        let lr = self.opt.lr_at(step);
+        self.opt.step(net, step);
+        StepStats { loss: l.detach(), grad_norm, eff_grad_norm, rho, lr }
     }
-    let header = s.header.clone();
-    let emit = |row: Row, best: &mut Option<f64>, obs: &mut dyn Observer| -> Result<Row> {
-        append_row(dir, &header, &row)?;
+
+    /// The ELR a step used: the configured one on the sphere, lr / rho^2 (before the step) in
+    /// full space.
+    fn step_elr(&self, s: &StepStats, step: usize) -> f64 {
+        match self.cfg.optim.mode {
+            OptimMode::Sphere => self.opt.elr_at(step),
+            OptimMode::Full => elr(s.lr, s.rho.double_value(&[])),
+        }
+    }
+
+    /// Write a row to `metrics.csv`, track the best test accuracy, show epoch rows.
+    fn emit(&self, row: Row, best: &mut Option<f64>, progress: &mut dyn Progress) -> Result<Row> {
+        store::append_records(&self.dir.metrics(), &self.header, &[row.fields()])?;
         let acc = row.get("test_acc");
         if !acc.is_nan() {
             *best = Some(best.map_or(acc, |b: f64| b.max(acc)));
         }
-        obs.row(&header, &row);
+        if row.is_epoch {
+            progress.line(&row.epoch_line());
+        }
         Ok(row)
-    };
-    // Curvature during training (sharpness.every_epochs / every_steps): cold Lanczos starts, so a
-    // resumed run measures exactly what an uninterrupted one does. `epoch_end`: at an epoch row
-    // (or at init); otherwise right after an optimizer step inside an epoch.
-    let sharp = sharpness::Setup::new(&cfg, &s.data.train);
-    let sharp_header = sharpness::header(&cfg.sharpness);
-    let measure_sharpness =
-        |net: &Net, epoch: usize, step: usize, epoch_end: bool, obs: &mut dyn Observer| -> Result<()> {
-            let (ee, es) = (cfg.sharpness.every_epochs, cfg.sharpness.every_steps);
-            let by_epoch = epoch_end && ee > 0 && epoch.is_multiple_of(ee);
-            let by_step = es > 0 && step.is_multiple_of(es);
-            if !(by_epoch || by_step) {
-                return Ok(());
-            }
-            let rows = sharpness::measure(net, &sharp, epoch, step, &mut sharpness::WarmStarts::new())?;
-            sharpness::append(&sharpness::train_file(dir), &sharp_header, &rows)?;
-            for r in &rows {
-                obs.message(&format!(
-                    "epoch {epoch} step {step}: sharpness {} trace {:.4e} top_eig {:.4e} eff_top_eig {:.4e}",
-                    r.text("group").unwrap_or(""),
-                    r.get("trace"),
-                    r.get("top_eig"),
-                    r.get("eff_top_eig")
-                ));
-            }
-            Ok(())
-        };
-    if start_epoch == 0 {
-        let mut row = s.epoch_row(0, 0, s.opt.lr_at(0));
-        row.set("wall_time", wall());
-        last_row = Some(emit(row, &mut best, obs)?);
-        measure_sharpness(&s.net, 0, 0, true, obs)?;
-        save_checkpoint(dir, &s, 0, 0, wall())?;
-        write_summary(dir, &s, 0, 0, wall(), last_row.as_ref(), best)?;
     }
-    let mut step = start_step;
-    let log_every = cfg.train.log_every;
-    for epoch in start_epoch..cfg.train.epochs {
-        let batches = data::epoch_batches(s.data.train.len(), cfg.train.batch_size, cfg.seed, epoch);
-        let mut aug = rng(cfg.seed, streams::AUGMENT + epoch as u64);
-        let mut ep_acc = Acc::new(dev);
-        let mut iv_acc = Acc::new(dev);
-        let mut before: Vec<Tensor> = vec![];
-        for (bi, idx) in batches.iter().enumerate() {
-            let it = Tensor::from_slice(idx).to_device(dev);
-            let mut x = s.data.train.images.index_select(0, &it);
-            if cfg.data.augment {
-                x = data::augment(&x, s.data.train.pad_value, &mut aug);
-            }
-            let y = s.data.train.labels.index_select(0, &it);
-            s.net.zero_grad();
-            let l = loss(&s.net.forward(&x, BnMode::Train), &y, cfg.loss);
-            l.backward();
-            let gn = si_grad_norm(&s.net);
-            let rho = tch::no_grad(|| sq_norm_t(&s.net.si()).sqrt());
-            let eff = &gn * &rho;
-            let l = l.detach();
-            ep_acc.add(&l, &gn, &eff);
-            iv_acc.add(&l, &gn, &eff);
-            let last_in_epoch = bi + 1 == batches.len();
-            let step_row = log_every > 0 && (step + 1).is_multiple_of(log_every) && !last_in_epoch;
-            if step_row || last_in_epoch {
-                before = s.net.si().iter().map(|t| t.detach().copy()).collect();
-            }
-            let lr = s.opt.lr_at(step);
-            s.opt.step(&s.net, step);
-            step += 1;
-            // the ELR this step used: lr / rho^2 at the step (no second pass over the weights)
-            let elr = match cfg.optim.mode {
-                OptimMode::Sphere => s.opt.elr_at(step - 1),
-                OptimMode::Full => lr / rho.double_value(&[]).powi(2),
-            };
-            obs.step(step, l.double_value(&[]), elr);
-            if step_row {
-                let mut row = Row::new(epoch, step, false, s.header.len());
-                s.fill_geometry(&mut row, lr);
-                iv_acc.write(&mut row);
-                row.set("step_angle", metrics::angle(&s.net, &before));
-                row.set("wall_time", wall());
-                emit(row, &mut best, obs)?;
-                iv_acc = Acc::new(dev);
-            }
-            if !last_in_epoch {
-                measure_sharpness(&s.net, epoch, step, false, obs)?;
-            }
-            if last_in_epoch {
-                let mut row = s.epoch_row(epoch + 1, step, lr);
-                ep_acc.write(&mut row);
-                row.set("step_angle", metrics::angle(&s.net, &before));
-                row.set("wall_time", wall());
-                if !row.get("train_loss").is_finite() && cfg.metrics.train_eval {
-                    obs.message(&format!("epoch {}: train loss is {}", epoch + 1, row.get("train_loss")));
+
+    /// Stage: checkpoint per the policy, and the summary with it.
+    fn end_of_epoch(&self, epoch: usize, step: usize, wall: f64, last: Option<&Row>, best: Option<f64>) -> Result<()> {
+        for a in self.policy.actions(epoch, &self.dir.checkpoint_epochs()) {
+            match a {
+                Action::Save => {
+                    self.save_checkpoint(epoch, step, wall)?;
+                    self.write_summary(epoch, step, wall, last, best)?;
                 }
-                last_row = Some(emit(row, &mut best, obs)?);
-                iv_acc = Acc::new(dev);
-                measure_sharpness(&s.net, epoch + 1, step, true, obs)?;
+                Action::Delete(e) => {
+                    let _ = std::fs::remove_file(self.dir.checkpoint(e));
+                    let _ = std::fs::remove_file(self.dir.optim_state(e));
+                }
             }
         }
-        let done = epoch + 1;
-        let every = cfg.train.checkpoint_every;
-        if done == cfg.train.epochs || (every > 0 && done.is_multiple_of(every)) {
-            save_checkpoint(dir, &s, done, step, wall())?;
-            write_summary(dir, &s, done, step, wall(), last_row.as_ref(), best)?;
-        }
-        if let Some(r) = &last_row {
-            dir.log_line(&format!(
-                "epoch {done} step {step} train_loss {:.4e} test_acc {:.4} rho {:.4} elr {:.3e}",
-                r.get("train_loss"),
-                r.get("test_acc"),
-                r.get("rho"),
-                r.get("elr")
-            ))?;
-        }
+        Ok(())
     }
-    obs.finish();
-    let summary: Summary = serde_json::from_slice(&std::fs::read(dir.summary())?)?;
-    let _ = std::io::stdout().flush();
-    Ok(summary)
+
+    fn save_checkpoint(&self, epoch: usize, step: usize, wall: f64) -> Result<()> {
+        store::create_dir(&self.dir.checkpoints())?;
+        let meta = HashMap::from([
+            ("epoch".to_string(), epoch.to_string()),
+            ("step".to_string(), step.to_string()),
+            ("config_hash".to_string(), self.cfg.hash()),
+            ("wall_time".to_string(), format!("{wall}")),
+            ("format".to_string(), "pt".to_string()),
+        ]);
+        store::save_tensors(&self.dir.checkpoint(epoch), &self.ws.net.snapshot(), meta.clone())?;
+        store::save_tensors(&self.dir.optim_state(epoch), &self.opt.state(), meta)?;
+        Ok(())
+    }
+
+    /// Stage: `summary.json`.
+    fn write_summary(&self, epoch: usize, step: usize, wall: f64, last: Option<&Row>, best: Option<f64>) -> Result<()> {
+        let summary = Summary {
+            silab_version: env!("CARGO_PKG_VERSION").into(),
+            config_hash: self.cfg.hash(),
+            status: if epoch >= self.cfg.train.epochs { RunStatus::Completed } else { RunStatus::Running },
+            epochs_done: epoch,
+            steps_done: step,
+            steps_per_epoch: self.steps_per_epoch,
+            train_size: self.ws.data.train.len(),
+            test_size: self.ws.data.test.len(),
+            si_params: self.ws.net.si_numel(),
+            rho0: self.opt.rho0,
+            threads: self.cfg.train.threads,
+            device: format!("{:?}", self.ws.net.device()),
+            wall_time_s: wall,
+            best_test_acc: best,
+            last: last
+                .map(|r| {
+                    self.header
+                        .iter()
+                        .zip(&r.values)
+                        .filter(|(_, v)| !v.is_nan())
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        Ok(store::write_json(&self.dir.summary(), &summary)?)
+    }
+
+    fn hooks_after(&mut self, at: At, progress: &mut dyn Progress) -> Result<()> {
+        for h in &mut self.hooks {
+            h.after(&self.ws.net, at, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Every in-training measurement the config asks for must have its hook.
+    fn check_hooks(&self) -> Result<()> {
+        let sh = &self.cfg.sharpness;
+        if (sh.every_epochs > 0 || sh.every_steps > 0) && !self.hooks.iter().any(|h| h.serves() == "sharpness") {
+            bail!(
+                "sharpness.every_epochs / every_steps ask for curvature during training, but this trainer has no \
+                 sharpness hook: train with silab::lab::train / lab::resume (which add it)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Run from where the trainer starts to the last epoch, writing rows, checkpoints and the
+    /// summary.
+    pub fn run(mut self, progress: &mut dyn Progress) -> Result<Summary> {
+        self.check_hooks()?;
+        let resumed_step = self.from.map(|(_, s, _)| s);
+        for h in &mut self.hooks {
+            h.rewind(resumed_step)?;
+        }
+        for n in std::mem::take(&mut self.notes) {
+            progress.line(&n);
+        }
+        let (start_epoch, start_step, wall0) = self.from.unwrap_or((0, 0, 0.0));
+        let cfg = self.cfg.clone();
+        let dev = self.ws.device;
+        let clock = Instant::now();
+        let wall = || wall0 + clock.elapsed().as_secs_f64();
+        progress.start("steps", self.steps_per_epoch * cfg.train.epochs, start_step);
+        let mut best: Option<f64> = None;
+        let mut last_row: Option<Row> = None;
+        if let Ok(r) = store::read_records(&self.dir.metrics(), false)
+            && let Some(i) = r.col("test_acc")
+        {
+            best = r.rows.iter().filter_map(|row| row[i].parse::<f64>().ok()).reduce(f64::max);
+        }
+        if self.from.is_none() {
+            // Stage: the initial measurement, hooks at init, checkpoint 0.
+            let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
+            row.set("wall_time", wall());
+            last_row = Some(self.emit(row, &mut best, progress)?);
+            self.hooks_after(At { epoch: 0, step: 0, epoch_end: true }, progress)?;
+            self.end_of_epoch(0, 0, wall(), last_row.as_ref(), best)?;
+        }
+        let mut step = start_step;
+        let log_every = cfg.train.log_every;
+        for epoch in start_epoch..cfg.train.epochs {
+            let batches = data::epoch_batches(self.ws.data.train.len(), cfg.train.batch_size, cfg.seed, epoch);
+            let mut aug = rng(cfg.seed, streams::AUGMENT + epoch as u64);
+            let mut ep_acc = Acc::new(dev);
+            let mut iv_acc = Acc::new(dev);
+            for (bi, idx) in batches.iter().enumerate() {
+                let last_in_epoch = bi + 1 == batches.len();
+                let step_row = log_every > 0 && (step + 1).is_multiple_of(log_every) && !last_in_epoch;
+                let before: Vec<Tensor> = if step_row || last_in_epoch {
+                    self.ws.net.si().iter().map(|t| t.detach().copy()).collect()
+                } else {
+                    vec![]
+                };
+                let s = self.step(idx, step, &mut aug);
+                ep_acc.add(&s);
+                iv_acc.add(&s);
+                step += 1;
+                progress.set(
+                    step,
+                    &format!("loss {:.4} elr {:.2e}", s.loss.double_value(&[]), self.step_elr(&s, step - 1)),
+                );
+                if step_row {
+                    // Stage: the step row (cheap columns only).
+                    let mut row = Row::new(epoch, step, false, self.header.len());
+                    self.fill_geometry(&mut row, s.lr);
+                    iv_acc.write(&mut row);
+                    row.set("step_angle", metrics::angle(&self.ws.net, &before));
+                    row.set("wall_time", wall());
+                    self.emit(row, &mut best, progress)?;
+                    iv_acc = Acc::new(dev);
+                }
+                if !last_in_epoch {
+                    self.hooks_after(At { epoch, step, epoch_end: false }, progress)?;
+                } else {
+                    // Stage: the epoch row.
+                    let mut row = self.epoch_row(epoch + 1, step, s.lr);
+                    ep_acc.write(&mut row);
+                    row.set("step_angle", metrics::angle(&self.ws.net, &before));
+                    row.set("wall_time", wall());
+                    if !row.get("train_loss").is_finite() && cfg.metrics.train_eval {
+                        progress.line(&format!("epoch {}: train loss is {}", epoch + 1, row.get("train_loss")));
+                    }
+                    last_row = Some(self.emit(row, &mut best, progress)?);
+                    iv_acc = Acc::new(dev);
+                    self.hooks_after(At { epoch: epoch + 1, step, epoch_end: true }, progress)?;
+                }
+            }
+            let done = epoch + 1;
+            self.end_of_epoch(done, step, wall(), last_row.as_ref(), best)?;
+            if let Some(r) = &last_row {
+                self.dir.log_line(&format!(
+                    "epoch {done} step {step} train_loss {:.4e} test_acc {:.4} rho {:.4} elr {:.3e}",
+                    r.get("train_loss"),
+                    r.get("test_acc"),
+                    r.get("rho"),
+                    r.get("elr")
+                ))?;
+            }
+        }
+        progress.finish();
+        Summary::read(&self.dir)
+    }
+}
+
+/// Rewrite a CSV of rows with a `step` column keeping only the rows with `step <= max_step` (on
+/// resume: rows a killed run logged after its last checkpoint are measured again). A last row
+/// of the wrong width (a kill in the middle of writing it) is dropped.
+pub fn truncate_rows(path: &Path, max_step: usize) -> Result<()> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let mut r = store::read_records(path, true)?;
+    if r.rows.last().is_some_and(|l| l.len() != r.header.len()) {
+        r.rows.pop();
+    }
+    let si = r.col("step").with_context(|| format!("{} has no `step` column", path.display()))?;
+    r.rows.retain(|row| row[si].parse::<usize>().map(|s| s <= max_step).unwrap_or(false));
+    Ok(store::write_records(path, &r)?)
+}
+
+/// Start a new run of `cfg` in `out` with no in-training hooks (see `crate::lab::train` for the
+/// run with every measurement its config asks for).
+pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result<Summary> {
+    Trainer::create(cfg, out)?.run(progress)
+}
+
+/// Continue the run in `run_dir` from its latest checkpoint, with no in-training hooks.
+pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
+    Trainer::open(run_dir)?.run(progress)
 }

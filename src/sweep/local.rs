@@ -4,30 +4,12 @@
 //! skipped; interrupted ones resume from their last checkpoint.
 
 use super::{Manifest, PointState, SweepDir, point_state};
+use crate::progress::{Part, Progress};
+use crate::store;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// Progress of one point, for display.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PointProgress {
-    pub index: usize,
-    pub epochs_done: usize,
-    pub epochs: usize,
-}
-
-/// Receives the state of the sweep while it runs.
-pub trait SweepObserver {
-    /// Called about twice a second: how many points are done, how many failed, the running ones.
-    fn update(&mut self, _done: usize, _failed: usize, _total: usize, _running: &[PointProgress]) {}
-    /// A point failed: its index and its log file.
-    fn failed(&mut self, _index: usize, _log: &Path) {}
-}
-
-/// An observer that ignores everything.
-pub struct Quiet;
-impl SweepObserver for Quiet {}
 
 /// What a local sweep run did.
 #[derive(Debug, Default)]
@@ -44,28 +26,36 @@ pub fn default_jobs(threads_per_run: usize) -> usize {
 }
 
 fn epochs_done(sd: &SweepDir, m: &Manifest, i: usize) -> usize {
-    super::epochs_done(&sd.run_dir(&m.points[i]))
+    super::epochs_done(&m.points[i].run_dir(sd))
 }
 
 fn epochs_of(sd: &SweepDir, m: &Manifest, i: usize) -> usize {
-    crate::config::RunConfig::from_file(&sd.run_dir(&m.points[i]).config(), &[]).map(|c| c.train.epochs).unwrap_or(0)
+    crate::config::RunConfig::from_file(&m.points[i].run_dir(sd).config(), &[]).map(|c| c.train.epochs).unwrap_or(0)
 }
 
-/// Run every point that is not done, with `exe` (the `silab` binary) as the worker.
-pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, obs: &mut dyn SweepObserver) -> Result<Report> {
-    let m = sd.manifest()?;
+/// Run every point that is not done, with `exe` (the `silab` binary) as the worker. `progress`
+/// hears about twice a second: points done (`set`), the running ones with their epochs
+/// (`parts`), and a line for each point that fails.
+pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) -> Result<Report> {
+    let m = Manifest::read(sd)?;
     let total = m.points.len();
     let mut queue: Vec<usize> =
         m.points.iter().filter(|p| point_state(sd, p) != PointState::Done).map(|p| p.index).collect();
     queue.reverse();
     let mut report = Report { done: total - queue.len(), ..Default::default() };
     let mut running: Vec<(usize, Child, usize)> = vec![];
-    std::fs::create_dir_all(sd.root.join("logs"))?;
+    store::create_dir(&sd.logs())?;
+    progress.start("points", total, report.done);
+    let status = |r: &Report| if r.failed.is_empty() { String::new() } else { format!("{} failed", r.failed.len()) };
     loop {
         while running.len() < jobs.max(1)
             && let Some(i) = queue.pop()
         {
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(sd.log(i))?;
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(sd.log(i))
+                .map_err(|e| store::StoreError::io(&sd.log(i), e))?;
             let child = Command::new(exe)
                 .args(["sweep", "point"])
                 .arg(&sd.root)
@@ -87,22 +77,30 @@ pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, obs: &mut dyn SweepObserver) 
                     if status.success() && point_state(sd, &m.points[i]) == PointState::Done {
                         report.done += 1;
                     } else {
-                        obs.failed(i, &sd.log(i));
+                        progress.line(&format!("point {i} failed; its log: {}", sd.log(i).display()));
                         report.failed.push((i, sd.log(i)));
                     }
                 }
             }
         }
         running = still;
-        let progress: Vec<PointProgress> = running
+        let parts: Vec<Part> = running
             .iter()
-            .map(|(i, _, e)| PointProgress { index: *i, epochs_done: epochs_done(sd, &m, *i), epochs: *e })
+            .map(|(i, _, e)| Part {
+                id: *i,
+                label: format!("point {i} {}", m.points[*i].label()),
+                done: epochs_done(sd, &m, *i),
+                total: *e,
+            })
             .collect();
-        obs.update(report.done, report.failed.len(), total, &progress);
+        progress.set(report.done, &status(&report));
+        progress.parts(&parts, report.failed.len());
         if !running.is_empty() {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
-    obs.update(report.done, report.failed.len(), total, &[]);
+    progress.set(report.done, &status(&report));
+    progress.parts(&[], report.failed.len());
+    progress.finish();
     Ok(report)
 }

@@ -13,29 +13,28 @@
 //! ```
 //! (`seeds` and `zip` may also stand inside `[axes]`.)
 //!
-//! The sweep directory:
-//! ```text
-//! DIR/sweep.toml            the sweep file as given (with --set applied to [base])
-//! DIR/manifest.json         every point: index, run dir, axis values, seed, config hash
-//! DIR/runs/pNNNN/           one run directory per point (config.toml written up front)
-//! DIR/runs/pNNNN/attempt.json   the latest attempt at the point: running / failed / done,
-//!                           where (host, pid, Slurm task) and, if it failed, why
-//! DIR/logs/pNNNN.log        the worker's output (local workers and Slurm tasks alike)
-//! DIR/slurm/                Slurm executor: options.json, submissions.json, submit-NN.sh
-//! DIR/table.csv, table.parquet   all points x all log points, one column per swept key
-//! ```
+//! The sweep directory's layout is [`SweepDir`]'s (in the store).
+//!
 //! Point i is run by `silab sweep point DIR --index i`, whatever the executor (local workers,
 //! Slurm array tasks): it trains, resumes or skips the run in `runs/pNNNN`. [`status`] reads
 //! where every point stands from the directory alone (plus the Slurm queue when there is one).
 
 pub mod local;
 pub mod slurm;
+pub mod status;
 pub mod table;
 
+pub use crate::store::SweepDir;
+pub use status::{PointReport, QueueView, Status, epochs_done, status, status_counts};
+
 use crate::config::{self, ConfigError, RunConfig};
-use crate::run::store::{self, RunDir};
+use crate::landscape::sharpness::{self, Epochs};
+use crate::progress::Progress;
+use crate::run::{RunStatus, Summary};
+use crate::store::{self, RunDir};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 
 /// One axis value, kept as TOML so strings, bools, ints and floats all work.
@@ -67,6 +66,17 @@ pub struct Point {
     pub config_hash: String,
 }
 
+impl Point {
+    /// The point's run directory in the sweep directory `sd`.
+    pub fn run_dir(&self, sd: &SweepDir) -> RunDir {
+        sd.run(&self.dir)
+    }
+    /// `key=value` of each swept key, e.g. `optim.elr=0.001` (what makes the point this point).
+    pub fn label(&self) -> String {
+        self.values.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    }
+}
+
 /// `manifest.json`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Manifest {
@@ -75,6 +85,16 @@ pub struct Manifest {
     /// Swept keys, in axis order (the extra columns of the table); `seed` is always a column.
     pub axes: Vec<String>,
     pub points: Vec<Point>,
+}
+
+impl Manifest {
+    /// The manifest of the sweep in `sd`.
+    pub fn read(sd: &SweepDir) -> Result<Manifest> {
+        if !sd.exists() {
+            bail!("{} is not a sweep directory (no manifest.json)", sd.root.display());
+        }
+        Ok(store::read_json(&sd.manifest())?)
+    }
 }
 
 fn expand_axis(key: &str, v: &Value) -> Result<Vec<Value>> {
@@ -238,6 +258,17 @@ impl SweepSpec {
         Ok(out)
     }
 
+    /// Short stable hash of the sweep (first 8 hex digits of SHA-256 of its TOML).
+    pub fn hash(&self) -> String {
+        let d = sha2::Sha256::digest(self.to_toml().as_bytes());
+        d.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Where the sweep goes by default: `sweeps/<name>-<hash>`.
+    pub fn default_dir(&self) -> PathBuf {
+        store::default_sweep_dir(&self.name, &self.hash())
+    }
+
     /// The manifest of this sweep (point i runs in `runs/p{i:04}`).
     pub fn manifest(&self) -> Result<(Manifest, Vec<RunConfig>)> {
         let pts = self.expand()?;
@@ -245,7 +276,7 @@ impl SweepSpec {
         let mut cfgs = vec![];
         for (i, (vals, seed, cfg)) in pts.into_iter().enumerate() {
             let values = vals.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
-            points.push(Point { index: i, dir: format!("runs/p{i:04}"), values, seed, config_hash: cfg.hash() });
+            points.push(Point { index: i, dir: SweepDir::point_rel(i), values, seed, config_hash: cfg.hash() });
             cfgs.push(cfg);
         }
         let axes = self.axes.iter().map(|(k, _)| k.clone()).collect();
@@ -257,59 +288,27 @@ fn toml_to_json(v: &Value) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// A sweep directory on disk.
-#[derive(Clone, Debug)]
-pub struct SweepDir {
-    pub root: PathBuf,
-}
-
-impl SweepDir {
-    pub fn new(root: impl Into<PathBuf>) -> SweepDir {
-        SweepDir { root: root.into() }
-    }
-    pub fn manifest_path(&self) -> PathBuf {
-        self.root.join("manifest.json")
-    }
-    pub fn spec_path(&self) -> PathBuf {
-        self.root.join("sweep.toml")
-    }
-    pub fn log(&self, i: usize) -> PathBuf {
-        self.root.join(Self::log_rel(i))
-    }
-    pub fn run_dir(&self, p: &Point) -> RunDir {
-        RunDir::new(self.root.join(&p.dir))
-    }
-    pub fn manifest(&self) -> Result<Manifest> {
-        let bytes = std::fs::read(self.manifest_path())
-            .with_context(|| format!("{} is not a sweep directory (no manifest.json)", self.root.display()))?;
-        Ok(serde_json::from_slice(&bytes)?)
-    }
-
-    /// Write the sweep file, manifest and every point's config.toml. If the directory already
-    /// holds the same sweep, nothing changes (that is how a sweep resumes); a different sweep is
-    /// refused.
-    pub fn create(&self, spec: &SweepSpec) -> Result<Manifest> {
-        let (manifest, cfgs) = spec.manifest()?;
-        if self.manifest_path().exists() {
-            let old = self.manifest()?;
-            if old != manifest {
-                bail!(
-                    "{} holds a different sweep (its manifest.json differs); choose another --out",
-                    self.root.display()
-                );
-            }
-            return Ok(old);
+/// Write the sweep file, manifest and every point's config.toml into `sd`. If the directory
+/// already holds the same sweep, nothing changes (that is how a sweep resumes); a different
+/// sweep is refused.
+pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
+    let (manifest, cfgs) = spec.manifest()?;
+    if sd.exists() {
+        let old = Manifest::read(sd)?;
+        if old != manifest {
+            bail!("{} holds a different sweep (its manifest.json differs); choose another --out", sd.root.display());
         }
-        std::fs::create_dir_all(self.root.join("logs"))?;
-        store::write_atomic(&self.spec_path(), spec.to_toml().as_bytes())?;
-        for (p, cfg) in manifest.points.iter().zip(&cfgs) {
-            let rd = self.run_dir(p);
-            std::fs::create_dir_all(&rd.root)?;
-            store::write_atomic(&rd.config(), cfg.to_toml().as_bytes())?;
-        }
-        store::write_atomic(&self.manifest_path(), &serde_json::to_vec_pretty(&manifest)?)?;
-        Ok(manifest)
+        return Ok(old);
     }
+    store::create_dir(&sd.logs())?;
+    store::write_atomic(&sd.spec(), spec.to_toml().as_bytes())?;
+    for (p, cfg) in manifest.points.iter().zip(&cfgs) {
+        let rd = p.run_dir(sd);
+        store::create_dir(&rd.root)?;
+        store::write_atomic(&rd.config(), cfg.to_toml().as_bytes())?;
+    }
+    store::write_json(&sd.manifest(), &manifest)?;
+    Ok(manifest)
 }
 
 /// State of one point, from its run directory.
@@ -326,11 +325,8 @@ pub enum PointState {
 
 /// Where a point stands.
 pub fn point_state(sd: &SweepDir, p: &Point) -> PointState {
-    let rd = sd.run_dir(p);
-    if let Ok(bytes) = std::fs::read(rd.summary())
-        && let Ok(s) = serde_json::from_slice::<crate::run::Summary>(&bytes)
-        && s.status == "completed"
-    {
+    let rd = p.run_dir(sd);
+    if Summary::read(&rd).is_ok_and(|s| s.status == RunStatus::Completed) {
         return PointState::Done;
     }
     if rd.metrics().exists() || !rd.checkpoint_epochs().is_empty() { PointState::Started } else { PointState::Pending }
@@ -367,7 +363,8 @@ pub struct Attempt {
     pub log: String,
 }
 
-pub(crate) fn unix_now() -> f64 {
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
@@ -380,30 +377,25 @@ pub fn hostname() -> String {
     if ok { String::from_utf8_lossy(&buf[..end]).into_owned() } else { "unknown".into() }
 }
 
-fn pid_alive(pid: u32) -> bool {
+pub(crate) fn pid_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid as i32, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
 }
 
-impl SweepDir {
-    /// `runs/pNNNN/attempt.json` of a point.
-    pub fn attempt_path(&self, p: &Point) -> PathBuf {
-        self.run_dir(p).root.join("attempt.json")
-    }
+impl Attempt {
     /// The latest attempt at a point, if any.
-    pub fn attempt(&self, p: &Point) -> Option<Attempt> {
-        serde_json::from_slice(&std::fs::read(self.attempt_path(p)).ok()?).ok()
+    pub fn read(sd: &SweepDir, p: &Point) -> Option<Attempt> {
+        store::read_json(&p.run_dir(sd).attempt()).ok()
     }
-    /// A point's log, relative to the sweep directory.
-    fn log_rel(i: usize) -> String {
-        format!("logs/p{i:04}.log")
+    fn write(&self, sd: &SweepDir, p: &Point) -> Result<()> {
+        Ok(store::write_json(&p.run_dir(sd).attempt(), self)?)
     }
 }
 
 /// Run point `index` of the sweep in `dir`: skip it if done, resume it if started, else train it.
 /// Idempotent, so a repeated or requeued task is harmless.
-pub fn run_point(dir: &Path, index: usize, obs: &mut dyn crate::run::Observer) -> Result<PointState> {
-    run_point_as(dir, index, None, obs)
+pub fn run_point(dir: &Path, index: usize, progress: &mut dyn Progress) -> Result<PointState> {
+    run_point_as(dir, index, None, progress)
 }
 
 /// [`run_point`], recording the Slurm array task (`ARRAYJOB_TASK`) it runs as, if any, in the
@@ -412,15 +404,15 @@ pub fn run_point_as(
     dir: &Path,
     index: usize,
     slurm_task: Option<String>,
-    obs: &mut dyn crate::run::Observer,
+    progress: &mut dyn Progress,
 ) -> Result<PointState> {
     let sd = SweepDir::new(dir);
-    let m = sd.manifest()?;
+    let m = Manifest::read(&sd)?;
     let p = m
         .points
         .get(index)
         .with_context(|| format!("point {index} does not exist: the sweep has {}", m.points.len()))?;
-    let rd = sd.run_dir(p);
+    let rd = p.run_dir(&sd);
     if point_state(&sd, p) == PointState::Done {
         return Ok(PointState::Done);
     }
@@ -434,22 +426,21 @@ pub fn run_point_as(
         error: None,
         log: SweepDir::log_rel(index),
     };
-    let write = |a: &Attempt| store::write_atomic(&sd.attempt_path(p), &serde_json::to_vec_pretty(a)?);
-    write(&attempt)?;
+    attempt.write(&sd, p)?;
     // The point's config.toml was written when the sweep was created: resume() starts the run
     // from scratch when it has no checkpoint yet, and continues it otherwise.
-    let result = crate::run::resume(&rd.root, obs);
+    let result = crate::lab::resume(&rd.root, progress);
     attempt.ended = Some(unix_now());
     match result {
         Ok(_) => {
             attempt.status = AttemptStatus::Done;
-            write(&attempt)?;
+            attempt.write(&sd, p)?;
             Ok(PointState::Done)
         }
         Err(e) => {
             attempt.status = AttemptStatus::Failed;
             attempt.error = Some(format!("{e:#}"));
-            write(&attempt)?;
+            attempt.write(&sd, p)?;
             Err(e.context(format!(
                 "point {index} ({}) failed; its log: {}",
                 rd.root.display(),
@@ -459,121 +450,96 @@ pub fn run_point_as(
     }
 }
 
-/// Where a point stands, for `silab sweep status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// The run completed.
-    Done,
-    /// A live process or Slurm task is running it.
-    Running,
-    /// Waiting in the Slurm queue.
-    Queued,
-    /// Its last attempt ended without completing the run: an error, or killed (cancelled, time
-    /// limit, preempted). Resuming it continues from its latest checkpoint.
-    Failed,
-    /// Never started.
-    Pending,
+/// Where a sweep's points run (`silab sweep --executor`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Executor {
+    /// Local worker processes, at most `jobs` at a time (default: cores / `train.threads`);
+    /// waits for them.
+    Local { jobs: Option<usize> },
+    /// One Slurm array job; returns once submitted (or, with `dry_run`, prints its script).
+    Slurm { opts: slurm::SlurmOptions, dry_run: bool },
 }
 
-impl Status {
-    pub const ALL: [Status; 5] = [Status::Done, Status::Running, Status::Queued, Status::Failed, Status::Pending];
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Done => "done",
-            Status::Running => "running",
-            Status::Queued => "queued",
-            Status::Failed => "failed",
-            Status::Pending => "pending",
+/// What [`launch`] did.
+#[derive(Debug)]
+pub enum Launched {
+    /// Every point ran locally (some may have failed); the table was gathered.
+    Ran { points: usize, jobs: usize, report: local::Report, table: table::Table },
+    /// `--dry-run`: the Slurm batch script, nothing written.
+    Script(String),
+    /// Submitted to Slurm, or nothing left to submit (`None`: every point done, running or queued).
+    Submitted(Option<slurm::Submission>),
+}
+
+/// Run the sweep `spec` in `dir` on `executor` with the `silab` binary `exe` as the worker (a
+/// sweep already there resumes: done points are skipped, started ones continue). Local runs
+/// report through `progress`.
+pub fn launch(
+    spec: &SweepSpec,
+    dir: &Path,
+    executor: &Executor,
+    exe: &Path,
+    progress: &mut dyn Progress,
+) -> Result<Launched> {
+    let sd = SweepDir::new(dir);
+    match executor {
+        Executor::Slurm { opts, dry_run } => {
+            opts.validate()?;
+            if *dry_run {
+                let (m, cfgs) = spec.manifest()?;
+                let all: Vec<usize> = (0..m.points.len()).collect();
+                return Ok(Launched::Script(slurm::script_for(dir, &m, &cfgs, opts, exe, &all)?));
+            }
+            create(&sd, spec)?;
+            let todo = slurm::to_resubmit(&slurm::status_now(&sd)?);
+            if todo.is_empty() {
+                return Ok(Launched::Submitted(None));
+            }
+            match slurm::submit(&sd, opts, exe, &todo, false)? {
+                slurm::Submitted::Job(s) => Ok(Launched::Submitted(Some(s))),
+                slurm::Submitted::DryRun(text) => Ok(Launched::Script(text)),
+            }
+        }
+        Executor::Local { jobs } => {
+            let m = create(&sd, spec)?;
+            let (_, cfgs) = spec.manifest()?;
+            let jobs = jobs.unwrap_or_else(|| local::default_jobs(cfgs[0].train.threads));
+            progress.line(&format!("{}: {} points, {} at a time", dir.display(), m.points.len(), jobs));
+            let report = local::run(&sd, jobs, exe, progress)?;
+            let table = table::write(&sd)?;
+            Ok(Launched::Ran { points: m.points.len(), jobs, report, table })
         }
     }
 }
 
-/// One point's line of `silab sweep status`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PointReport {
-    pub index: usize,
-    pub status: Status,
-    /// Epochs completed so far (from `metrics.csv`) and in all.
-    pub epochs_done: usize,
-    pub epochs: usize,
-    /// Why (failed), where (running), or empty.
-    pub detail: String,
-    /// The point's log file.
-    pub log: PathBuf,
-}
-
-/// What the Slurm queue says of a sweep's array tasks: point index -> (task `JOB_TASK`, state as
-/// squeue prints it, e.g. `RUNNING`, `PENDING`). `None` when there is no queue to ask.
-pub type QueueView = Option<std::collections::HashMap<usize, (String, String)>>;
-
-/// Epoch rows written so far to a run's metrics.csv (the epoch-0 row excluded).
-pub fn epochs_done(rd: &RunDir) -> usize {
-    let text = std::fs::read_to_string(rd.metrics()).unwrap_or_default();
-    text.lines().filter(|l| l.contains(",epoch,")).count().saturating_sub(1)
-}
-
-/// Where every point of the sweep in `sd` stands, from its run directory and attempt record, and
-/// from the Slurm queue when `queue` is given (see [`slurm::queue`]); `finished` maps Slurm tasks
-/// that left the queue to their final state when accounting (sacct) knows it.
-pub fn status(
-    sd: &SweepDir,
-    queue: &QueueView,
-    finished: &std::collections::HashMap<String, String>,
-) -> Result<Vec<PointReport>> {
-    let m = sd.manifest()?;
-    let host = hostname();
-    let mut out = vec![];
-    for p in &m.points {
-        let rd = sd.run_dir(p);
-        let epochs = RunConfig::from_file(&rd.config(), &[]).map(|c| c.train.epochs).unwrap_or(0);
-        let log = sd.log(p.index);
-        let attempt = sd.attempt(p);
-        let queued = queue.as_ref().and_then(|q| q.get(&p.index));
-        let state = point_state(sd, p);
-        let (status, detail) = if state == PointState::Done {
-            (Status::Done, String::new())
-        } else if let Some((task, state)) = queued {
-            match state.as_str() {
-                "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" => {
-                    (Status::Queued, format!("slurm task {task} {}", state.to_lowercase()))
-                }
-                _ => (Status::Running, format!("slurm task {task} {}", state.to_lowercase())),
-            }
-        } else {
-            match &attempt {
-                Some(a) if a.status == AttemptStatus::Failed => {
-                    (Status::Failed, format!("error: {}", a.error.clone().unwrap_or_default()))
-                }
-                Some(a) if a.status == AttemptStatus::Running => match (&a.slurm_task, queue) {
-                    (Some(task), Some(_)) => {
-                        let how = finished
-                            .get(task)
-                            .map(|s| s.to_lowercase())
-                            .unwrap_or_else(|| "cancelled, timed out, preempted or killed".into());
-                        (Status::Failed, format!("slurm task {task} left the queue unfinished ({how})"))
-                    }
-                    (Some(task), None) => {
-                        (Status::Running, format!("slurm task {task} (no queue to check it against)"))
-                    }
-                    (None, _) if a.host != host => {
-                        (Status::Running, format!("pid {} on {} (another host, not checked)", a.pid, a.host))
-                    }
-                    (None, _) if pid_alive(a.pid) => (Status::Running, format!("pid {}", a.pid)),
-                    (None, _) => (Status::Failed, format!("interrupted: its process {} is gone", a.pid)),
-                },
-                _ if state == PointState::Started => {
-                    (Status::Failed, "started but unfinished, and no process is recorded for it".into())
-                }
-                _ => (Status::Pending, String::new()),
-            }
-        };
-        out.push(PointReport { index: p.index, status, epochs_done: epochs_done(&rd), epochs, detail, log });
+/// `silab sharpness DIR`: measure the checkpoints at `epochs` of the run in `dir`, or of every
+/// started point of the sweep in `dir` (then its `sharpness_posthoc` table is rebuilt). Rows go
+/// to `on_rows` with the point index (None for a single run) as they are measured. Returns
+/// whether `dir` was a sweep.
+pub fn measure_sharpness(
+    dir: &Path,
+    epochs: &Epochs,
+    sets: &[String],
+    progress: &mut dyn Progress,
+    on_rows: &mut dyn FnMut(Option<usize>, &[sharpness::Row]),
+) -> Result<bool> {
+    let sd = SweepDir::new(dir);
+    let runs: Vec<(Option<usize>, RunDir)> = if sd.exists() {
+        Manifest::read(&sd)?.points.iter().map(|p| (Some(p.index), p.run_dir(&sd))).collect()
+    } else {
+        vec![(None, RunDir::new(dir))]
+    };
+    for (point, rd) in &runs {
+        let available = rd.checkpoint_epochs();
+        if point.is_some() && available.is_empty() {
+            continue; // a point not started yet
+        }
+        let todo = epochs.resolve(&available);
+        sharpness::posthoc(&rd.root, Some(&todo), sets, progress, &mut |rows| on_rows(*point, rows))?;
     }
-    Ok(out)
-}
-
-/// Counts per [`Status`], in [`Status::ALL`] order.
-pub fn status_counts(reports: &[PointReport]) -> Vec<(Status, usize)> {
-    Status::ALL.iter().map(|&s| (s, reports.iter().filter(|r| r.status == s).count())).collect()
+    progress.finish();
+    if sd.exists() {
+        table::write(&sd)?;
+    }
+    Ok(sd.exists())
 }

@@ -15,11 +15,11 @@
 
 use super::{Manifest, PointReport, QueueView, Status, SweepDir};
 use crate::config::{DeviceName, RunConfig};
-use crate::run::store;
+use crate::store;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// `sbatch` options of a sweep's array job. Unset options are left to the cluster's defaults,
@@ -126,17 +126,13 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn slurm_dir(sd: &SweepDir) -> PathBuf {
-    sd.root.join("slurm")
-}
-
 /// The batch script that runs `indices` of the sweep in `sd` with the `silab` binary `exe`.
 pub fn script(sd: &SweepDir, opts: &SlurmOptions, exe: &Path, indices: &[usize]) -> Result<String> {
-    let m = sd.manifest()?;
+    let m = Manifest::read(sd)?;
     let cfgs: Vec<RunConfig> = m
         .points
         .iter()
-        .map(|p| RunConfig::from_file(&sd.run_dir(p).config(), &[]).map_err(anyhow::Error::from))
+        .map(|p| RunConfig::from_file(&p.run_dir(sd).config(), &[]).map_err(anyhow::Error::from))
         .collect::<Result<_>>()?;
     script_for(&sd.root, &m, &cfgs, opts, exe, indices)
 }
@@ -160,13 +156,14 @@ pub fn script_for(
     }
     let root = std::path::absolute(root)?;
     let exe = std::path::absolute(exe)?;
+    let sd = SweepDir::new(&root);
     let threads = cfgs.iter().map(|c| c.train.threads).max().unwrap_or(1);
     let cuda = cfgs.iter().any(|c| c.train.device == DeviceName::Cuda);
     let q = |p: &Path| shell_quote(&p.display().to_string());
     let mut s = String::from("#!/bin/bash\n");
     s += &format!("#SBATCH --job-name={}\n", shell_quote(&format!("silab-{}", m.name)));
     s += &format!("#SBATCH --array={}\n", array_spec(indices, opts.max_parallel));
-    s += &format!("#SBATCH --output={}\n", q(&root.join("logs").join("p%4a.log")));
+    s += &format!("#SBATCH --output={}\n", q(&sd.slurm_log_pattern()));
     s += "#SBATCH --open-mode=append\n";
     s += "#SBATCH --requeue\n";
     s += &format!("#SBATCH --cpus-per-task={}\n", opts.cpus_per_task.unwrap_or(threads));
@@ -199,28 +196,22 @@ fi
 exit "$rc"
 "#,
         name = m.name,
-        manifest = q(&root.join("manifest.json")),
+        manifest = q(&sd.manifest()),
         exe = q(&exe),
         root = q(&root),
-        logs = q(&root.join("logs")),
+        logs = q(&sd.logs()),
     );
     Ok(s)
 }
 
 /// Every submission made so far (oldest first).
 pub fn submissions(sd: &SweepDir) -> Vec<Submission> {
-    std::fs::read(slurm_dir(sd).join("submissions.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    store::read_json(&sd.slurm_submissions()).unwrap_or_default()
 }
 
 /// The options of the latest submission (defaults if none).
 pub fn saved_options(sd: &SweepDir) -> SlurmOptions {
-    std::fs::read(slurm_dir(sd).join("options.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    store::read_json(&sd.slurm_options()).unwrap_or_default()
 }
 
 /// What [`submit`] did.
@@ -240,11 +231,10 @@ pub fn submit(sd: &SweepDir, opts: &SlurmOptions, exe: &Path, indices: &[usize],
     if dry_run {
         return Ok(Submitted::DryRun(text));
     }
-    let dir = slurm_dir(sd);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::create_dir_all(sd.root.join("logs"))?;
+    store::create_dir(&sd.slurm())?;
+    store::create_dir(&sd.logs())?;
     let mut subs = submissions(sd);
-    let rel = format!("slurm/submit-{:02}.sh", subs.len());
+    let rel = SweepDir::slurm_script_rel(subs.len());
     let path = sd.root.join(&rel);
     store::write_atomic(&path, text.as_bytes())?;
     let out = Command::new("sbatch")
@@ -268,8 +258,8 @@ pub fn submit(sd: &SweepDir, opts: &SlurmOptions, exe: &Path, indices: &[usize],
     }
     let sub = Submission { job_id, points: indices.to_vec(), script: rel, submitted: super::unix_now() };
     subs.push(sub.clone());
-    store::write_atomic(&dir.join("submissions.json"), &serde_json::to_vec_pretty(&subs)?)?;
-    store::write_atomic(&dir.join("options.json"), &serde_json::to_vec_pretty(opts)?)?;
+    store::write_json(&sd.slurm_submissions(), &subs)?;
+    store::write_json(&sd.slurm_options(), opts)?;
     Ok(Submitted::Job(sub))
 }
 

@@ -4,7 +4,8 @@
 //! directories only, so it is the same whether they ran locally or on a cluster.
 
 use super::{Manifest, SweepDir};
-use crate::run::store;
+use crate::schema::{self, SWEEP_KEYS};
+use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
@@ -87,14 +88,12 @@ impl Table {
     }
 }
 
-/// Integer columns of metrics.csv and the sharpness files; text columns; every other is a float.
+/// A column of a run's CSV file, typed by the schema ([`schema::kind_of`]).
 fn metric_column(name: &str, fields: Vec<&str>) -> Column {
-    match name {
-        "epoch" | "step" | "params" | "ghost_batch" | "images" => {
-            Column::Int(fields.iter().map(|f| f.parse().ok()).collect())
-        }
-        "row" | "group" | "bn_mode" => Column::Str(fields.iter().map(|f| Some(f.to_string())).collect()),
-        _ => Column::Float(fields.iter().map(|f| f.parse().ok()).collect()),
+    match schema::kind_of(name) {
+        schema::Kind::Int => Column::Int(fields.iter().map(|f| f.parse().ok()).collect()),
+        schema::Kind::Text => Column::Str(fields.iter().map(|f| Some(f.to_string())).collect()),
+        schema::Kind::Float => Column::Float(fields.iter().map(|f| f.parse().ok()).collect()),
     }
 }
 
@@ -113,22 +112,27 @@ fn axis_column(values: Vec<Option<&serde_json::Value>>) -> Column {
     }
 }
 
+/// A file of a run directory, by its path method ([`RunDir::metrics`], [`RunDir::sharpness`], ...).
+pub type RunFile = fn(&RunDir) -> std::path::PathBuf;
+
 /// Gather every point's `metrics.csv` (points not started yet contribute no rows).
 pub fn gather(sd: &SweepDir, m: &Manifest) -> Result<Table> {
-    gather_file(sd, m, "metrics.csv")
+    gather_file(sd, m, RunDir::metrics)
 }
 
 /// Gather one CSV file of every point's run directory (`metrics.csv`, `sharpness.csv`,
-/// `sharpness_posthoc.csv`) into one table with the point, seed and swept keys in front.
-pub fn gather_file(sd: &SweepDir, m: &Manifest, file: &str) -> Result<Table> {
+/// `sharpness_posthoc.csv`: [`RunDir::metrics`], ...) into one table with the point, seed and
+/// swept keys in front.
+pub fn gather_file(sd: &SweepDir, m: &Manifest, file: RunFile) -> Result<Table> {
     let mut metric_names: Vec<String> = vec![];
     let mut per_point = vec![];
     for p in &m.points {
-        let path = sd.run_dir(p).root.join(file);
+        let path = file(&p.run_dir(sd));
         if !path.exists() {
             continue;
         }
-        let (h, rows) = store::read_metrics(&path).with_context(|| format!("point {}", p.index))?;
+        let r = store::read_records(&path, false).with_context(|| format!("point {}", p.index))?;
+        let (h, rows) = (r.header, r.rows);
         for c in &h {
             if !metric_names.contains(c) {
                 metric_names.push(c.clone());
@@ -153,7 +157,8 @@ pub fn gather_file(sd: &SweepDir, m: &Manifest, file: &str) -> Result<Table> {
             }
         }
     }
-    let mut columns = vec![("point".to_string(), Column::Int(point)), ("seed".to_string(), Column::Int(seed))];
+    let mut columns =
+        vec![(SWEEP_KEYS[0].name.to_string(), Column::Int(point)), (SWEEP_KEYS[1].name.to_string(), Column::Int(seed))];
     for (key, vals) in m.axes.iter().zip(axis_vals) {
         columns.push((key.clone(), axis_column(vals)));
     }
@@ -167,15 +172,20 @@ pub fn gather_file(sd: &SweepDir, m: &Manifest, file: &str) -> Result<Table> {
 /// `sharpness.csv`/`.parquet` (measured during training) and `sharpness_posthoc.csv`/`.parquet`
 /// (`silab sharpness`); returns the metrics table.
 pub fn write(sd: &SweepDir) -> Result<Table> {
-    let m = sd.manifest()?;
+    let m = Manifest::read(sd)?;
     let t = gather(sd, &m)?;
-    store::write_atomic(&sd.root.join("table.csv"), &t.to_csv()?)?;
-    store::write_atomic(&sd.root.join("table.parquet"), &t.to_parquet()?)?;
-    for name in ["sharpness", "sharpness_posthoc"] {
-        let s = gather_file(sd, &m, &format!("{name}.csv"))?;
+    let save = |stem: &str, t: &Table| -> Result<()> {
+        store::write_atomic(&sd.table_csv(stem), &t.to_csv()?)?;
+        store::write_atomic(&sd.table_parquet(stem), &t.to_parquet()?)?;
+        Ok(())
+    };
+    save("table", &t)?;
+    let files: [(&str, RunFile); 2] =
+        [("sharpness", RunDir::sharpness), ("sharpness_posthoc", RunDir::sharpness_posthoc)];
+    for (stem, file) in files {
+        let s = gather_file(sd, &m, file)?;
         if s.rows() > 0 {
-            store::write_atomic(&sd.root.join(format!("{name}.csv")), &s.to_csv()?)?;
-            store::write_atomic(&sd.root.join(format!("{name}.parquet")), &s.to_parquet()?)?;
+            save(stem, &s)?;
         }
     }
     Ok(t)

@@ -4,12 +4,17 @@
 //! sharpness of the minimum reached by fine-tuning each final point at a small ELR, against the
 //! ELR it started from.
 
-use super::figures::{Curve, Figure, Panel, Style};
-use super::reproduce::Scale;
+use super::Scale;
 use crate::analysis::{Regime, SweepAnalysis};
 use crate::config;
 use crate::landscape::sharpness;
-use crate::sweep::{self, SweepDir, SweepSpec, local::SweepObserver};
+use crate::progress::{Progress, Silent};
+use crate::report::figures::{Curve, Figure, Panel, Style};
+use crate::report::papers::regime_shade;
+use crate::run::Summary;
+use crate::stats::spearman;
+use crate::store::{self, RunDir, StudyDir};
+use crate::sweep::{self, Manifest, SweepDir, SweepSpec};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -73,29 +78,6 @@ pub fn boundary_peak(points: &[SharpPoint]) -> Option<bool> {
     Some(peak(k - 1) || peak(k))
 }
 
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].partial_cmp(&v[b]).unwrap_or(std::cmp::Ordering::Equal));
-    let mut r = vec![0.0; v.len()];
-    for (k, &i) in idx.iter().enumerate() {
-        r[i] = k as f64;
-    }
-    r
-}
-
-/// Spearman's rank correlation (no tie correction); `None` under 3 points.
-pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
-    if x.len() < 3 || x.len() != y.len() {
-        return None;
-    }
-    let (rx, ry) = (ranks(x), ranks(y));
-    let n = x.len() as f64;
-    let m = (n - 1.0) / 2.0;
-    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - m) * (b - m)).sum();
-    let var: f64 = rx.iter().map(|a| (a - m).powi(2)).sum();
-    Some(cov / var)
-}
-
 fn last_row(rows: &[sharpness::Row]) -> Result<&sharpness::Row> {
     rows.iter().find(|r| r.text("group") == Some("si")).context("no `si` sharpness row")
 }
@@ -110,13 +92,13 @@ pub fn study(
     spec: &SweepSpec,
     a: &SweepAnalysis,
     s: Scale,
-    out: &Path,
+    out: &StudyDir,
     jobs: usize,
     exe: &Path,
-    obs: &mut dyn SweepObserver,
+    progress: &mut dyn Progress,
 ) -> Result<(SharpnessStudy, Vec<(String, PathBuf)>)> {
     let (images, ft_epochs) = settings(s);
-    let m = sd.manifest()?;
+    let m = Manifest::read(sd)?;
     // measurements run one at a time: give each every core
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let sets = vec![
@@ -132,16 +114,16 @@ pub fn study(
     };
     // Hessian and Gauss-Newton; the Riemannian top eigenvalue of a fully SI net equals the
     // Hessian's (grad ⟂ w), so it is not measured again here
-    let measure = |dir: &Path, gn: bool| -> Result<sharpness::Row> {
-        let last = *crate::run::store::RunDir::new(dir).checkpoint_epochs().last().context("no checkpoint")?;
+    let measure = |dir: &RunDir, gn: bool| -> Result<sharpness::Row> {
+        let last = *dir.checkpoint_epochs().last().context("no checkpoint")?;
         let extra = ["sharpness.riemannian=false".to_string(), format!("sharpness.gauss_newton={gn}")];
-        Ok(last_row(&sharpness::posthoc(dir, Some(&[last]), &[sets.clone(), extra.to_vec()].concat(), &mut ())?)?
-            .clone())
+        let sets = [sets.clone(), extra.to_vec()].concat();
+        Ok(last_row(&sharpness::posthoc(&dir.root, Some(&[last]), &sets, &mut Silent, &mut |_| {})?)?.clone())
     };
     // 1. the final point of every run
     let mut finals = vec![];
     for p in &m.points {
-        finals.push(measure(&sd.run_dir(p).root, true).with_context(|| format!("sharpness of point {}", p.index))?);
+        finals.push(measure(&p.run_dir(sd), true).with_context(|| format!("sharpness of point {}", p.index))?);
     }
     sweep::table::write(sd)?;
     // 2. fine-tune from every final point at the smallest ELR of the grid
@@ -153,7 +135,7 @@ pub fn study(
     let starts: Vec<toml::Value> = m
         .points
         .iter()
-        .map(|p| Ok(toml::Value::String(std::path::absolute(sd.run_dir(p).root)?.display().to_string())))
+        .map(|p| Ok(toml::Value::String(std::path::absolute(p.run_dir(sd).root)?.display().to_string())))
         .collect::<Result<_>>()?;
     let ft_spec = SweepSpec {
         name: format!("{}-finetune", spec.name),
@@ -162,18 +144,17 @@ pub fn study(
         seeds: vec![spec.seeds[0]],
         zip: vec![],
     };
-    let ft = SweepDir::new(out.join("finetune"));
-    let ftm = ft.create(&ft_spec)?;
-    let r = sweep::local::run(&ft, jobs, exe, obs)?;
+    let ft = out.finetune();
+    let ftm = sweep::create(&ft, &ft_spec)?;
+    let r = sweep::local::run(&ft, jobs, exe, progress)?;
     if !r.failed.is_empty() {
-        bail!("fine-tuning: {} points failed (logs in {})", r.failed.len(), ft.root.join("logs").display());
+        bail!("fine-tuning: {} points failed (logs in {})", r.failed.len(), ft.logs().display());
     }
     let mut points = vec![];
     for (i, fp) in ftm.points.iter().enumerate() {
-        let f = measure(&ft.run_dir(fp).root, false)
-            .with_context(|| format!("sharpness of fine-tuned point {}", fp.index))?;
-        let summary: crate::run::Summary =
-            serde_json::from_slice(&std::fs::read(ft.run_dir(fp).summary())?).context("fine-tuned summary")?;
+        let f =
+            measure(&fp.run_dir(&ft), false).with_context(|| format!("sharpness of fine-tuned point {}", fp.index))?;
+        let summary = Summary::read(&fp.run_dir(&ft)).context("fine-tuned summary")?;
         let run = &a.runs[i];
         points.push(SharpPoint {
             elr: run.elr,
@@ -189,7 +170,7 @@ pub fn study(
         });
     }
     sweep::table::write(&ft)?;
-    points.sort_by(|x, y| x.elr.partial_cmp(&y.elr).unwrap());
+    points.sort_by(|x, y| x.elr.total_cmp(&y.elr));
     let conv: Vec<&SharpPoint> = points.iter().filter(|p| p.regime == Regime::Convergence).collect();
     let convergence_rank_corr = spearman(
         &conv.iter().map(|p| p.elr).collect::<Vec<_>>(),
@@ -198,7 +179,7 @@ pub fn study(
     let sharpest = points
         .iter()
         .filter(|p| p.eff_top_eig.is_finite())
-        .max_by(|x, y| x.eff_top_eig.partial_cmp(&y.eff_top_eig).unwrap())
+        .max_by(|x, y| x.eff_top_eig.total_cmp(&y.eff_top_eig))
         .context("no finite sharpness")?;
     let study = SharpnessStudy {
         images,
@@ -211,7 +192,7 @@ pub fn study(
         points: points.clone(),
     };
     // 3. the figure: regimes shaded as in Fig. 1 (bottom)
-    let shade = super::reproduce::regime_shade(&points.iter().map(|p| (p.elr, p.regime)).collect::<Vec<_>>());
+    let shade = regime_shade(&points.iter().map(|p| (p.elr, p.regime)).collect::<Vec<_>>());
     let pts = |f: &dyn Fn(&SharpPoint) -> f64| points.iter().map(|p| (p.elr, f(p))).collect::<Vec<_>>();
     let panel = |title: &str, y: &str, log_y: bool, curves: Vec<Curve>| Panel {
         title: title.into(),
@@ -246,14 +227,14 @@ pub fn study(
     );
     let p3 =
         panel("test error after fine-tuning", "error", false, vec![c("fine-tuned", pts(&|p| 1.0 - p.ft_test_acc), 0)]);
-    Figure { panels: vec![p1, p2, p3], cols: 3, panel_size: (560, 420) }.save(&out.join("fig_sharpness_vs_elr"))?;
+    Figure { panels: vec![p1, p2, p3], cols: 3, panel_size: (560, 420) }.save(&out.figure("fig_sharpness_vs_elr"))?;
     let figs = vec![(
         format!(
             "Sharpness against ELR ({images} training images, BN train mode): the final point of each run, \
              regimes shaded; the minimum reached by fine-tuning each at ELR {ft_elr:.0e} against the ELR it started from"
         ),
-        out.join("fig_sharpness_vs_elr.png"),
+        out.figure("fig_sharpness_vs_elr").with_extension("png"),
     )];
-    crate::run::store::write_atomic(&out.join("sharpness.json"), &serde_json::to_vec_pretty(&study)?)?;
+    store::write_json(&out.sharpness(), &study)?;
     Ok((study, figs))
 }

@@ -160,7 +160,7 @@ impl Default for ModelConfig {
 }
 
 /// Where the SI group lives during training.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimMode {
     /// SGD with weight decay in the full parameter space (P1).
@@ -216,7 +216,7 @@ impl Default for OptimConfig {
 }
 
 /// Compute device.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceName {
     Cpu,
@@ -279,8 +279,8 @@ impl Default for MetricsConfig {
     }
 }
 
-/// BatchNorm while curvature is measured.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+/// BatchNorm while curvature (or a landscape scan) is measured.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum CurvatureBn {
     /// Batch statistics of each ghost batch of `sharpness.ghost_batch` images (as in training),
@@ -298,6 +298,66 @@ pub enum Probe {
     Gaussian,
 }
 
+/// A parameter group by name, as configured (`sharpness.groups`) or given on the command line:
+/// `all`, `si`, `non_si`, `layers` (one group per module with trained tensors) or
+/// `layer:MODULE` (the trained tensors of one module, by its PyTorch name). The one grammar of
+/// group names; `landscape::Group` is what a name selects in a network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum GroupSpec {
+    All,
+    Si,
+    NonSi,
+    Layers,
+    Layer(String),
+}
+
+impl GroupSpec {
+    /// The names a user can write (for error messages).
+    pub const ALLOWED: &'static str = "all, si, non_si, layers, layer:MODULE";
+}
+
+impl std::str::FromStr for GroupSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<GroupSpec, String> {
+        match s {
+            "all" => Ok(GroupSpec::All),
+            "si" => Ok(GroupSpec::Si),
+            "non_si" => Ok(GroupSpec::NonSi),
+            "layers" => Ok(GroupSpec::Layers),
+            _ => match s.strip_prefix("layer:") {
+                Some(m) if !m.is_empty() => Ok(GroupSpec::Layer(m.to_string())),
+                _ => Err(format!("unknown group `{s}`; allowed: {}", GroupSpec::ALLOWED)),
+            },
+        }
+    }
+}
+
+impl TryFrom<String> for GroupSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<GroupSpec, String> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Display for GroupSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupSpec::All => write!(f, "all"),
+            GroupSpec::Si => write!(f, "si"),
+            GroupSpec::NonSi => write!(f, "non_si"),
+            GroupSpec::Layers => write!(f, "layers"),
+            GroupSpec::Layer(m) => write!(f, "layer:{m}"),
+        }
+    }
+}
+
+impl From<GroupSpec> for String {
+    fn from(g: GroupSpec) -> String {
+        g.to_string()
+    }
+}
+
 /// Curvature measurements (Hessian, Gauss–Newton, Riemannian Hessian on the sphere), during
 /// training every `every_epochs` epochs (rows in `sharpness.csv`) or post hoc with
 /// `silab sharpness RUN_DIR`.
@@ -310,7 +370,7 @@ pub struct SharpnessConfig {
     /// step that is also a scheduled epoch end is measured once.
     pub every_steps: usize,
     /// Parameter groups: `all`, `si`, `non_si`, `layers` (each module) or `layer:MODULE`.
-    pub groups: Vec<String>,
+    pub groups: Vec<GroupSpec>,
     /// Measure on the first N images of the training set, a fixed subset (0 = all of them).
     pub images: usize,
     /// BatchNorm mode: `train` (ghost batches, batch statistics) or `eval` (running statistics).
@@ -336,7 +396,7 @@ impl Default for SharpnessConfig {
         Self {
             every_epochs: 0,
             every_steps: 0,
-            groups: vec!["si".into()],
+            groups: vec![GroupSpec::Si],
             images: 1000,
             bn_mode: CurvatureBn::Train,
             ghost_batch: 0,
@@ -379,112 +439,44 @@ impl Default for RunConfig {
     }
 }
 
-/// Named presets, as TOML overrides of the defaults: `(name, description, toml)`.
-pub const PRESETS: &[(&str, &str, &str)] = &[
-    (
-        "quick",
-        "ConvNet-8 scale-invariant on synthetic data, sphere at ELR 1e-3, 8 epochs (~20 s on 2 cores)",
-        r#"
-[data]
-train_size = 4000
-test_size = 1000
-[model]
-width = 8
-[optim]
-mode = "sphere"
-elr = 1e-3
-[train]
-epochs = 8
-"#,
-    ),
-    (
-        "full-quick",
-        "ConvNet-8 scale-invariant on synthetic data, full space, lr 0.5, wd 5e-3, 20 epochs",
-        r#"
-[data]
-train_size = 4000
-test_size = 1000
-[model]
-width = 8
-[optim]
-mode = "full"
-lr = 0.5
-wd = 5e-3
-[train]
-epochs = 20
-"#,
-    ),
-    (
-        "mnist",
-        "ConvNet-4 scale-invariant on the real MNIST test file (8000 train / 2000 held out), sphere, cosine ELR",
-        r#"
-[data]
-name = "mnist"
-dir = "../shared/data/mnist"
-train_split = "test"
-holdout = 2000
-train_size = 0
-test_size = 0
-[model]
-width = 4
-[optim]
-mode = "sphere"
-elr = 3e-3
-schedule = "cosine"
-[train]
-epochs = 4
-batch_size = 32
-"#,
-    ),
-    (
-        "paper-periodic",
-        "P1: ConvNet-32 SI on CIFAR-10, full space, lr 0.01, wd 1e-3, 1000 epochs, CUDA",
-        r#"
-[data]
-name = "cifar10"
-dir = "data/cifar-10-batches-bin"
-train_size = 0
-test_size = 0
-[model]
-width = 32
-[optim]
-mode = "full"
-lr = 0.01
-wd = 1e-3
-[train]
-epochs = 1000
-device = "cuda"
-checkpoint_every = 10
-"#,
-    ),
-    (
-        "paper-regimes",
-        "P2: ConvNet-32 SI on CIFAR-10, sphere at ELR 1e-3 (regime 2), 1000 epochs, CUDA",
-        r#"
-[data]
-name = "cifar10"
-dir = "data/cifar-10-batches-bin"
-train_size = 0
-test_size = 0
-[model]
-width = 32
-[optim]
-mode = "sphere"
-elr = 1e-3
-[train]
-epochs = 1000
-device = "cuda"
-checkpoint_every = 10
-"#,
-    ),
-];
+/// A named preset: a line about it and its overrides of the defaults (a TOML tree).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preset {
+    pub name: String,
+    pub about: String,
+    pub table: toml::Table,
+}
+
+/// The presets, from `presets.toml` (compiled in), in file order.
+pub fn presets() -> Vec<Preset> {
+    let all: toml::Table = include_str!("presets.toml").parse().expect("presets.toml parses");
+    all.into_iter()
+        .map(|(name, v)| {
+            let mut table = match v {
+                toml::Value::Table(t) => t,
+                _ => panic!("presets.toml: `{name}` is not a table"),
+            };
+            let about = table.remove("about").and_then(|a| a.as_str().map(String::from)).unwrap_or_default();
+            Preset { name, about, table }
+        })
+        .collect()
+}
+
+/// The overrides of the preset `name`, or an error listing the presets.
+pub fn preset(name: &str) -> Result<Preset, ConfigError> {
+    let all = presets();
+    let names = all.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ");
+    all.into_iter()
+        .find(|p| p.name == name)
+        .ok_or(ConfigError::UnknownPreset { name: name.to_string(), available: names })
+}
 
 fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|e| ConfigError::Toml { origin: origin.to_string(), message: e.to_string() })
 }
 
 /// Merge `over` into `base` recursively (tables merge, other values replace).
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
@@ -587,11 +579,9 @@ impl RunConfig {
 
     /// Load a named preset plus overrides.
     pub fn from_preset(name: &str, sets: &[String]) -> Result<Self, ConfigError> {
-        let (_, _, text) = PRESETS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| ConfigError::UnknownPreset {
-            name: name.to_string(),
-            available: PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
-        })?;
-        Self::from_parts(Some((text, &format!("preset `{name}`"))), sets)
+        let p = preset(name)?;
+        let text = toml::to_string(&p.table).expect("a preset serializes");
+        Self::from_parts(Some((&text, &format!("preset `{name}`"))), sets)
     }
 
     /// Every value constraint, in one place. (`!(x > 0.0)` rather than `x <= 0.0` so NaN is rejected.)
@@ -652,15 +642,7 @@ impl RunConfig {
         }
         let sh = &self.sharpness;
         if sh.groups.is_empty() {
-            return bad("sharpness.groups", "name at least one group: all, si, non_si, layers, layer:MODULE".into());
-        }
-        for g in &sh.groups {
-            if g != "layers" && !matches!(g.as_str(), "all" | "si" | "non_si") && !g.starts_with("layer:") {
-                return bad(
-                    "sharpness.groups",
-                    format!("unknown group `{g}`; allowed: all, si, non_si, layers, layer:MODULE"),
-                );
-            }
+            return bad("sharpness.groups", format!("name at least one group: {}", GroupSpec::ALLOWED));
         }
         if sh.probes < 2 {
             return bad("sharpness.probes", format!("must be >= 2 (for a standard error), got {}", sh.probes));
@@ -720,9 +702,14 @@ mod tests {
 
     #[test]
     fn presets_parse_and_validate() {
-        for (name, _, _) in PRESETS {
-            RunConfig::from_preset(name, &[]).unwrap();
+        let all = presets();
+        assert!(all.len() >= 5);
+        for p in all {
+            assert!(!p.about.is_empty(), "{}", p.name);
+            RunConfig::from_preset(&p.name, &[]).unwrap();
         }
+        let e = RunConfig::from_preset("quik", &[]).unwrap_err().to_string();
+        assert!(e.contains("quik") && e.contains("full-quick"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,52 @@
+//! The command line, in the shape of ripgrep's `crates/core`: [`Cli`] is parsed by clap, and
+//! [`try_main`] hands each command to one short function in its own file, which maps the
+//! arguments to one library call and prints what it returns.
+
+mod analyze;
+mod bench;
+mod landscape;
+mod presets;
+mod progress;
+mod reproduce;
+mod sharpness;
+mod sweep;
+mod train;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "silab", version, about = "Training dynamics of scale-invariant neural networks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// (A CLI enum parsed once: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum Cmd {
+    Train(train::Args),
+    #[command(args_conflicts_with_subcommands = true)]
+    Sweep(sweep::Args),
+    Analyze(analyze::Args),
+    Reproduce(reproduce::Args),
+    Sharpness(sharpness::Args),
+    Landscape(landscape::Args),
+    Presets(presets::Args),
+    Bench(bench::Args),
+}
+
+/// Parse the command line and run the command.
+pub fn try_main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Train(a) => train::run(a),
+        Cmd::Sweep(a) => sweep::run(a),
+        Cmd::Analyze(a) => analyze::run(a),
+        Cmd::Reproduce(a) => reproduce::run(a),
+        Cmd::Sharpness(a) => sharpness::run(a),
+        Cmd::Landscape(a) => landscape::run(a),
+        Cmd::Presets(a) => presets::run(a),
+        Cmd::Bench(a) => bench::run(a),
+    }
+}

@@ -1,0 +1,58 @@
+//! `silab reproduce`.
+
+use super::progress::Bars;
+use anyhow::Result;
+use silab::studies::{self, Experiment, ReproOptions, Scale};
+use std::path::PathBuf;
+
+/// Reproduce a paper's experiment: sweep, analysis, figures and report.html in one command.
+#[derive(clap::Args)]
+pub struct Args {
+    /// periodic (P1), regimes (P2) or mse (P3).
+    #[arg(value_enum)]
+    experiment: Experiment,
+    /// smoke (< 2 min), cpu (< 20 min, built-in data), paper (ConvNet-32, CIFAR-10, GPU).
+    #[arg(long, value_enum, default_value = "cpu")]
+    scale: Scale,
+    /// CIFAR-10 folder (binary version) for --scale paper.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Output folder (default: reproduce/<experiment>-<scale>). Rerunning on it resumes.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Override a key of every run: `--set train.epochs=50`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    #[arg(long, short)]
+    quiet: bool,
+    /// regimes / mse: also measure the sharpness of every run's final point and of the minimum
+    /// reached by fine-tuning it at the smallest ELR (figure fig_sharpness_vs_elr).
+    #[arg(long)]
+    sharpness: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let out = a.out.unwrap_or_else(|| studies::default_dir(a.experiment, a.scale));
+    let opts = ReproOptions {
+        data_dir: a.data_dir,
+        jobs: a.jobs,
+        sets: a.sets,
+        exe: std::env::current_exe()?,
+        sharpness: a.sharpness,
+    };
+    let s = studies::reproduce(a.experiment, a.scale, &out, &opts, &mut Bars::new(a.quiet))?;
+    for (what, ok) in &s.checks {
+        println!("{} {what}", if *ok { "ok  " } else { "FAIL" });
+    }
+    let files = silab::store::StudyDir::new(&out);
+    println!(
+        "{}: report {}, summary {}, figures, tables ({:.1} min)",
+        out.display(),
+        files.report().display(),
+        files.summary().display(),
+        s.seconds / 60.0
+    );
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `silab train`.
+
+use super::progress::Bars;
+use anyhow::{Result, bail};
+use silab::config::RunConfig;
+use std::path::PathBuf;
+
+/// Train one run (full space or sphere) and record its metrics.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Run config (TOML). Keys not given take their defaults (`silab presets --keys`).
+    #[arg(long, conflicts_with_all = ["preset", "resume"])]
+    config: Option<PathBuf>,
+    /// A named preset (`silab presets`).
+    #[arg(long, conflicts_with = "resume")]
+    preset: Option<String>,
+    /// Override a config key: `--set optim.elr=1e-3` (repeatable; dotted paths).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Run directory (default: runs/<preset or config name>-<config hash>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue a killed run from its latest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let mut bars = Bars::new(a.quiet);
+    let (dir, summary) = if let Some(dir) = a.resume {
+        if !a.sets.is_empty() {
+            bail!("--set cannot change a run being resumed (its config.toml is fixed)");
+        }
+        let s = silab::lab::resume(&dir, &mut bars)?;
+        (dir, s)
+    } else {
+        let (cfg, name) = match (&a.config, &a.preset) {
+            (Some(p), _) => (
+                RunConfig::from_file(p, &a.sets)?,
+                p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or("run".into()),
+            ),
+            (None, Some(n)) => (RunConfig::from_preset(n, &a.sets)?, n.clone()),
+            (None, None) => (RunConfig::from_parts(None, &a.sets)?, "run".into()),
+        };
+        let dir = a.out.unwrap_or_else(|| silab::store::default_run_dir(&name, &cfg.hash()));
+        let s = silab::lab::train(&cfg, &dir, &mut bars)?;
+        (dir, s)
+    };
+    println!(
+        "{}: {} epochs, {} steps in {:.1} s; final test_acc {:.4}, train_loss {:.4e}",
+        dir.display(),
+        summary.epochs_done,
+        summary.steps_done,
+        summary.wall_time_s,
+        summary.last.get("test_acc").copied().unwrap_or(f64::NAN),
+        summary.last.get("train_loss").copied().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! One run with every in-training measurement its config asks for: the [`crate::run::Trainer`]
+//! plus the hooks of the layers above it (curvature from [`crate::landscape::sharpness`]). This
+//! is what `silab train`, sweep points and studies run; a Rust user wanting the same calls
+//! [`train`] / [`resume`].
+
+use crate::config::RunConfig;
+use crate::landscape::sharpness::InTraining;
+use crate::progress::Progress;
+use crate::run::{Summary, Trainer};
+use anyhow::Result;
+use std::path::Path;
+
+/// Give `t` the hooks its config asks for.
+fn with_hooks(mut t: Trainer) -> Trainer {
+    if InTraining::wanted(t.config()) {
+        let hook = InTraining::new(t.config(), &t.workspace().data.train, t.dir());
+        t.add_hook(Box::new(hook));
+    }
+    t
+}
+
+/// Start a new run of `cfg` in `out` (created; must not hold a run already).
+pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result<Summary> {
+    with_hooks(Trainer::create(cfg, out)?).run(progress)
+}
+
+/// Continue the run in `run_dir` from its latest checkpoint (from the start if it has none).
+pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
+    with_hooks(Trainer::open(run_dir)?).run(progress)
+}

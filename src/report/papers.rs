@@ -1,0 +1,168 @@
+//! The papers' figures, drawn from runs and their analysis: P1 Fig. 2 (dynamics with S-jumps;
+//! ELR against g_eff with the equilibrium line) and P2/P3 Fig. 1 (dynamics per ELR; final
+//! metrics against ELR with the regimes shaded).
+
+use super::figures::{Curve, Figure, Panel, Style};
+use crate::analysis::{Regime, RunAnalysis, Series};
+use crate::store::StudyDir;
+use anyhow::Result;
+use std::path::PathBuf;
+
+fn regime_color(r: Regime) -> usize {
+    match r {
+        Regime::Convergence => 2,
+        Regime::Chaotic => 1,
+        Regime::Divergence => 3,
+    }
+}
+
+/// Shaded ELR bands, one per run of an ELR sweep sorted by ELR (`(elr, regime)`): each band
+/// reaches halfway (geometrically) to its neighbours, in its regime's colour, labelled once per
+/// regime. For the figures against ELR.
+pub fn regime_shade(runs: &[(f64, Regime)]) -> Vec<(f64, f64, String, usize)> {
+    let mut shade = vec![];
+    for (k, &(elr, regime)) in runs.iter().enumerate() {
+        let lo = if k == 0 { elr / 2.0 } else { (runs[k - 1].0 * elr).sqrt() };
+        let hi = if k + 1 == runs.len() { elr * 2.0 } else { (runs[k + 1].0 * elr).sqrt() };
+        let first = !runs[..k].iter().any(|q| q.1 == regime);
+        let name = if first { format!("{regime:?}").to_lowercase() } else { String::new() };
+        shade.push((lo, hi, name, regime_color(regime)));
+    }
+    shade
+}
+
+/// `(epoch, value)` pairs of a run's epoch rows.
+fn ep(s: &Series, v: &[f64]) -> Vec<(f64, f64)> {
+    s.epoch.iter().cloned().zip(v.iter().cloned()).collect()
+}
+
+/// A panel over epochs.
+fn panel(title: &str, y: &str, log_y: bool) -> Panel {
+    Panel { title: title.into(), x_label: "epoch".into(), y_label: y.into(), log_y, ..Default::default() }
+}
+
+/// P1 Fig. 2 for the runs of a full-space sweep (`series[i]` and `runs[i]` of the same point):
+/// `fig_p1_dynamics` and `fig_p1_phase` in `dir`; returns `(caption, png path)` each.
+pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Result<Vec<(String, PathBuf)>> {
+    let mut figs = vec![];
+    let series: Vec<(&Series, &RunAnalysis)> = series.iter().zip(runs).collect();
+    let (mut loss, mut err, mut rho) =
+        (panel("train loss", "loss", true), panel("test error", "error", false), panel("rho = ||w_SI||", "rho", false));
+    let mut phase = Panel {
+        title: "ELR vs effective gradient norm".into(),
+        x_label: "ELR".into(),
+        y_label: "g_eff".into(),
+        log_x: true,
+        log_y: true,
+        ..Default::default()
+    };
+    for (i, (s, r)) in series.iter().enumerate() {
+        let label = format!("lr {} (lr*wd {:.0e})", r.lr, r.lr * r.wd);
+        loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
+        let jumps: Vec<(f64, f64)> = r.s_jumps.iter().map(|j| (j.epoch, j.loss_after)).collect();
+        loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
+        err.curves.push(Curve {
+            label: label.clone(),
+            points: ep(s, &s.test_acc.iter().map(|a| 1.0 - a).collect::<Vec<_>>()),
+            style: Style::Line,
+            color: i,
+        });
+        rho.curves.push(Curve { label: label.clone(), points: ep(s, &s.rho), style: Style::Line, color: i });
+        let pts: Vec<(f64, f64)> = s.elr.iter().cloned().zip(s.eff_grad_norm.iter().cloned()).skip(1).collect();
+        phase.curves.push(Curve { label: label.clone(), points: pts.clone(), style: Style::Points, color: i });
+        // theory: equilibrium ELR* = sqrt(2 lr wd) / g_eff
+        let gs: Vec<f64> = pts.iter().map(|p| p.1).filter(|g| g.is_finite() && *g > 0.0).collect();
+        if let (Some(lo), Some(hi)) = (gs.iter().cloned().reduce(f64::min), gs.iter().cloned().reduce(f64::max)) {
+            let c = (2.0 * r.lr * r.wd).sqrt();
+            phase.curves.push(Curve {
+                label: format!("ELR* = sqrt(2 lr wd)/g_eff, lr {}", r.lr),
+                points: vec![(c / lo, lo), (c / hi, hi)],
+                style: Style::Reference,
+                color: i,
+            });
+        }
+    }
+    let f = Figure { panels: vec![loss, err, rho], cols: 3, panel_size: (520, 380) };
+    f.save(&dir.figure("fig_p1_dynamics"))?;
+    figs.push((
+        "P1 Fig. 2 (left): train loss with S-jumps marked, test error, rho over epochs".into(),
+        dir.figure("fig_p1_dynamics").with_extension("png"),
+    ));
+    let f = Figure { panels: vec![phase], cols: 1, panel_size: (700, 500) };
+    f.save(&dir.figure("fig_p1_phase"))?;
+    figs.push((
+        "P1 Fig. 2 (right): ELR against effective gradient norm, with the equilibrium line".into(),
+        dir.figure("fig_p1_phase").with_extension("png"),
+    ));
+    Ok(figs)
+}
+
+/// P2 / P3 (`paper`) Fig. 1 for the runs of an ELR sweep: `fig_dynamics` and
+/// `fig_final_vs_elr` in `dir`; returns `(caption, png path)` each.
+pub fn regimes(paper: &str, series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Result<Vec<(String, PathBuf)>> {
+    let mut figs = vec![];
+    let p = paper;
+    let series: Vec<(&Series, &RunAnalysis)> = series.iter().zip(runs).collect();
+    let (mut loss, mut err, mut geff) = (
+        panel("train loss", "loss", true),
+        panel("test error", "error", false),
+        panel("effective gradient norm", "g_eff", true),
+    );
+    for (i, (s, r)) in series.iter().enumerate() {
+        let label = format!("ELR {:.0e} ({:?})", r.elr, r.regime.regime).to_lowercase().replace("elr", "ELR");
+        loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
+        err.curves.push(Curve {
+            label: label.clone(),
+            points: ep(s, &s.test_acc.iter().map(|a| 1.0 - a).collect::<Vec<_>>()),
+            style: Style::Line,
+            color: i,
+        });
+        geff.curves.push(Curve { label, points: ep(s, &s.eff_grad_norm), style: Style::Line, color: i });
+    }
+    let f = Figure { panels: vec![loss, err, geff], cols: 3, panel_size: (520, 380) };
+    f.save(&dir.figure("fig_dynamics"))?;
+    figs.push((
+        format!("{p} Fig. 1 (top): train loss, test error and effective gradient norm over epochs, per ELR"),
+        dir.figure("fig_dynamics").with_extension("png"),
+    ));
+    // final metrics against ELR with the regimes shaded
+    let mut runs: Vec<&RunAnalysis> = runs.iter().collect();
+    runs.sort_by(|x, y| x.elr.total_cmp(&y.elr));
+    let shade = regime_shade(&runs.iter().map(|r| (r.elr, r.regime.regime)).collect::<Vec<_>>());
+    let pts = |f: &dyn Fn(&RunAnalysis) -> f64| runs.iter().map(|r| (r.elr, f(r))).collect::<Vec<_>>();
+    let final_loss = Panel {
+        title: "train loss at the end (tail median)".into(),
+        x_label: "ELR".into(),
+        y_label: "loss".into(),
+        log_x: true,
+        log_y: true,
+        curves: vec![Curve {
+            label: String::new(),
+            points: pts(&|r| r.regime.tail_train_loss),
+            style: Style::LinePoints,
+            color: 0,
+        }],
+        shade: shade.clone(),
+    };
+    let final_err = Panel {
+        title: "test error at the end (tail median)".into(),
+        x_label: "ELR".into(),
+        y_label: "error".into(),
+        log_x: true,
+        curves: vec![Curve {
+            label: String::new(),
+            points: pts(&|r| 1.0 - r.regime.tail_test_acc),
+            style: Style::LinePoints,
+            color: 0,
+        }],
+        shade,
+        ..Default::default()
+    };
+    let f = Figure { panels: vec![final_loss, final_err], cols: 2, panel_size: (600, 420) };
+    f.save(&dir.figure("fig_final_vs_elr"))?;
+    figs.push((
+        format!("{p} Fig. 1 (bottom): final train loss and test error against ELR, regimes shaded"),
+        dir.figure("fig_final_vs_elr").with_extension("png"),
+    ));
+    Ok(figs)
+}

@@ -1,0 +1,185 @@
+//! The tidy-table schema: every column silab writes, once, with its type and meaning.
+//!
+//! This registry drives `metrics.csv` ([`METRICS`]), the sharpness rows ([`SHARPNESS`]), the
+//! landscape scans ([`SCAN`]), the types of the sweep tables' Parquet columns ([`kind_of`]), the
+//! readers in `analysis`, and the README's column tables (a test checks the README against it).
+//! A CSV field is written by [`Kind::format`]: integers as integers, text as is, floats in full
+//! precision (`{:e}`), an unmeasured float (NaN) as an empty field.
+
+/// The type of a column's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Float,
+    Text,
+}
+
+impl Kind {
+    /// The CSV field of a numeric value in a column of this kind (`Text` columns are written by
+    /// their owners as strings).
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Kind::Int => format!("{}", v as i64),
+            _ if v.is_nan() => String::new(),
+            _ => format!("{v:e}"),
+        }
+    }
+}
+
+/// One column: name, type, meaning (the README's table text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub meaning: &'static str,
+}
+
+const fn int(name: &'static str, meaning: &'static str) -> Column {
+    Column { name, kind: Kind::Int, meaning }
+}
+const fn float(name: &'static str, meaning: &'static str) -> Column {
+    Column { name, kind: Kind::Float, meaning }
+}
+const fn text(name: &'static str, meaning: &'static str) -> Column {
+    Column { name, kind: Kind::Text, meaning }
+}
+
+/// The fixed columns of `metrics.csv`, in order. With `metrics.layers`, per-tensor columns
+/// [`LAYER_NORM_PREFIX`]`<tensor>` then [`LAYER_ELR_PREFIX`]`<tensor>` follow.
+pub const METRICS: &[Column] = &[
+    int("epoch", "epochs completed at this row (0 = at initialisation)"),
+    int("step", "optimizer steps completed at this row"),
+    text(
+        "row",
+        "`epoch` (end of an epoch: every column) or `step` (every `train.log_every` steps: cheap columns only)",
+    ),
+    float("lr", "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^2`"),
+    float(
+        "train_loss",
+        "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)",
+    ),
+    float("train_acc", "accuracy over the whole training set, same pass as train_loss"),
+    float("test_loss", "loss over the test set, BN in eval mode (running statistics)"),
+    float("test_acc", "accuracy over the test set, BN in eval mode"),
+    float("batch_loss", "mean minibatch loss of the steps since the previous row (epoch rows: of the whole epoch)"),
+    float("rho", "norm of the SI group, rho = ||w_SI||"),
+    float("elr", "effective learning rate lr / rho^2 (sphere mode: the configured ELR)"),
+    float("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),
+    float("eff_grad_norm", "effective gradient norm, mean of rho * ||g_SI|| over the same minibatches"),
+    float("full_grad_norm", "norm of the mean gradient of the SI group over the training set (the train_loss pass)"),
+    float("eff_full_grad_norm", "rho * full_grad_norm"),
+    float("cos_to_init", "cosine between the SI group and its initial value"),
+    float("dist_to_init", "L2 distance between the SI group and its initial value"),
+    float("step_angle", "angle (radians) between the SI group before and after the last step"),
+    float("wall_time", "seconds of training so far (summed over resumed segments; not deterministic)"),
+];
+
+/// Prefix of the per-layer norm column of each SI tensor (`norm:conv_layers.0.weight`).
+pub const LAYER_NORM_PREFIX: &str = "norm:";
+/// Prefix of the per-layer ELR column of each SI tensor: lr / ||w_layer||^2.
+pub const LAYER_ELR_PREFIX: &str = "elr:";
+
+/// The columns of a sharpness row (`sharpness.csv`, `sharpness_posthoc.csv`, `silab sharpness
+/// --json`), in order. With `sharpness.top_k = K > 1`, [`EIG_PREFIX`]`2` ... `K` follow.
+pub const SHARPNESS: &[Column] = &[
+    int("epoch", "epochs completed when the weights were taken"),
+    int("step", "optimizer steps completed"),
+    text("group", "parameter group: all, si, non_si, layer:MODULE"),
+    int("params", "number of scalars n in the group"),
+    text("bn_mode", "BatchNorm while measuring: train (ghost batches, batch statistics) or eval (running statistics)"),
+    int("ghost_batch", "ghost-batch size (train mode) / accumulation batch (eval mode)"),
+    int("images", "training images measured on (the first ones, fixed)"),
+    float("rho", "norm of the SI group, ||w_SI||"),
+    float("loss", "mean loss on those images in that BN mode"),
+    float("trace", "Hessian trace per parameter, tr(H)/n (Hutchinson)"),
+    float("trace_stderr", "standard error of `trace`"),
+    float("top_eig", "largest Hessian eigenvalue (Lanczos)"),
+    float("top_eig_residual", "Lanczos residual norm ||H x - top_eig x|| of its vector"),
+    float("eff_trace", "trace * rho^2 (groups inside the SI group)"),
+    float("eff_top_eig", "top_eig * rho^2 (groups inside the SI group)"),
+    float("riemannian_trace", "trace per parameter of the Riemannian Hessian on the sphere of the SI group (group si)"),
+    float("riemannian_trace_stderr", "standard error of `riemannian_trace`"),
+    float("riemannian_top_eig", "largest eigenvalue of the Riemannian Hessian P H P - (<w, g>/||w||^2) P (group si)"),
+    float("eff_riemannian_trace", "riemannian_trace * rho^2"),
+    float("eff_riemannian_top_eig", "riemannian_top_eig * rho^2"),
+    float("gn_trace", "Gauss-Newton / Fisher trace per parameter, with the loss's own output Hessian"),
+    float("gn_trace_stderr", "standard error of `gn_trace`"),
+    float("gn_top_eig", "largest Gauss-Newton eigenvalue"),
+    float("eff_gn_trace", "gn_trace * rho^2 (groups inside the SI group)"),
+    float("eff_gn_top_eig", "gn_top_eig * rho^2 (groups inside the SI group)"),
+    float("seconds", "time this row took"),
+];
+
+/// Prefix of the further top eigenvalues of a sharpness row (`eig_2` ... `eig_K`).
+pub const EIG_PREFIX: &str = "eig_";
+
+/// The keys every row of `silab sharpness --json` has (a contract scripts rely on); the rest of
+/// [`SHARPNESS`] follows.
+pub const SHARPNESS_CONTRACT: &[&str] = &[
+    "epoch",
+    "group",
+    "bn_mode",
+    "trace",
+    "trace_stderr",
+    "top_eig",
+    "eff_trace",
+    "eff_top_eig",
+    "riemannian_top_eig",
+];
+
+/// The columns of a landscape scan (`line.csv`, `slice_1d.csv`, `slice_2d.csv`).
+pub const SCAN: &[Column] = &[
+    text("kind", "`line`, `slice_1d` or `slice_2d`"),
+    text("path", "lines: `straight` or `great_circle`; slices: empty"),
+    float("t", "lines: position t (0 = A, 1 = B); slices: alpha along the first direction"),
+    float("beta", "2-D slices: beta along the second direction (0 otherwise)"),
+    float("train_loss", "loss on the training images evaluated"),
+    float("train_acc", "accuracy on those images"),
+    float("test_loss", "loss on the test images evaluated"),
+    float("test_acc", "accuracy on those images"),
+    float("rho", "||w_SI|| at the point"),
+];
+
+/// The columns a sweep table puts in front of each point's rows.
+pub const SWEEP_KEYS: &[Column] =
+    &[int("point", "index of the point in the sweep's manifest"), int("seed", "the point's run seed")];
+
+/// The type of any column silab writes, by name: the registries above, then the per-layer and
+/// extra-eigenvalue families (floats). Unknown names are floats (a column added by a newer
+/// silab still reads as numbers).
+pub fn kind_of(name: &str) -> Kind {
+    [METRICS, SHARPNESS, SCAN, SWEEP_KEYS]
+        .iter()
+        .flat_map(|t| t.iter())
+        .find(|c| c.name == name)
+        .map(|c| c.kind)
+        .unwrap_or(Kind::Float)
+}
+
+/// Index of a fixed column in a registry; panics on a name that is not there (a programming
+/// error: every name used in code is one of the registry's).
+pub fn index(table: &[Column], name: &str) -> usize {
+    table.iter().position(|c| c.name == name).unwrap_or_else(|| panic!("unknown column `{name}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_within_each_table_and_typed_consistently_across() {
+        for t in [METRICS, SHARPNESS, SCAN, SWEEP_KEYS] {
+            for (i, c) in t.iter().enumerate() {
+                assert!(!t[..i].iter().any(|d| d.name == c.name), "duplicate column {}", c.name);
+                assert_eq!(kind_of(c.name), c.kind, "{} has two types", c.name);
+            }
+        }
+        assert_eq!(kind_of("norm:conv_layers.0.weight"), Kind::Float);
+        assert_eq!(Kind::Int.format(3.0), "3");
+        assert_eq!(Kind::Float.format(f64::NAN), "");
+        assert_eq!(Kind::Float.format(0.001), "1e-3");
+        for k in SHARPNESS_CONTRACT {
+            assert!(SHARPNESS.iter().any(|c| c.name == *k));
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! CSV files as records of text fields: one reader, one appender, one atomic writer, for every
+//! table silab writes (`metrics.csv`, the sharpness files, sweep tables).
+
+use super::{StoreError, write_atomic};
+use std::path::Path;
+
+/// A CSV file's header and rows (text fields as written).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Records {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Records {
+    /// Index of a column, if present.
+    pub fn col(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|c| c == name)
+    }
+    /// The CSV text.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(vec![]);
+        // Writing to memory cannot fail but for a record of the wrong width, which the
+        // callers never build; the writer is flexible to keep that a non-issue.
+        let _ = w.write_record(&self.header);
+        for r in &self.rows {
+            let _ = w.write_record(r);
+        }
+        w.into_inner().unwrap_or_default()
+    }
+}
+
+/// Read a CSV file. With `flexible`, rows of another width than the header are kept as they are
+/// (the caller decides); otherwise such a row is an error naming the file and the line.
+pub fn read_records(path: &Path, flexible: bool) -> Result<Records, StoreError> {
+    let mut r = csv::ReaderBuilder::new().flexible(flexible).from_path(path).map_err(|e| csv_error(path, e))?;
+    let header = r.headers().map_err(|e| csv_error(path, e))?.iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.map(|r| r.iter().map(String::from).collect()).map_err(|e| csv_error(path, e)))
+        .collect::<Result<_, _>>()?;
+    Ok(Records { header, rows })
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> StoreError {
+    if e.is_io_error() {
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => StoreError::io(path, io),
+            _ => unreachable!("is_io_error"),
+        }
+    } else {
+        StoreError::format(path, e)
+    }
+}
+
+/// Append rows to a CSV file, writing `header` first when the file is new; flushed before
+/// returning, so a kill loses at most the row being written.
+pub fn append_records(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<(), StoreError> {
+    let fresh = !path.is_file();
+    let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| StoreError::io(path, e))?;
+    let mut w = csv::Writer::from_writer(f);
+    if fresh {
+        w.write_record(header).map_err(|e| csv_error(path, e))?;
+    }
+    for r in rows {
+        w.write_record(r).map_err(|e| csv_error(path, e))?;
+    }
+    w.flush().map_err(|e| StoreError::io(path, e))
+}
+
+/// Replace a CSV file atomically.
+pub fn write_records(path: &Path, records: &Records) -> Result<(), StoreError> {
+    write_atomic(path, &records.to_csv())
+}
