@@ -6,7 +6,8 @@
 use crate::config::RunConfig;
 use crate::landscape::sharpness::InTraining;
 use crate::progress::Progress;
-use crate::run::{Summary, Trainer};
+use crate::run::{Summary, Trainer, diverged};
+use crate::store::{Lock, RunDir};
 use anyhow::Result;
 use std::path::Path;
 
@@ -24,7 +25,17 @@ pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result
     with_hooks(Trainer::create(cfg, out)?).run(progress)
 }
 
-/// Continue the run in `run_dir` from its latest checkpoint (from the start if it has none).
+/// Continue the run in `run_dir` from its latest intact checkpoint (from the start if it has
+/// none). A run that ended as diverged has nothing left to do: its summary is returned.
 pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
-    with_hooks(Trainer::open(run_dir)?).run(progress)
+    let lock = RunDir::new(run_dir).lock()?;
+    resume_locked(run_dir, lock, progress)
+}
+
+/// [`resume`] with the run directory's lock already held.
+pub fn resume_locked(run_dir: &Path, lock: Lock, progress: &mut dyn Progress) -> Result<Summary> {
+    if let Some(s) = diverged(&RunDir::new(run_dir)) {
+        return Ok(s);
+    }
+    with_hooks(Trainer::open_locked(run_dir, lock)?).run(progress)
 }

@@ -25,6 +25,11 @@ pub trait Progress {
     fn parts(&mut self, _running: &[Part], _failed: usize) {}
     /// A line for the user: an epoch summary, a resume notice, a failed point.
     fn line(&mut self, _text: &str) {}
+    /// Something the user must see even when they asked for quiet (a damaged checkpoint skipped,
+    /// a run stopped as diverged).
+    fn warn(&mut self, text: &str) {
+        self.line(text)
+    }
     /// The task is over (clear its bars).
     fn finish(&mut self) {}
 }

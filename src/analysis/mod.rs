@@ -374,6 +374,9 @@ pub struct RunAnalysis {
     /// The same in optimizer steps.
     pub period_steps: Option<f64>,
     pub regime: RegimeReport,
+    /// The step at which the run stopped as diverged (`train.stop_on_nonfinite`); such a run is
+    /// classified as divergence whatever its tail.
+    pub diverged_at_step: Option<usize>,
     pub theory: Option<Theory>,
     pub final_test_acc: f64,
     pub final_train_loss: f64,
@@ -386,6 +389,11 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
     let full = cfg.optim.mode == OptimMode::Full;
     let jumps = if full { s_jumps(&s, jp) } else { vec![] };
     let per = period(&jumps);
+    let diverged_at_step = Summary::read(&RunDir::new(dir)).ok().and_then(|s| s.diverged_at_step);
+    let mut regime = regime(&s, rp);
+    if diverged_at_step.is_some() {
+        regime.regime = Regime::Divergence;
+    }
     Ok(RunAnalysis {
         dir: dir.display().to_string(),
         mode: cfg.optim.mode,
@@ -397,7 +405,8 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
         period_steps: per.as_ref().map(|p| p.median * s.steps_per_epoch as f64),
         period: per,
         s_jumps: jumps,
-        regime: regime(&s, rp),
+        regime,
+        diverged_at_step,
         theory: if full { theory(&s) } else { None },
         final_test_acc: *s.test_acc.last().unwrap_or(&f64::NAN),
         final_train_loss: *s.train_loss.last().unwrap_or(&f64::NAN),

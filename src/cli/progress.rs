@@ -78,6 +78,13 @@ impl Progress for Bars {
             eprintln!("{text}");
         }
     }
+    fn warn(&mut self, text: &str) {
+        if !self.mp.is_hidden() {
+            let _ = self.mp.println(text);
+        } else {
+            eprintln!("{text}");
+        }
+    }
     fn finish(&mut self) {
         for (_, pb) in self.parts.drain(..) {
             pb.finish_and_clear();

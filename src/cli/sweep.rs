@@ -134,6 +134,7 @@ pub fn run(a: Args) -> Result<()> {
 
 /// A worker's or a Slurm task's job: one point, its lines into the point's log.
 fn point(dir: &Path, index: usize) -> Result<()> {
+    sweep::local::die_with_parent();
     // Inside a Slurm array task, record which task runs the point (for `sweep status`).
     let task = match (std::env::var("SLURM_ARRAY_JOB_ID"), std::env::var("SLURM_ARRAY_TASK_ID")) {
         (Ok(j), Ok(t)) => Some(format!("{j}_{t}")),
@@ -224,6 +225,14 @@ fn launch(a: Args) -> Result<()> {
                     eprintln!("point {i} failed: see {}", log.display());
                 }
                 bail!("{} of {} points failed; rerun the same command to retry them", report.failed.len(), points);
+            }
+            if !report.busy.is_empty() {
+                bail!(
+                    "{} of {} points are being run by other processes ({}); rerun when they are done",
+                    report.busy.len(),
+                    points,
+                    report.busy.iter().map(|(i, h)| format!("point {i}: {h}")).collect::<Vec<_>>().join("; ")
+                );
             }
         }
     }

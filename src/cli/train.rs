@@ -49,6 +49,14 @@ pub fn run(a: Args) -> Result<()> {
         let s = silab::lab::train(&cfg, &dir, &mut bars)?;
         (dir, s)
     };
+    if let Some(step) = summary.diverged_at_step {
+        println!(
+            "{}: diverged at step {step} (a non-finite loss or rho; train.stop_on_nonfinite) after {} epochs",
+            dir.display(),
+            summary.epochs_done
+        );
+        return Ok(());
+    }
     println!(
         "{}: {} epochs, {} steps in {:.1} s; final test_acc {:.4}, train_loss {:.4e}",
         dir.display(),

@@ -243,6 +243,9 @@ pub struct TrainConfig {
     /// checkpoint). Empty: fresh init. Optimizer state starts fresh; in sphere mode the radius is
     /// the norm of the loaded SI weights.
     pub init_from: PathBuf,
+    /// Stop the run as `diverged` (summary.json, attempt.json) when the minibatch loss or rho
+    /// becomes NaN or infinite, instead of training on with non-finite weights.
+    pub stop_on_nonfinite: bool,
 }
 
 impl Default for TrainConfig {
@@ -256,6 +259,7 @@ impl Default for TrainConfig {
             checkpoint_every: 1,
             keep_checkpoints: true,
             init_from: PathBuf::new(),
+            stop_on_nonfinite: true,
         }
     }
 }
@@ -588,8 +592,29 @@ impl RunConfig {
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
-        if self.model.width < 1 {
-            return bad("model.width", format!("must be >= 1, got {}", self.model.width));
+        // no key takes a non-finite number (TOML allows inf and nan)
+        if let Some((key, v)) = all_keys_of(&toml::Table::try_from(self).expect("a config serializes"))
+            .into_iter()
+            .find(|(_, v)| v.as_float().is_some_and(|f| !f.is_finite()))
+        {
+            return bad(&key, format!("must be a finite number, got {v}"));
+        }
+        if !(1..=MAX_WIDTH).contains(&self.model.width) {
+            return bad("model.width", format!("must be in 1..={MAX_WIDTH}, got {}", self.model.width));
+        }
+        if !(1..=MAX_THREADS).contains(&self.train.threads) {
+            return bad("train.threads", format!("must be in 1..={MAX_THREADS}, got {}", self.train.threads));
+        }
+        if self.data.name == DataName::Synthetic
+            && self.data.train_size.saturating_add(self.data.test_size) > MAX_SYNTHETIC
+        {
+            return bad(
+                "data.train_size",
+                format!(
+                    "synthetic data holds at most {MAX_SYNTHETIC} images in all (12 KiB each in memory), got {} + {}",
+                    self.data.train_size, self.data.test_size
+                ),
+            );
         }
         if !(self.model.bn_eps >= 0.0) {
             return bad("model.bn_eps", format!("must be >= 0, got {}", self.model.bn_eps));
@@ -637,9 +662,6 @@ impl RunConfig {
         if self.train.epochs == 0 {
             return bad("train.epochs", "must be >= 1".into());
         }
-        if self.train.threads == 0 {
-            return bad("train.threads", "must be >= 1".into());
-        }
         let sh = &self.sharpness;
         if sh.groups.is_empty() {
             return bad("sharpness.groups", format!("name at least one group: {}", GroupSpec::ALLOWED));
@@ -680,20 +702,32 @@ impl RunConfig {
     }
 }
 
-/// All dotted keys of the schema with their default values, for `silab presets --keys` and docs.
-pub fn all_keys() -> Vec<(String, String)> {
-    fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) {
+/// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.
+pub const MAX_WIDTH: i64 = 1024;
+/// The most libtorch threads (`train.threads`).
+pub const MAX_THREADS: usize = 1024;
+/// The most synthetic images (`data.train_size + data.test_size`), ~12 GiB in memory.
+pub const MAX_SYNTHETIC: usize = 1_000_000;
+
+/// Every dotted key of a TOML tree with its value.
+fn all_keys_of(t: &toml::Table) -> Vec<(String, toml::Value)> {
+    fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
         for (k, v) in t {
             let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
             match v {
                 toml::Value::Table(s) => walk(s, &key, out),
-                v => out.push((key, v.to_string())),
+                v => out.push((key, v.clone())),
             }
         }
     }
     let mut out = vec![];
-    walk(&schema(), "", &mut out);
+    walk(t, "", &mut out);
     out
+}
+
+/// All dotted keys of the schema with their default values, for `silab presets --keys` and docs.
+pub fn all_keys() -> Vec<(String, String)> {
+    all_keys_of(&schema()).into_iter().map(|(k, v)| (k, v.to_string())).collect()
 }
 
 #[cfg(test)]
@@ -740,5 +774,29 @@ mod tests {
         assert!(e.contains("optim.momentum"), "{e}");
         let e = RunConfig::from_parts(None, &["model.variant=si".into()]).unwrap_err().to_string();
         assert!(e.contains("model.variant") && e.contains("scale-invariant"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_numbers_and_sizes_beyond_bounds_are_refused() {
+        for (set, key) in [
+            ("optim.lr=inf", "optim.lr"),
+            ("optim.elr=inf", "optim.elr"),
+            ("optim.wd=nan", "optim.wd"),
+            ("data.noise=inf", "data.noise"),
+            ("sharpness.probes=2", ""),
+            ("data.train_size=100000000000", "data.train_size"),
+            ("model.width=1000000", "model.width"),
+            ("train.threads=100000", "train.threads"),
+            ("train.threads=0", "train.threads"),
+        ] {
+            let r = RunConfig::from_parts(None, &[set.into()]);
+            if key.is_empty() {
+                assert!(r.is_ok(), "{set}");
+            } else {
+                let e = r.unwrap_err().to_string();
+                assert!(e.contains(key), "{set}: {e}");
+            }
+        }
+        assert!(RunConfig::from_parts(None, &["optim.lr=1e30".into()]).is_ok(), "large but finite is allowed");
     }
 }

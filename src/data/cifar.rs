@@ -48,6 +48,48 @@ impl CifarKind {
     }
 }
 
+/// Parse the bytes of one CIFAR binary file: its pixels (3072 per record) and labels (the fine
+/// label for CIFAR-100). Its length must be a whole, non-zero number of records and every label a
+/// valid class; errors name `path` and the byte offset.
+pub fn parse_cifar(bytes: &[u8], path: &Path, kind: CifarKind) -> Result<(Vec<u8>, Vec<i64>), DataError> {
+    let lb = kind.label_bytes();
+    let rec = lb + 3072;
+    let path = path.to_path_buf();
+    if bytes.is_empty() {
+        return Err(DataError::Malformed {
+            path,
+            offset: 0,
+            message: format!("empty file, expected records of {rec} bytes"),
+        });
+    }
+    if !bytes.len().is_multiple_of(rec) {
+        let whole = bytes.len() / rec;
+        return Err(DataError::Malformed {
+            path,
+            offset: (whole * rec) as u64,
+            message: format!(
+                "truncated record {whole}: expected {rec} bytes per record ({lb} label + 3072 pixel), only {} remain",
+                bytes.len() % rec
+            ),
+        });
+    }
+    let mut pixels = Vec::with_capacity(bytes.len() / rec * 3072);
+    let mut labels = Vec::with_capacity(bytes.len() / rec);
+    for (i, r) in bytes.chunks_exact(rec).enumerate() {
+        let label = r[lb - 1];
+        if label as usize >= kind.classes() {
+            return Err(DataError::Malformed {
+                path,
+                offset: (i * rec + lb - 1) as u64,
+                message: format!("label {label} of record {i} is not a class in 0..{}", kind.classes()),
+            });
+        }
+        labels.push(label as i64);
+        pixels.extend_from_slice(&r[lb..]);
+    }
+    Ok((pixels, labels))
+}
+
 /// Load one split from `dir`. Every file is checked record by record: its length must be a whole
 /// number of records and every label must be a valid class.
 pub fn load_cifar(dir: &Path, kind: CifarKind, split: SplitName) -> Result<Dataset, DataError> {
@@ -56,8 +98,6 @@ pub fn load_cifar(dir: &Path, kind: CifarKind, split: SplitName) -> Result<Datas
     if !dir.is_dir() {
         return Err(DataError::MissingDir { dir: dir.to_path_buf(), expected });
     }
-    let lb = kind.label_bytes();
-    let rec = lb + 3072;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for f in &files {
@@ -66,36 +106,9 @@ pub fn load_cifar(dir: &Path, kind: CifarKind, split: SplitName) -> Result<Datas
             return Err(DataError::MissingFile { path, dataset: kind.name().into(), dir: dir.to_path_buf(), expected });
         }
         let bytes = std::fs::read(&path).map_err(|source| DataError::Io { path: path.clone(), source })?;
-        if bytes.is_empty() {
-            return Err(DataError::Malformed {
-                path,
-                offset: 0,
-                message: format!("empty file, expected records of {rec} bytes"),
-            });
-        }
-        if bytes.len() % rec != 0 {
-            let whole = bytes.len() / rec;
-            return Err(DataError::Malformed {
-                path,
-                offset: (whole * rec) as u64,
-                message: format!(
-                    "truncated record {whole}: expected {rec} bytes per record ({lb} label + 3072 pixel), only {} remain",
-                    bytes.len() % rec
-                ),
-            });
-        }
-        for (i, r) in bytes.chunks_exact(rec).enumerate() {
-            let label = r[lb - 1];
-            if label as usize >= kind.classes() {
-                return Err(DataError::Malformed {
-                    path,
-                    offset: (i * rec + lb - 1) as u64,
-                    message: format!("label {label} of record {i} is not a class in 0..{}", kind.classes()),
-                });
-            }
-            labels.push(label as i64);
-            pixels.extend_from_slice(&r[lb..]);
-        }
+        let (px, lb) = parse_cifar(&bytes, &path, kind)?;
+        pixels.extend_from_slice(&px);
+        labels.extend(lb);
     }
     let n = labels.len();
     Ok(Dataset {

@@ -57,7 +57,12 @@ pub fn parse_idx<'a>(bytes: &'a [u8], path: &Path, expect_dims: usize) -> Result
     }
     let dims: Vec<usize> =
         (0..nd).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
-    let need: usize = dims.iter().product();
+    if let Some(i) = dims.iter().position(|&d| d == 0) {
+        return Err(bad(4 + 4 * i, format!("the header announces dimensions {dims:?}: dimension {i} is 0")));
+    }
+    let need = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
+        bad(4, format!("the header announces dimensions {dims:?}, more bytes than any file can hold"))
+    })?;
     let have = bytes.len() - header;
     if have < need {
         return Err(bad(
@@ -130,4 +135,26 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
     let images = images_from_u8(ipix, idims[0], 1, idims[1], idims[2], MEAN, STD);
     let labels = tch::Tensor::from_slice(labs).to_kind(tch::Kind::Int64);
     Ok(Dataset { images, labels, classes: 10, pad_value: pad_value(MEAN, STD) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(dims: &[u32]) -> Vec<u8> {
+        let mut b = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            b.extend(d.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn zero_and_overflowing_sizes_are_errors_with_their_offset() {
+        let p = Path::new("x-idx3-ubyte");
+        let e = parse_idx(&header(&[10000, 0, 0]), p, 3).unwrap_err().to_string();
+        assert!(e.contains("x-idx3-ubyte") && e.contains("offset 8") && e.contains("is 0"), "{e}");
+        let e = parse_idx(&header(&[u32::MAX, u32::MAX, u32::MAX]), p, 3).unwrap_err().to_string();
+        assert!(e.contains("more bytes than any file can hold"), "{e}");
+    }
 }

@@ -8,7 +8,7 @@ mod cifar;
 mod idx;
 mod synthetic;
 
-pub use cifar::{CifarKind, load_cifar};
+pub use cifar::{CifarKind, load_cifar, parse_cifar};
 pub use idx::{load_mnist_split, parse_idx};
 pub use synthetic::generate as synthetic;
 

@@ -383,6 +383,12 @@ pub fn load_point(spec: &str) -> Result<(RunConfig, NamedTensors, String)> {
         let file = rd.checkpoint(e);
         (rd, file)
     };
+    if !dir.config().is_file() {
+        bail!(
+            "{spec}: not in a run directory (no {}): name RUN_DIR, RUN_DIR@EPOCH or RUN_DIR/checkpoints/epoch_N.safetensors",
+            dir.config().display()
+        );
+    }
     let cfg = RunConfig::from_file(&dir.config(), &[])?;
     let (t, meta) = store::load_tensors(&file)?;
     let label = format!("{}@{}", dir.root.display(), meta.get("epoch").cloned().unwrap_or_default());

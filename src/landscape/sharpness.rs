@@ -14,7 +14,8 @@ use crate::config::{RunConfig, SharpnessConfig};
 use crate::data::Dataset;
 use crate::model::{BnMode, Net, loss};
 use crate::progress::Progress;
-use crate::run::{At, Hook, Workspace};
+use crate::run::verify::{Key, verify_rows};
+use crate::run::{At, Hook, Resume, Workspace};
 use crate::schema::{EIG_PREFIX, Kind as ColumnKind, SHARPNESS};
 use crate::store::{self, Records, RunDir};
 use anyhow::{Result, bail};
@@ -247,6 +248,22 @@ impl InTraining {
         }
     }
 
+    /// The `(epoch, step)` of every measurement up to step `max_step`, as [`Hook::after`] makes
+    /// them: at initialisation, at the epoch ends of `every_epochs`, every `every_steps` steps.
+    fn schedule(&self, steps_per_epoch: usize, max_step: usize) -> Vec<(usize, usize)> {
+        let (ee, es) = (self.cfg.sharpness.every_epochs, self.cfg.sharpness.every_steps);
+        let mut out = vec![(0, 0)];
+        for k in 1..=max_step {
+            let epoch = k / steps_per_epoch;
+            let by_step = es > 0 && k.is_multiple_of(es);
+            let by_epoch = k.is_multiple_of(steps_per_epoch) && ee > 0 && epoch.is_multiple_of(ee);
+            if by_step || by_epoch {
+                out.push((epoch, k));
+            }
+        }
+        out
+    }
+
     /// Whether the config asks for curvature during training at all.
     pub fn wanted(cfg: &RunConfig) -> bool {
         cfg.sharpness.every_epochs > 0 || cfg.sharpness.every_steps > 0
@@ -281,14 +298,22 @@ impl Hook for InTraining {
         Ok(())
     }
 
-    fn rewind(&mut self, step: Option<usize>) -> Result<()> {
-        match step {
-            None => {
-                let _ = std::fs::remove_file(&self.file);
-                Ok(())
-            }
-            Some(s) => crate::run::truncate_rows(&self.file, s),
+    fn rewind(&mut self, net: &Net, resume: Resume) -> Result<()> {
+        let Some((_, step)) = resume.from else {
+            let _ = std::fs::remove_file(&self.file);
+            return Ok(());
+        };
+        let groups: Vec<String> = Group::expand(&self.cfg.sharpness.groups, net)?.iter().map(Group::name).collect();
+        let keys: Vec<Key> = self
+            .schedule(resume.steps_per_epoch, step)
+            .into_iter()
+            .flat_map(|(e, s)| groups.iter().map(move |g| vec![e.to_string(), s.to_string(), g.clone()]))
+            .collect();
+        let rows = verify_rows(&self.file, &self.header, &["epoch", "step", "group"], &keys, step)?;
+        if self.file.is_file() {
+            store::write_records(&self.file, &rows)?;
         }
+        Ok(())
     }
 }
 

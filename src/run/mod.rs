@@ -12,6 +12,7 @@
 //! augmentation of epoch e from `(seed, e)`, the data from `data.seed`.
 
 pub mod checkpoint;
+pub mod verify;
 pub mod workspace;
 
 pub use checkpoint::{Action, CheckpointPolicy};
@@ -24,7 +25,7 @@ use crate::model::{BnMode, Net, Role, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
 use crate::progress::Progress;
 use crate::schema::METRICS;
-use crate::store::{self, RunDir};
+use crate::store::{self, Lock, RunDir};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +41,8 @@ pub enum RunStatus {
     Running,
     /// The last epoch is done.
     Completed,
+    /// Stopped early: the loss or rho became NaN or infinite (`train.stop_on_nonfinite`).
+    Diverged,
 }
 
 /// `summary.json`.
@@ -47,20 +50,29 @@ pub enum RunStatus {
 pub struct Summary {
     pub silab_version: String,
     pub config_hash: String,
-    /// `running` until the last epoch is done, then `completed`.
+    /// `running` until the last epoch is done, then `completed`; `diverged` when a loss or rho
+    /// became non-finite (`train.stop_on_nonfinite`).
     pub status: RunStatus,
+    /// The step at which the run diverged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_at_step: Option<usize>,
     pub epochs_done: usize,
     pub steps_done: usize,
     pub steps_per_epoch: usize,
     pub train_size: usize,
     pub test_size: usize,
     pub si_params: i64,
+    #[serde(with = "store::json_num::f64")]
     pub rho0: f64,
     pub threads: usize,
     pub device: String,
+    #[serde(with = "store::json_num::f64")]
     pub wall_time_s: f64,
+    #[serde(with = "store::json_num::opt")]
     pub best_test_acc: Option<f64>,
-    /// The last epoch row, column -> value (unmeasured columns left out).
+    /// The last epoch row, column -> value (unmeasured columns left out; NaN, inf and -inf as
+    /// the strings `"NaN"`, `"inf"`, `"-inf"`).
+    #[serde(with = "store::json_num::map")]
     pub last: BTreeMap<String, f64>,
 }
 
@@ -122,8 +134,10 @@ pub trait Hook {
     /// Called at initialisation, after every optimizer step inside an epoch and after every
     /// epoch row. Must leave the network's weights, gradients and BN statistics as they were.
     fn after(&mut self, net: &Net, at: At, progress: &mut dyn Progress) -> Result<()>;
-    /// The run continues from `step` (`None`: from scratch): forget what was measured after it.
-    fn rewind(&mut self, step: Option<usize>) -> Result<()>;
+    /// Before the run (re)starts: from scratch (`resume.from` is `None`), forget everything; on a
+    /// resume, check the hook's own file up to the checkpoint (an error names what is wrong) and
+    /// drop what was measured after it.
+    fn rewind(&mut self, net: &Net, resume: Resume) -> Result<()>;
 }
 
 /// Running means over minibatches, kept as device tensors so a step never waits for a sync.
@@ -166,10 +180,12 @@ struct StepStats {
     lr: f64,
 }
 
-/// A run in memory: its directory, workspace, optimizer, hooks and where it starts from.
+/// A run in memory: its directory (locked), workspace, optimizer, hooks and where it starts from.
 pub struct Trainer {
     cfg: RunConfig,
     dir: RunDir,
+    /// This process is the only writer of `dir` while the trainer lives.
+    _lock: Lock,
     ws: Workspace,
     opt: Optimizer,
     /// SI group at initialisation (for cos_to_init / dist_to_init).
@@ -180,13 +196,25 @@ pub struct Trainer {
     hooks: Vec<Box<dyn Hook>>,
     /// Where the run (re)starts: `None` from scratch, else the checkpoint's (epoch, step, wall).
     from: Option<(usize, usize, f64)>,
-    /// Lines to report when the run starts (resume notices).
-    notes: Vec<String>,
+    /// The best test accuracy and the last epoch row so far (a resumed run's, from its rows).
+    best: Option<f64>,
+    last_row: Option<Row>,
+    /// Lines to report when the run starts: `(must be seen, text)` (resume notices; damaged
+    /// checkpoints skipped).
+    notes: Vec<(bool, String)>,
+}
+
+/// Where a resumed run continues, as a [`Hook`] sees it when it checks its own file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resume {
+    /// The checkpoint's epoch and step (`None`: the run starts from scratch).
+    pub from: Option<(usize, usize)>,
+    pub steps_per_epoch: usize,
 }
 
 impl Trainer {
     /// Build the in-memory run of `cfg` for `dir` (no files written).
-    fn build(cfg: &RunConfig, dir: RunDir) -> Result<Trainer> {
+    fn build(cfg: &RunConfig, dir: RunDir, lock: Lock) -> Result<Trainer> {
         let ws = Workspace::new(cfg)?;
         let steps_per_epoch = data::batches_per_epoch(ws.data.train.len(), cfg.train.batch_size);
         let opt = Optimizer::new(&cfg.optim, &ws.net, steps_per_epoch, cfg.train.epochs);
@@ -195,6 +223,7 @@ impl Trainer {
         Ok(Trainer {
             cfg: cfg.clone(),
             dir,
+            _lock: lock,
             ws,
             opt,
             init_si,
@@ -203,6 +232,8 @@ impl Trainer {
             policy: CheckpointPolicy::new(&cfg.train),
             hooks: vec![],
             from: None,
+            best: None,
+            last_row: None,
             notes: vec![],
         })
     }
@@ -217,45 +248,58 @@ impl Trainer {
                 out.display()
             );
         }
-        // Everything that can fail before training (data, device, init_from) fails before the
-        // directory is written, so a corrected command can use the same --out.
-        let mut t = Trainer::build(cfg, dir)?;
-        t.start_fresh()?;
         store::create_dir(out)?;
+        let lock = dir.lock()?;
+        // Everything that can fail before training (data, device, init_from) fails before
+        // config.toml is written, so a corrected command can use the same --out.
+        let mut t = Trainer::build(cfg, dir, lock)?;
+        t.start_fresh()?;
         store::write_atomic(&t.dir.config(), cfg.to_toml().as_bytes())?;
         Ok(t)
     }
 
-    /// The run in `run_dir`, to continue from its latest checkpoint (from scratch if it has
-    /// none).
+    /// The run in `run_dir`, to continue from its latest intact checkpoint (from scratch if it
+    /// has none), after checking that its files hold exactly what it wrote up to there.
     pub fn open(run_dir: &Path) -> Result<Trainer> {
+        let lock = RunDir::new(run_dir).lock()?;
+        Trainer::open_locked(run_dir, lock)
+    }
+
+    /// [`Trainer::open`] with the run directory's lock already held (a sweep point takes it
+    /// before it records its attempt).
+    pub fn open_locked(run_dir: &Path, lock: Lock) -> Result<Trainer> {
         let dir = RunDir::new(run_dir);
+        if !dir.config().is_file() {
+            bail!("{} is not a run directory (no config.toml)", run_dir.display());
+        }
         let cfg = RunConfig::from_file(&dir.config(), &[])?;
-        let mut t = Trainer::build(&cfg, dir)?;
-        let Some(epoch) = t.dir.latest_resumable() else {
+        let mut t = Trainer::build(&cfg, dir, lock)?;
+        let mut found = None;
+        let candidates: Vec<usize> =
+            t.dir.checkpoint_epochs().into_iter().rev().filter(|&e| t.dir.optim_state(e).is_file()).collect();
+        for epoch in candidates {
+            match t.load_checkpoint(epoch) {
+                Ok(at) => {
+                    found = Some(at);
+                    break;
+                }
+                Err(e) => t
+                    .notes
+                    .push((true, format!("checkpoint of epoch {epoch} cannot be used ({e:#}); trying the one before"))),
+            }
+        }
+        let Some((epoch, step, wall)) = found else {
             if t.dir.metrics().exists() {
-                t.notes.push("no checkpoint found: starting the run from the beginning".into());
+                t.notes.push((true, "no intact checkpoint: starting the run from the beginning".into()));
             }
             let _ = std::fs::remove_file(t.dir.metrics());
             t.start_fresh()?;
             return Ok(t);
         };
-        let (model, meta) = store::load_tensors(&t.dir.checkpoint(epoch))?;
-        if meta.get("config_hash") != Some(&cfg.hash()) {
-            bail!(
-                "{}: checkpoint was written by another config (hash {:?}, config.toml has {})",
-                t.dir.checkpoint(epoch).display(),
-                meta.get("config_hash"),
-                cfg.hash()
-            );
-        }
-        let step: usize = meta.get("step").context("checkpoint metadata lacks `step`")?.parse()?;
-        let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
-        t.ws.net.load(&model).with_context(|| t.dir.checkpoint(epoch).display().to_string())?;
-        let (optim, _) = store::load_tensors(&t.dir.optim_state(epoch))?;
-        t.opt.load_state(&optim, &t.ws.net);
         // cos_to_init needs the initial SI weights: those of the epoch-0 checkpoint.
-        if let Ok((init, _)) = store::load_tensors(&t.dir.checkpoint(0)) {
+        {
+            let (init, _) = store::load_tensors(&t.dir.checkpoint(0))
+                .context("the epoch-0 checkpoint (the initial weights) is needed to resume")?;
             let dev = t.ws.net.device();
             t.init_si =
                 t.ws.net
@@ -269,10 +313,49 @@ impl Trainer {
                     })
                     .collect::<Result<_>>()?;
         }
-        truncate_rows(&t.dir.metrics(), step)?;
-        t.notes.push(format!("resuming {} from epoch {epoch} (step {step})", run_dir.display()));
+        let keys = verify::metrics_keys(t.steps_per_epoch, cfg.train.log_every, step);
+        let rows = verify::verify_rows(&t.dir.metrics(), &t.header, &["epoch", "step", "row"], &keys, step)?;
+        store::write_records(&t.dir.metrics(), &rows)?;
+        t.restore_progress(&rows);
+        t.notes.push((false, format!("resuming {} from epoch {epoch} (step {step})", run_dir.display())));
         t.from = Some((epoch, step, wall));
         Ok(t)
+    }
+
+    /// Load the model and optimizer state of the checkpoint of `epoch` (checksums verified,
+    /// written by this config); returns its (epoch, step, wall time).
+    fn load_checkpoint(&mut self, epoch: usize) -> Result<(usize, usize, f64)> {
+        let path = self.dir.checkpoint(epoch);
+        let (model, meta) = store::load_tensors(&path)?;
+        if meta.get("config_hash") != Some(&self.cfg.hash()) {
+            bail!(
+                "{}: checkpoint was written by another config (hash {:?}, config.toml has {})",
+                path.display(),
+                meta.get("config_hash"),
+                self.cfg.hash()
+            );
+        }
+        let step: usize = meta
+            .get("step")
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{}: metadata lacks `step`", path.display()))?;
+        let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
+        let (optim, _) = store::load_tensors(&self.dir.optim_state(epoch))?;
+        self.ws.net.load(&model).with_context(|| path.display().to_string())?;
+        self.opt.load_state(&optim, &self.ws.net);
+        Ok((epoch, step, wall))
+    }
+
+    /// The best test accuracy and the last epoch row of the verified rows of a resumed run.
+    fn restore_progress(&mut self, rows: &store::Records) {
+        let parse = |r: &Vec<String>| -> Row {
+            let vals: Vec<f64> = r.iter().map(|v| v.parse::<f64>().unwrap_or(f64::NAN)).collect();
+            let (e, s) = (vals[metrics::col("epoch")] as usize, vals[metrics::col("step")] as usize);
+            Row { epoch: e, step: s, is_epoch: r[metrics::col("row")] == "epoch", values: vals }
+        };
+        let all: Vec<Row> = rows.rows.iter().map(parse).collect();
+        self.best = all.iter().map(|r| r.get("test_acc")).filter(|a| !a.is_nan()).reduce(f64::max);
+        self.last_row = all.into_iter().rfind(|r| r.is_epoch);
     }
 
     /// Starting from scratch: the fine-tuning start point, if any.
@@ -382,26 +465,28 @@ impl Trainer {
         }
     }
 
-    /// Write a row to `metrics.csv`, track the best test accuracy, show epoch rows.
-    fn emit(&self, row: Row, best: &mut Option<f64>, progress: &mut dyn Progress) -> Result<Row> {
+    /// Write a row to `metrics.csv`, track the best test accuracy and the last epoch row, show
+    /// epoch rows.
+    fn emit(&mut self, row: Row, progress: &mut dyn Progress) -> Result<()> {
         store::append_records(&self.dir.metrics(), &self.header, &[row.fields()])?;
         let acc = row.get("test_acc");
         if !acc.is_nan() {
-            *best = Some(best.map_or(acc, |b: f64| b.max(acc)));
+            self.best = Some(self.best.map_or(acc, |b: f64| b.max(acc)));
         }
         if row.is_epoch {
             progress.line(&row.epoch_line());
+            self.last_row = Some(row);
         }
-        Ok(row)
+        Ok(())
     }
 
     /// Stage: checkpoint per the policy, and the summary with it.
-    fn end_of_epoch(&self, epoch: usize, step: usize, wall: f64, last: Option<&Row>, best: Option<f64>) -> Result<()> {
+    fn end_of_epoch(&self, epoch: usize, step: usize, wall: f64) -> Result<()> {
         for a in self.policy.actions(epoch, &self.dir.checkpoint_epochs()) {
             match a {
                 Action::Save => {
                     self.save_checkpoint(epoch, step, wall)?;
-                    self.write_summary(epoch, step, wall, last, best)?;
+                    self.write_summary(epoch, step, wall, None)?;
                 }
                 Action::Delete(e) => {
                     let _ = std::fs::remove_file(self.dir.checkpoint(e));
@@ -426,12 +511,20 @@ impl Trainer {
         Ok(())
     }
 
-    /// Stage: `summary.json`.
-    fn write_summary(&self, epoch: usize, step: usize, wall: f64, last: Option<&Row>, best: Option<f64>) -> Result<()> {
+    /// Stage: `summary.json` (`diverged_at`: the step where a value became non-finite).
+    fn write_summary(&self, epoch: usize, step: usize, wall: f64, diverged_at: Option<usize>) -> Result<()> {
+        let status = if diverged_at.is_some() {
+            RunStatus::Diverged
+        } else if epoch >= self.cfg.train.epochs {
+            RunStatus::Completed
+        } else {
+            RunStatus::Running
+        };
         let summary = Summary {
             silab_version: env!("CARGO_PKG_VERSION").into(),
             config_hash: self.cfg.hash(),
-            status: if epoch >= self.cfg.train.epochs { RunStatus::Completed } else { RunStatus::Running },
+            status,
+            diverged_at_step: diverged_at,
             epochs_done: epoch,
             steps_done: step,
             steps_per_epoch: self.steps_per_epoch,
@@ -442,8 +535,10 @@ impl Trainer {
             threads: self.cfg.train.threads,
             device: format!("{:?}", self.ws.net.device()),
             wall_time_s: wall,
-            best_test_acc: best,
-            last: last
+            best_test_acc: self.best,
+            last: self
+                .last_row
+                .as_ref()
                 .map(|r| {
                     self.header
                         .iter()
@@ -477,15 +572,16 @@ impl Trainer {
     }
 
     /// Run from where the trainer starts to the last epoch, writing rows, checkpoints and the
-    /// summary.
+    /// summary. With `train.stop_on_nonfinite`, a loss or rho that becomes NaN or infinite ends
+    /// the run as `diverged` (a last step row shows where).
     pub fn run(mut self, progress: &mut dyn Progress) -> Result<Summary> {
         self.check_hooks()?;
-        let resumed_step = self.from.map(|(_, s, _)| s);
+        let resume = Resume { from: self.from.map(|(e, s, _)| (e, s)), steps_per_epoch: self.steps_per_epoch };
         for h in &mut self.hooks {
-            h.rewind(resumed_step)?;
+            h.rewind(&self.ws.net, resume)?;
         }
-        for n in std::mem::take(&mut self.notes) {
-            progress.line(&n);
+        for (warn, n) in std::mem::take(&mut self.notes) {
+            if warn { progress.warn(&n) } else { progress.line(&n) }
         }
         let (start_epoch, start_step, wall0) = self.from.unwrap_or((0, 0, 0.0));
         let cfg = self.cfg.clone();
@@ -493,22 +589,16 @@ impl Trainer {
         let clock = Instant::now();
         let wall = || wall0 + clock.elapsed().as_secs_f64();
         progress.start("steps", self.steps_per_epoch * cfg.train.epochs, start_step);
-        let mut best: Option<f64> = None;
-        let mut last_row: Option<Row> = None;
-        if let Ok(r) = store::read_records(&self.dir.metrics(), false)
-            && let Some(i) = r.col("test_acc")
-        {
-            best = r.rows.iter().filter_map(|row| row[i].parse::<f64>().ok()).reduce(f64::max);
-        }
         if self.from.is_none() {
             // Stage: the initial measurement, hooks at init, checkpoint 0.
             let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
             row.set("wall_time", wall());
-            last_row = Some(self.emit(row, &mut best, progress)?);
+            self.emit(row, progress)?;
             self.hooks_after(At { epoch: 0, step: 0, epoch_end: true }, progress)?;
-            self.end_of_epoch(0, 0, wall(), last_row.as_ref(), best)?;
+            self.end_of_epoch(0, 0, wall())?;
         }
         let mut step = start_step;
+        let mut done = start_epoch;
         let log_every = cfg.train.log_every;
         for epoch in start_epoch..cfg.train.epochs {
             let batches = data::epoch_batches(self.ws.data.train.len(), cfg.train.batch_size, cfg.seed, epoch);
@@ -527,10 +617,26 @@ impl Trainer {
                 ep_acc.add(&s);
                 iv_acc.add(&s);
                 step += 1;
-                progress.set(
-                    step,
-                    &format!("loss {:.4} elr {:.2e}", s.loss.double_value(&[]), self.step_elr(&s, step - 1)),
-                );
+                store::failpoint(&format!("after-step:{step}"));
+                let batch_loss = s.loss.double_value(&[]);
+                progress.set(step, &format!("loss {batch_loss:.4} elr {:.2e}", self.step_elr(&s, step - 1)));
+                if cfg.train.stop_on_nonfinite && !(batch_loss.is_finite() && self.ws.net.rho().is_finite()) {
+                    // Stage: divergence. The last row (a step row) shows where; no checkpoint.
+                    let mut row = Row::new(epoch, step, false, self.header.len());
+                    self.fill_geometry(&mut row, s.lr);
+                    iv_acc.write(&mut row);
+                    row.set("wall_time", wall());
+                    self.emit(row, progress)?;
+                    progress.warn(&format!(
+                        "step {step} (epoch {}): the loss is {batch_loss}, rho {}: stopping the run as diverged \
+                         (train.stop_on_nonfinite)",
+                        epoch + 1,
+                        self.ws.net.rho()
+                    ));
+                    self.write_summary(done, step, wall(), Some(step))?;
+                    progress.finish();
+                    return Summary::read(&self.dir);
+                }
                 if step_row {
                     // Stage: the step row (cheap columns only).
                     let mut row = Row::new(epoch, step, false, self.header.len());
@@ -538,7 +644,7 @@ impl Trainer {
                     iv_acc.write(&mut row);
                     row.set("step_angle", metrics::angle(&self.ws.net, &before));
                     row.set("wall_time", wall());
-                    self.emit(row, &mut best, progress)?;
+                    self.emit(row, progress)?;
                     iv_acc = Acc::new(dev);
                 }
                 if !last_in_epoch {
@@ -552,14 +658,14 @@ impl Trainer {
                     if !row.get("train_loss").is_finite() && cfg.metrics.train_eval {
                         progress.line(&format!("epoch {}: train loss is {}", epoch + 1, row.get("train_loss")));
                     }
-                    last_row = Some(self.emit(row, &mut best, progress)?);
+                    self.emit(row, progress)?;
                     iv_acc = Acc::new(dev);
                     self.hooks_after(At { epoch: epoch + 1, step, epoch_end: true }, progress)?;
                 }
             }
-            let done = epoch + 1;
-            self.end_of_epoch(done, step, wall(), last_row.as_ref(), best)?;
-            if let Some(r) = &last_row {
+            done = epoch + 1;
+            self.end_of_epoch(done, step, wall())?;
+            if let Some(r) = &self.last_row {
                 self.dir.log_line(&format!(
                     "epoch {done} step {step} train_loss {:.4e} test_acc {:.4} rho {:.4} elr {:.3e}",
                     r.get("train_loss"),
@@ -569,25 +675,11 @@ impl Trainer {
                 ))?;
             }
         }
+        // The summary of where the run stands now (also when a resume found nothing left to do).
+        self.write_summary(done, step, wall(), None)?;
         progress.finish();
         Summary::read(&self.dir)
     }
-}
-
-/// Rewrite a CSV of rows with a `step` column keeping only the rows with `step <= max_step` (on
-/// resume: rows a killed run logged after its last checkpoint are measured again). A last row
-/// of the wrong width (a kill in the middle of writing it) is dropped.
-pub fn truncate_rows(path: &Path, max_step: usize) -> Result<()> {
-    if !path.is_file() {
-        return Ok(());
-    }
-    let mut r = store::read_records(path, true)?;
-    if r.rows.last().is_some_and(|l| l.len() != r.header.len()) {
-        r.rows.pop();
-    }
-    let si = r.col("step").with_context(|| format!("{} has no `step` column", path.display()))?;
-    r.rows.retain(|row| row[si].parse::<usize>().map(|s| s <= max_step).unwrap_or(false));
-    Ok(store::write_records(path, &r)?)
 }
 
 /// Start a new run of `cfg` in `out` with no in-training hooks (see `crate::lab::train` for the
@@ -598,5 +690,17 @@ pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result
 
 /// Continue the run in `run_dir` from its latest checkpoint, with no in-training hooks.
 pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
-    Trainer::open(run_dir)?.run(progress)
+    let t = Trainer::open(run_dir)?;
+    match diverged(&t.dir) {
+        Some(s) => Ok(s),
+        None => t.run(progress),
+    }
+}
+
+/// The summary of a run that ended as diverged (its config unchanged): such a run has nothing
+/// left to do, and resuming it returns this.
+pub fn diverged(dir: &RunDir) -> Option<Summary> {
+    let s = Summary::read(dir).ok()?;
+    let cfg = RunConfig::from_file(&dir.config(), &[]).ok()?;
+    (s.status == RunStatus::Diverged && s.config_hash == cfg.hash()).then_some(s)
 }

@@ -2,6 +2,7 @@
 //! table silab writes (`metrics.csv`, the sharpness files, sweep tables).
 
 use super::{StoreError, write_atomic};
+use std::io::Write;
 use std::path::Path;
 
 /// A CSV file's header and rows (text fields as written).
@@ -52,19 +53,28 @@ fn csv_error(path: &Path, e: csv::Error) -> StoreError {
     }
 }
 
-/// Append rows to a CSV file, writing `header` first when the file is new; flushed before
-/// returning, so a kill loses at most the row being written.
+/// Append rows to a CSV file, writing `header` first when the file is new; written in one
+/// `write` and flushed before returning, so a kill leaves at most the last line incomplete
+/// (without its newline), which a resume recognises.
 pub fn append_records(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<(), StoreError> {
     let fresh = !path.is_file();
-    let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| StoreError::io(path, e))?;
-    let mut w = csv::Writer::from_writer(f);
+    let mut w = csv::Writer::from_writer(vec![]);
     if fresh {
         w.write_record(header).map_err(|e| csv_error(path, e))?;
     }
     for r in rows {
         w.write_record(r).map_err(|e| csv_error(path, e))?;
     }
-    w.flush().map_err(|e| StoreError::io(path, e))
+    let bytes = w.into_inner().map_err(|e| StoreError::format(path, e))?;
+    let mut f =
+        std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| StoreError::io(path, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let key = rows.first().map(|r| r.iter().take(3).cloned().collect::<Vec<_>>().join(",")).unwrap_or_default();
+    let (a, b) = bytes.split_at(bytes.len() / 2);
+    f.write_all(a).map_err(|e| StoreError::io(path, e))?;
+    super::failpoint(&format!("mid-append:{name}:{key}"));
+    f.write_all(b).map_err(|e| StoreError::io(path, e))?;
+    f.flush().map_err(|e| StoreError::io(path, e))
 }
 
 /// Replace a CSV file atomically.

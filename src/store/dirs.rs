@@ -56,6 +56,15 @@ impl RunDir {
     pub fn analysis(&self) -> PathBuf {
         self.root.join("analysis.json")
     }
+    /// The lock file: one writer per run directory ([`RunDir::lock`]).
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+    /// Become the only writer of this run directory for as long as the lock lives; fails at once,
+    /// naming the holder, when another process writes here.
+    pub fn lock(&self) -> Result<super::Lock, StoreError> {
+        super::Lock::acquire(&self.lock_file())
+    }
     /// The default output folder of `silab landscape`.
     pub fn landscape(&self) -> PathBuf {
         self.root.join("landscape")

@@ -22,10 +22,13 @@
 
 mod csv_records;
 mod dirs;
+pub mod json_num;
+mod process;
 mod tensors;
 
 pub use csv_records::{Records, append_records, read_records, write_records};
 pub use dirs::{RunDir, ScanFiles, StudyDir, SweepDir, default_run_dir, default_study_dir, default_sweep_dir};
+pub use process::{Lock, failpoint, hostname, pid_alive, unix_now};
 pub use tensors::{NamedTensors, load_tensors, save_tensors};
 
 use std::io::Write;
@@ -38,6 +41,9 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// Another process writes here (the lock names it).
+    #[error("{path} is held by {holder}: another silab is writing to this directory; wait for it to finish or stop it")]
+    Locked { path: PathBuf, holder: String },
 }
 
 impl StoreError {
@@ -51,14 +57,20 @@ impl StoreError {
     }
 }
 
-/// Write `bytes` to `path` atomically (temporary file in the same folder, then rename).
+/// Write `bytes` to `path` atomically (temporary file in the same folder, then rename). A kill
+/// or a full disk leaves at most the temporary file, never a half-written `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     {
         let mut f = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| StoreError::io(&tmp, e))?;
+        let (a, b) = bytes.split_at(bytes.len() / 2);
+        f.write_all(a).map_err(|e| StoreError::io(&tmp, e))?;
+        failpoint(&format!("mid-write:{name}"));
+        f.write_all(b).map_err(|e| StoreError::io(&tmp, e))?;
         f.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
     }
+    failpoint(&format!("before-rename:{name}"));
     std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))
 }
 

@@ -171,9 +171,16 @@ pub fn reproduce(
     let (_, cfgs) = spec.manifest()?;
     let jobs = o.jobs.unwrap_or_else(|| sweep::local::default_jobs(cfgs[0].train.threads));
     let report = sweep::local::run(&sd, jobs, &o.exe, progress)?;
-    if !report.failed.is_empty() {
+    if !report.failed.is_empty() || !report.busy.is_empty() {
         let list: Vec<String> = report.failed.iter().map(|(i, l)| format!("point {i} ({})", l.display())).collect();
-        bail!("{} points failed: {}", report.failed.len(), list.join(", "));
+        let busy: Vec<String> = report.busy.iter().map(|(i, h)| format!("point {i} ({h})")).collect();
+        bail!(
+            "{} points failed: {}; {} run by other processes: {}",
+            report.failed.len(),
+            list.join(", "),
+            report.busy.len(),
+            busy.join(", ")
+        );
     }
     let table = sweep::table::write(&sd)?;
     store::copy(&sd.table_csv("table"), &dir.table_csv())?;

@@ -17,6 +17,29 @@ pub struct Report {
     pub done: usize,
     /// `(point index, log file)` of each point whose worker failed.
     pub failed: Vec<(usize, PathBuf)>,
+    /// `(point index, holder)` of each point another process was running (not started again).
+    pub busy: Vec<(usize, String)>,
+}
+
+/// The environment variable through which a local worker learns its parent sweep's pid.
+const PARENT_ENV: &str = "SILAB_SWEEP_PARENT";
+
+/// In a local worker (`silab sweep point`, started by [`run`]): die when the sweep that started
+/// it dies, so that killing `silab sweep` leaves no orphan worker training on (Linux:
+/// `PR_SET_PDEATHSIG`; the run resumes from its checkpoint next time). Elsewhere, and for Slurm
+/// tasks, a no-op.
+pub fn die_with_parent() {
+    #[cfg(target_os = "linux")]
+    if let Some(parent) = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse::<i32>().ok()) {
+        // SAFETY: prctl with PR_SET_PDEATHSIG only sets a signal for this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            // the parent may have died before the call: then we are already an orphan
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+        }
+    }
 }
 
 /// Default number of parallel runs: available cores / threads per run (at least 1).
@@ -51,6 +74,11 @@ pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) 
         while running.len() < jobs.max(1)
             && let Some(i) = queue.pop()
         {
+            if let Some(holder) = store::Lock::holder(&m.points[i].run_dir(sd).lock_file()) {
+                progress.warn(&format!("point {i} is being run by {holder}: not started again"));
+                report.busy.push((i, holder));
+                continue;
+            }
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -60,6 +88,7 @@ pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) 
                 .args(["sweep", "point"])
                 .arg(&sd.root)
                 .args(["--index", &i.to_string()])
+                .env(PARENT_ENV, std::process::id().to_string())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)

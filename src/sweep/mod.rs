@@ -97,6 +97,10 @@ impl Manifest {
     }
 }
 
+/// The most values an axis may take, and points a sweep may have.
+pub const MAX_AXIS_VALUES: usize = 10_000;
+pub const MAX_POINTS: usize = 100_000;
+
 fn expand_axis(key: &str, v: &Value) -> Result<Vec<Value>> {
     match v {
         Value::Array(a) if !a.is_empty() => Ok(a.clone()),
@@ -107,11 +111,14 @@ fn expand_axis(key: &str, v: &Value) -> Result<Vec<Value>> {
                 .filter(|a| a.len() == 3)
                 .and_then(|a| a.iter().map(|x| x.as_float().or(x.as_integer().map(|i| i as f64))).collect())
                 .with_context(|| format!("axis `{key}`: `{kind}` takes [lo, hi, n]"))?;
-            let (lo, hi, n) = (nums[0], nums[1], nums[2] as usize);
-            if n < 1 || (kind == "log" && (lo <= 0.0 || hi <= 0.0)) {
+            let (lo, hi, nf) = (nums[0], nums[1], nums[2]);
+            let n = nf as usize;
+            let ends_ok = lo.is_finite() && hi.is_finite() && (kind != "log" || (lo > 0.0 && hi > 0.0));
+            let n_ok = nf >= 1.0 && nf.fract() == 0.0 && nf <= MAX_AXIS_VALUES as f64;
+            if !(ends_ok && n_ok) {
                 bail!(
-                    "axis `{key}`: {kind} = [{lo}, {hi}, {n}] needs n >= 1{}",
-                    if kind == "log" { " and lo, hi > 0" } else { "" }
+                    "axis `{key}`: {kind} = [{lo}, {hi}, {nf}] needs finite lo, hi{} and a whole number of points n in 1..={MAX_AXIS_VALUES}",
+                    if kind == "log" { " with lo, hi > 0" } else { "" }
                 );
             }
             Ok((0..n)
@@ -224,6 +231,15 @@ impl SweepSpec {
     /// All points: the zipped axes move together, the other axes are crossed (Cartesian
     /// product, first axis slowest), and seeds vary fastest.
     pub fn expand(&self) -> Result<Vec<Expanded>> {
+        let zipped_len = self.axes.iter().find(|(k, _)| self.zip.contains(k)).map(|(_, v)| v.len()).unwrap_or(1);
+        let count = self
+            .axes
+            .iter()
+            .filter(|(k, _)| !self.zip.contains(k))
+            .fold(zipped_len.saturating_mul(self.seeds.len()), |a, (_, v)| a.saturating_mul(v.len()));
+        if count > MAX_POINTS {
+            bail!("the sweep `{}` has {count} points; at most {MAX_POINTS}", self.name);
+        }
         // groups: one per zip set (if any), then one per free axis
         let mut groups: Vec<Vec<Vec<(String, Value)>>> = vec![];
         let zipped: Vec<&(String, Vec<Value>)> = self.axes.iter().filter(|(k, _)| self.zip.contains(k)).collect();
@@ -315,7 +331,7 @@ pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PointState {
-    /// Finished (`summary.json` says completed).
+    /// Finished (`summary.json` says completed, or diverged: nothing left to do).
     Done,
     /// Started (has metrics or checkpoints) but not finished: running now, or interrupted.
     Started,
@@ -326,7 +342,7 @@ pub enum PointState {
 /// Where a point stands.
 pub fn point_state(sd: &SweepDir, p: &Point) -> PointState {
     let rd = p.run_dir(sd);
-    if Summary::read(&rd).is_ok_and(|s| s.status == RunStatus::Completed) {
+    if Summary::read(&rd).is_ok_and(|s| matches!(s.status, RunStatus::Completed | RunStatus::Diverged)) {
         return PointState::Done;
     }
     if rd.metrics().exists() || !rd.checkpoint_epochs().is_empty() { PointState::Started } else { PointState::Pending }
@@ -342,6 +358,8 @@ pub enum AttemptStatus {
     Failed,
     /// Ended with the run completed.
     Done,
+    /// Ended with the run stopped as diverged (a non-finite loss or rho).
+    Diverged,
 }
 
 /// The record of the latest attempt at a point, written by [`run_point`] when it starts and when
@@ -363,24 +381,7 @@ pub struct Attempt {
     pub log: String,
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-/// This machine's host name.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    if ok { String::from_utf8_lossy(&buf[..end]).into_owned() } else { "unknown".into() }
-}
-
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as i32, 0) == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) }
-}
+pub use crate::store::{hostname, pid_alive, unix_now};
 
 impl Attempt {
     /// The latest attempt at a point, if any.
@@ -416,6 +417,10 @@ pub fn run_point_as(
     if point_state(&sd, p) == PointState::Done {
         return Ok(PointState::Done);
     }
+    restore_point(&sd, p)?;
+    // One writer per point: a second worker (a rerun while the first still runs, a repeated
+    // Slurm task) stops here, leaving the running one's attempt record alone.
+    let lock = rd.lock().with_context(|| format!("point {index} is being run by another process"))?;
     let mut attempt = Attempt {
         status: AttemptStatus::Running,
         host: hostname(),
@@ -429,11 +434,12 @@ pub fn run_point_as(
     attempt.write(&sd, p)?;
     // The point's config.toml was written when the sweep was created: resume() starts the run
     // from scratch when it has no checkpoint yet, and continues it otherwise.
-    let result = crate::lab::resume(&rd.root, progress);
+    let result = crate::lab::resume_locked(&rd.root, lock, progress);
     attempt.ended = Some(unix_now());
     match result {
-        Ok(_) => {
-            attempt.status = AttemptStatus::Done;
+        Ok(s) => {
+            attempt.status =
+                if s.status == RunStatus::Diverged { AttemptStatus::Diverged } else { AttemptStatus::Done };
             attempt.write(&sd, p)?;
             Ok(PointState::Done)
         }
@@ -448,6 +454,27 @@ pub fn run_point_as(
             )))
         }
     }
+}
+
+/// Make a point's run directory whole again if it (or its config.toml) was deleted: the config
+/// is expanded anew from `sweep.toml` and must have the manifest's hash.
+fn restore_point(sd: &SweepDir, p: &Point) -> Result<()> {
+    let rd = p.run_dir(sd);
+    if rd.config().is_file() {
+        return Ok(());
+    }
+    let spec = SweepSpec::from_file(&sd.spec(), &[])?;
+    let (_, cfgs) = spec.manifest()?;
+    let cfg = cfgs.get(p.index).filter(|c| c.hash() == p.config_hash).with_context(|| {
+        format!(
+            "point {}: {} is missing and sweep.toml no longer expands to its config",
+            p.index,
+            rd.config().display()
+        )
+    })?;
+    store::create_dir(&rd.root)?;
+    store::write_atomic(&rd.config(), cfg.to_toml().as_bytes())?;
+    Ok(())
 }
 
 /// Where a sweep's points run (`silab sweep --executor`).
