@@ -686,9 +686,23 @@ impl RunConfig {
         toml::to_string(self).expect("config serializes")
     }
 
-    /// Short stable hash of the resolved config (first 16 hex digits of SHA-256 of its TOML).
+    /// Short stable hash of the resolved config: the first 16 hex digits of SHA-256 of its TOML,
+    /// leaving out the keys added after silab 0.1 ([`LATER_KEYS`]) while they hold their default,
+    /// so that a run made before they existed keeps its hash (its checkpoints still resume, its
+    /// sweep's manifest still matches).
     pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.to_toml().as_bytes());
+        let mut t = toml::Table::try_from(self).expect("a config serializes");
+        let defaults = schema();
+        for key in LATER_KEYS {
+            let (table, name) = key.split_once('.').unwrap_or(("", key));
+            let default = defaults.get(table).and_then(|d| d.get(name)).cloned();
+            if let Some(toml::Value::Table(sub)) = t.get_mut(table)
+                && sub.get(name) == default.as_ref()
+            {
+                sub.remove(name);
+            }
+        }
+        let digest = Sha256::digest(toml::to_string(&t).expect("a config serializes").as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
@@ -701,6 +715,9 @@ impl RunConfig {
         }
     }
 }
+
+/// Keys added after silab 0.1: left out of [`RunConfig::hash`] while at their default.
+pub const LATER_KEYS: &[&str] = &["train.stop_on_nonfinite"];
 
 /// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.
 pub const MAX_WIDTH: i64 = 1024;
@@ -774,6 +791,16 @@ mod tests {
         assert!(e.contains("optim.momentum"), "{e}");
         let e = RunConfig::from_parts(None, &["model.variant=si".into()]).unwrap_err().to_string();
         assert!(e.contains("model.variant") && e.contains("scale-invariant"), "{e}");
+    }
+
+    #[test]
+    fn keys_added_later_leave_the_hash_of_older_configs_alone() {
+        // the hash silab 0.1 (before train.stop_on_nonfinite existed) gave this config
+        let sets = ["train.epochs=1".to_string(), "data.train_size=64".into(), "data.test_size=16".into()];
+        assert_eq!(RunConfig::from_parts(None, &sets).unwrap().hash(), "ef446e454de08a0a");
+        let mut c = RunConfig::default();
+        c.train.stop_on_nonfinite = false;
+        assert_ne!(c.hash(), RunConfig::default().hash());
     }
 
     #[test]
