@@ -1,9 +1,10 @@
 //! Training-step throughput on the workload of `../shared/bench/torch_convnet.py`: ConvNet-k
 //! scale-invariant, random 32x32x3 inputs, batch 128, cross-entropy, full (SGD + wd) or sphere
-//! (fixed ELR) mode. The step is silab's own (model forward, loss, backward, optimizer), nothing
-//! special-cased for the benchmark.
+//! (fixed ELR) mode; with `arch` = `mlp` or `vit` the same workload on those networks (their
+//! PyTorch side: `scripts/bench_torch_models.py`). The step is silab's own (model forward, loss,
+//! backward, optimizer), nothing special-cased for the benchmark.
 
-use crate::config::{Arch, DeviceName, ModelConfig, OptimConfig, OptimMode, Variant};
+use crate::config::{DeviceName, ModelConfig, OptimConfig, OptimMode};
 use crate::data::rng;
 use crate::model::{BnMode, Net, loss};
 use crate::optim::Optimizer;
@@ -16,6 +17,8 @@ use tch::{Device, Kind, Tensor};
 /// Benchmark settings (the Python script's flags).
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// The network (its defaults but `width`, `depth`, `dim`, `heads`, `patch`; scale-invariant).
+    pub model: ModelConfig,
     pub width: i64,
     pub batch: i64,
     pub classes: i64,
@@ -37,6 +40,7 @@ pub struct BenchResult {
     pub device: String,
     pub threads: usize,
     pub mode: String,
+    pub arch: String,
     pub width: i64,
     pub batch: i64,
     pub ms_per_step_median: f64,
@@ -48,8 +52,7 @@ pub struct BenchResult {
 /// the configured device with the configured threads.
 fn workload(c: &BenchConfig) -> anyhow::Result<(Net, Tensor, Tensor, Device)> {
     let dev = crate::run::runtime(c.threads, c.device)?;
-    let mc =
-        ModelConfig { arch: Arch::Convnet, width: c.width, variant: Variant::ScaleInvariant, ..Default::default() };
+    let mc = ModelConfig { width: c.width, ..c.model.clone() };
     let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
     let mut r = rng(0, 0);
     let xs: Vec<f32> = (0..c.batch * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
@@ -91,6 +94,7 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
         device: format!("{:?}", c.device).to_lowercase(),
         threads: c.threads,
         mode: format!("{:?}", c.mode).to_lowercase(),
+        arch: c.model.arch.name().into(),
         width: c.width,
         batch: c.batch,
         ms_per_step_median: round(med, 3),

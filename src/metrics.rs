@@ -7,7 +7,7 @@
 use crate::config::Loss;
 use crate::data::Dataset;
 use crate::model::{BnMode, Net, Role, correct, loss, sq_norm};
-use crate::schema::{self, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX, METRICS};
+use crate::schema::{self, GROUP_RHO_PREFIX, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX, METRICS};
 use tch::{Kind, Tensor};
 
 /// The effective learning rate of a scale-invariant group of norm `rho` stepped with `lr`:
@@ -22,7 +22,8 @@ pub fn col(name: &str) -> usize {
     schema::index(METRICS, name)
 }
 
-/// All column names for a net: the fixed ones, then per-layer ones when `layers` is set.
+/// All column names for a net: the fixed ones, then, when `layers` is set, per SI tensor its norm
+/// and ELR, then per SI group its norm and ELR.
 pub fn header(net: &Net, layers: bool) -> Vec<String> {
     let mut h: Vec<String> = METRICS.iter().map(|c| c.name.to_string()).collect();
     if layers {
@@ -32,8 +33,19 @@ pub fn header(net: &Net, layers: bool) -> Vec<String> {
         for p in net.with_role(Role::Si) {
             h.push(format!("{LAYER_ELR_PREFIX}{}", p.name));
         }
+        for g in net.si_groups() {
+            h.push(format!("{GROUP_RHO_PREFIX}{}", g.name));
+        }
+        for g in net.si_groups() {
+            h.push(format!("{LAYER_ELR_PREFIX}{}", g.name));
+        }
     }
     h
+}
+
+/// Norm of each SI group, rho_G = ||w_G||.
+pub fn group_norms(net: &Net) -> Vec<f64> {
+    net.si_groups().iter().map(|g| sq_norm(&net.group_tensors(g)).sqrt()).collect()
 }
 
 /// One row of `metrics.csv`: values aligned with [`header`]; NaN = not measured at this row.

@@ -45,7 +45,8 @@ const fn text(name: &'static str, meaning: &'static str) -> Column {
 }
 
 /// The fixed columns of `metrics.csv`, in order. With `metrics.layers`, per-tensor columns
-/// [`LAYER_NORM_PREFIX`]`<tensor>` then [`LAYER_ELR_PREFIX`]`<tensor>` follow.
+/// [`LAYER_NORM_PREFIX`]`<tensor>` then [`LAYER_ELR_PREFIX`]`<tensor>` follow, then per SI group
+/// [`GROUP_RHO_PREFIX`]`<group>` then [`LAYER_ELR_PREFIX`]`<group>`.
 pub const METRICS: &[Column] = &[
     int("epoch", "epochs completed at this row (0 = at initialisation)"),
     int("step", "optimizer steps completed at this row"),
@@ -76,15 +77,18 @@ pub const METRICS: &[Column] = &[
 
 /// Prefix of the per-layer norm column of each SI tensor (`norm:conv_layers.0.weight`).
 pub const LAYER_NORM_PREFIX: &str = "norm:";
-/// Prefix of the per-layer ELR column of each SI tensor: lr / ||w_layer||^2.
+/// Prefix of the per-layer ELR column of each SI tensor (lr / ||w_layer||^2) and of each SI
+/// group (lr_G / rho_G^2).
 pub const LAYER_ELR_PREFIX: &str = "elr:";
+/// Prefix of the norm column of each SI group, rho_G = ||w_G||.
+pub const GROUP_RHO_PREFIX: &str = "rho:";
 
 /// The columns of a sharpness row (`sharpness.csv`, `sharpness_posthoc.csv`, `silab sharpness
 /// --json`), in order. With `sharpness.top_k = K > 1`, [`EIG_PREFIX`]`2` ... `K` follow.
 pub const SHARPNESS: &[Column] = &[
     int("epoch", "epochs completed when the weights were taken"),
     int("step", "optimizer steps completed"),
-    text("group", "parameter group: all, si, non_si, layer:MODULE"),
+    text("group", "parameter group: all, si, non_si, layer:MODULE, group:NAME (an SI group)"),
     int("params", "number of scalars n in the group"),
     text("bn_mode", "BatchNorm while measuring: train (ghost batches, batch statistics) or eval (running statistics)"),
     int("ghost_batch", "ghost-batch size (train mode) / accumulation batch (eval mode)"),
@@ -95,8 +99,8 @@ pub const SHARPNESS: &[Column] = &[
     float("trace_stderr", "standard error of `trace`"),
     float("top_eig", "largest Hessian eigenvalue (Lanczos)"),
     float("top_eig_residual", "Lanczos residual norm ||H x - top_eig x|| of its vector"),
-    float("eff_trace", "trace * rho^2 (groups inside the SI group)"),
-    float("eff_top_eig", "top_eig * rho^2 (groups inside the SI group)"),
+    float("eff_trace", "trace * rho^2 (groups inside the SI group; for group:NAME its own norm squared)"),
+    float("eff_top_eig", "top_eig * rho^2 (groups inside the SI group; for group:NAME its own norm squared)"),
     float("riemannian_trace", "trace per parameter of the Riemannian Hessian on the sphere of the SI group (group si)"),
     float("riemannian_trace_stderr", "standard error of `riemannian_trace`"),
     float("riemannian_top_eig", "largest eigenvalue of the Riemannian Hessian P H P - (<w, g>/||w||^2) P (group si)"),

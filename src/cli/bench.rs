@@ -2,13 +2,29 @@
 
 use anyhow::Result;
 use silab::bench::{self, BenchConfig};
-use silab::config::{DeviceName, OptimMode};
+use silab::config::{Arch, DeviceName, ModelConfig, OptimMode, Variant};
 
 /// Time training steps; prints one JSON line comparable with ../shared/bench/torch_convnet.py.
 #[derive(clap::Args)]
 pub struct Args {
+    /// convnet (the papers' workload), mlp or vit (scale-invariant variant, default norm).
+    #[arg(long, value_enum, default_value = "convnet")]
+    arch: ArchName,
+    /// ConvNet width factor k; MLP hidden units.
     #[arg(long, default_value_t = 32)]
     width: i64,
+    /// MLP hidden layers / ViT blocks.
+    #[arg(long, default_value_t = 3)]
+    depth: i64,
+    /// ViT embedding dimension.
+    #[arg(long, default_value_t = 64)]
+    dim: i64,
+    /// ViT heads.
+    #[arg(long, default_value_t = 4)]
+    heads: i64,
+    /// ViT patch size.
+    #[arg(long, default_value_t = 4)]
+    patch: i64,
     #[arg(long, value_enum, default_value = "full")]
     mode: OptimMode,
     #[arg(long, default_value_t = 2)]
@@ -38,8 +54,33 @@ pub struct Args {
     lanczos_iters: usize,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ArchName {
+    Convnet,
+    Mlp,
+    Vit,
+}
+
 pub fn run(a: Args) -> Result<()> {
+    let arch = match a.arch {
+        ArchName::Convnet => Arch::Convnet,
+        ArchName::Mlp => Arch::Mlp,
+        ArchName::Vit => Arch::Vit,
+    };
+    let model = ModelConfig {
+        arch,
+        variant: Variant::ScaleInvariant,
+        depth: a.depth,
+        dim: a.dim,
+        heads: a.heads,
+        patch: a.patch,
+        ..Default::default()
+    };
+    if let Err(e) = model.check() {
+        anyhow::bail!("{e}");
+    }
     let c = BenchConfig {
+        model,
         width: a.width,
         batch: a.batch,
         classes: a.classes,

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod bench;
+mod check_si;
 mod landscape;
 mod presets;
 mod progress;
@@ -35,6 +36,7 @@ enum Cmd {
     Landscape(landscape::Args),
     Presets(presets::Args),
     Bench(bench::Args),
+    CheckSi(check_si::Args),
 }
 
 /// Parse the command line and run the command.
@@ -48,5 +50,6 @@ pub fn try_main() -> Result<()> {
         Cmd::Landscape(a) => landscape::run(a),
         Cmd::Presets(a) => presets::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::CheckSi(a) => check_si::run(a),
     }
 }

@@ -113,6 +113,88 @@ pub enum Arch {
     Convnet,
     /// Pre-activation ResNet-18-k.
     Resnet18,
+    /// flatten -> [Linear -> norm -> ReLU] x `depth` -> Linear, `width` units per hidden layer.
+    Mlp,
+    /// Vision Transformer: patch embedding, pre-norm blocks of attention and MLP, `depth`
+    /// blocks of `dim` features and `heads` heads.
+    Vit,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Convnet => "convnet",
+            Arch::Resnet18 => "resnet18",
+            Arch::Mlp => "mlp",
+            Arch::Vit => "vit",
+        }
+    }
+}
+
+/// The normalization of the network (`model.norm`), with PyTorch's semantics.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NormName {
+    /// `batch` for ConvNet and ResNet, `layer` for MLP and ViT.
+    Auto,
+    /// BatchNorm (running statistics; batch statistics in training).
+    Batch,
+    /// LayerNorm: over the features of a sample (`GroupNorm(1, C)` for feature maps).
+    Layer,
+    /// GroupNorm with `model.groups` groups.
+    Group,
+    /// RMSNorm: divide by the root mean square over the features, scale only.
+    Rms,
+    /// InstanceNorm (per sample and channel; feature maps only).
+    Instance,
+    /// Weight normalization: each layer's weight is `g * v / ||v||` per output unit; `v` is SI.
+    Weight,
+    /// No normalization (nothing is scale-invariant).
+    None,
+}
+
+impl NormName {
+    pub fn name(self) -> &'static str {
+        match self {
+            NormName::Auto => "auto",
+            NormName::Batch => "batch",
+            NormName::Layer => "layer",
+            NormName::Group => "group",
+            NormName::Rms => "rms",
+            NormName::Instance => "instance",
+            NormName::Weight => "weight",
+            NormName::None => "none",
+        }
+    }
+    pub const ALL: [NormName; 7] = [
+        NormName::Batch,
+        NormName::Layer,
+        NormName::Group,
+        NormName::Rms,
+        NormName::Instance,
+        NormName::Weight,
+        NormName::None,
+    ];
+}
+
+/// How a ViT pools its tokens for the classifier.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Pool {
+    /// A learned class token, prepended to the patches.
+    Cls,
+    /// The mean over the patch tokens.
+    Mean,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Standard => "standard",
+            Variant::ScaleInvariant => "scale-invariant",
+            Variant::SiAffine => "si-affine",
+        }
+    }
 }
 
 /// Which parameters are normalized / trained (spec §2).
@@ -133,17 +215,90 @@ pub enum Variant {
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     pub arch: Arch,
-    /// Width factor k.
+    /// Width factor k (ConvNet, ResNet); units per hidden layer (MLP); unused by ViT (`dim`).
     pub width: i64,
     pub variant: Variant,
+    /// The normalization: `auto` (batch for ConvNet/ResNet, layer for MLP/ViT), `batch`,
+    /// `layer`, `group`, `rms`, `instance`, `weight`, `none`.
+    pub norm: NormName,
+    /// GroupNorm: number of groups (must divide every normalized width).
+    pub groups: i64,
+    /// MLP: hidden layers; ViT: transformer blocks.
+    pub depth: i64,
+    /// ViT: embedding dimension.
+    pub dim: i64,
+    /// ViT: attention heads (must divide `dim`).
+    pub heads: i64,
+    /// ViT: hidden units of each block's MLP, as a multiple of `dim`.
+    pub mlp_ratio: f64,
+    /// ViT: patch size (must divide 32).
+    pub patch: i64,
+    /// ViT: `cls` token or `mean` pooling.
+    pub pool: Pool,
     /// Frobenius norm the last linear layer's weight is rescaled to at init (<= 0: not rescaled).
     pub last_layer_norm: f64,
-    /// BatchNorm epsilon (PyTorch default 1e-5). Scale invariance is exact only for eps = 0: with
-    /// eps > 0, BN(c*x) differs from BN(x) when c^2 * var(x) is comparable to eps.
+    /// Epsilon of the normalization (every kind but weight; PyTorch's default 1e-5). Scale
+    /// invariance is exact only for eps = 0: with eps > 0, BN(c*x) differs from BN(x) when
+    /// c^2 * var(x) is comparable to eps.
     pub bn_eps: f64,
     /// Seed of the last layer's initialisation, separate from `seed` so that every run of a
     /// sweep shares the same last layer (as P2 does).
     pub last_layer_seed: u64,
+}
+
+impl ModelConfig {
+    /// The normalization actually used (`auto` resolved by architecture).
+    pub fn norm(&self) -> NormName {
+        match (self.norm, self.arch) {
+            (NormName::Auto, Arch::Convnet | Arch::Resnet18) => NormName::Batch,
+            (NormName::Auto, Arch::Mlp | Arch::Vit) => NormName::Layer,
+            (n, _) => n,
+        }
+    }
+
+    /// Whether the architecture takes this normalization, and if not why.
+    pub fn check(&self) -> Result<(), String> {
+        let norm = self.norm();
+        match self.arch {
+            Arch::Mlp if norm == NormName::Instance => {
+                return Err("instance normalization needs feature maps; the MLP has vectors".into());
+            }
+            Arch::Vit if !matches!(norm, NormName::Layer | NormName::Rms) => {
+                return Err(format!("a ViT takes model.norm = \"layer\" or \"rms\", not \"{}\"", norm.name()));
+            }
+            Arch::Vit if self.variant == Variant::SiAffine => {
+                return Err(
+                    "a ViT is `standard` or `scale-invariant` (its feed-forward linears followed by LayerNorm)".into(),
+                );
+            }
+            _ => {}
+        }
+        if norm == NormName::Group {
+            let widths: Vec<i64> = match self.arch {
+                Arch::Convnet | Arch::Resnet18 => vec![self.width],
+                Arch::Mlp => vec![self.width],
+                Arch::Vit => vec![self.dim],
+            };
+            if self.groups < 1 || widths.iter().any(|w| w % self.groups != 0) {
+                return Err(format!("model.groups = {} must divide the normalized width {widths:?}", self.groups));
+            }
+        }
+        if self.arch == Arch::Vit {
+            if self.dim < 1 || self.heads < 1 || self.dim % self.heads != 0 {
+                return Err(format!("model.heads = {} must divide model.dim = {}", self.heads, self.dim));
+            }
+            if !(1..=32).contains(&self.patch) || 32 % self.patch != 0 {
+                return Err(format!("model.patch = {} must divide the image size 32", self.patch));
+            }
+            if self.mlp_ratio.is_nan() || self.dim as f64 * self.mlp_ratio < 1.0 {
+                return Err(format!("model.mlp_ratio = {} must give at least one hidden unit", self.mlp_ratio));
+            }
+        }
+        if matches!(self.arch, Arch::Mlp | Arch::Vit) && !(1..=64).contains(&self.depth) {
+            return Err(format!("model.depth = {} must be in 1..=64", self.depth));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ModelConfig {
@@ -152,6 +307,14 @@ impl Default for ModelConfig {
             arch: Arch::Convnet,
             width: 8,
             variant: Variant::ScaleInvariant,
+            norm: NormName::Auto,
+            groups: 2,
+            depth: 3,
+            dim: 64,
+            heads: 4,
+            mlp_ratio: 2.0,
+            patch: 4,
+            pool: Pool::Cls,
             last_layer_norm: 10.0,
             bn_eps: 1e-5,
             last_layer_seed: 0,
@@ -195,8 +358,28 @@ pub struct OptimConfig {
     /// Epochs at which a `step` schedule multiplies by `gamma`.
     pub milestones: Vec<usize>,
     pub gamma: f64,
-    /// Sphere mode: one sphere per output filter instead of one global sphere.
+    /// Sphere mode: the radius each SI weight is held at: `global` (all SI groups jointly, as in
+    /// the papers), `per_group` (each SI group at its own initial norm), `per_filter` (each
+    /// output unit of each SI tensor at its own; needs per-channel normalization).
+    pub sphere: Sphere,
+    /// Deprecated spelling of `sphere = "per_filter"` (configs of silab 0.1).
     pub per_filter: bool,
+}
+
+/// Which spheres sphere mode projects onto (`optim.sphere`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Sphere {
+    Global,
+    PerGroup,
+    PerFilter,
+}
+
+impl OptimConfig {
+    /// The sphere kind, with the deprecated `per_filter = true` read as `per_filter`.
+    pub fn sphere(&self) -> Sphere {
+        if self.per_filter { Sphere::PerFilter } else { self.sphere }
+    }
 }
 
 impl Default for OptimConfig {
@@ -210,6 +393,7 @@ impl Default for OptimConfig {
             schedule: Schedule::Constant,
             milestones: vec![],
             gamma: 0.1,
+            sphere: Sphere::Global,
             per_filter: false,
         }
     }
@@ -303,9 +487,10 @@ pub enum Probe {
 }
 
 /// A parameter group by name, as configured (`sharpness.groups`) or given on the command line:
-/// `all`, `si`, `non_si`, `layers` (one group per module with trained tensors) or
-/// `layer:MODULE` (the trained tensors of one module, by its PyTorch name). The one grammar of
-/// group names; `landscape::Group` is what a name selects in a network.
+/// `all`, `si`, `non_si`, `layers` (one group per module with trained tensors), `layer:MODULE`
+/// (the trained tensors of one module, by its PyTorch name), `si_groups` (one group per SI group
+/// of the model) or `group:NAME` (one SI group). The one grammar of group names;
+/// `landscape::Group` is what a name selects in a network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum GroupSpec {
@@ -314,11 +499,13 @@ pub enum GroupSpec {
     NonSi,
     Layers,
     Layer(String),
+    SiGroups,
+    SiGroup(String),
 }
 
 impl GroupSpec {
     /// The names a user can write (for error messages).
-    pub const ALLOWED: &'static str = "all, si, non_si, layers, layer:MODULE";
+    pub const ALLOWED: &'static str = "all, si, non_si, layers, layer:MODULE, si_groups, group:NAME";
 }
 
 impl std::str::FromStr for GroupSpec {
@@ -329,8 +516,10 @@ impl std::str::FromStr for GroupSpec {
             "si" => Ok(GroupSpec::Si),
             "non_si" => Ok(GroupSpec::NonSi),
             "layers" => Ok(GroupSpec::Layers),
-            _ => match s.strip_prefix("layer:") {
-                Some(m) if !m.is_empty() => Ok(GroupSpec::Layer(m.to_string())),
+            "si_groups" => Ok(GroupSpec::SiGroups),
+            _ => match (s.strip_prefix("layer:"), s.strip_prefix("group:")) {
+                (Some(m), _) if !m.is_empty() => Ok(GroupSpec::Layer(m.to_string())),
+                (_, Some(g)) if !g.is_empty() => Ok(GroupSpec::SiGroup(g.to_string())),
                 _ => Err(format!("unknown group `{s}`; allowed: {}", GroupSpec::ALLOWED)),
             },
         }
@@ -352,6 +541,8 @@ impl std::fmt::Display for GroupSpec {
             GroupSpec::NonSi => write!(f, "non_si"),
             GroupSpec::Layers => write!(f, "layers"),
             GroupSpec::Layer(m) => write!(f, "layer:{m}"),
+            GroupSpec::SiGroups => write!(f, "si_groups"),
+            GroupSpec::SiGroup(g) => write!(f, "group:{g}"),
         }
     }
 }
@@ -599,8 +790,15 @@ impl RunConfig {
         {
             return bad(&key, format!("must be a finite number, got {v}"));
         }
-        if !(1..=MAX_WIDTH).contains(&self.model.width) {
-            return bad("model.width", format!("must be in 1..={MAX_WIDTH}, got {}", self.model.width));
+        let max_width = if self.model.arch == Arch::Mlp { MAX_MLP_WIDTH } else { MAX_WIDTH };
+        if !(1..=max_width).contains(&self.model.width) {
+            return bad(
+                "model.width",
+                format!("must be in 1..={max_width} for {}, got {}", self.model.arch.name(), self.model.width),
+            );
+        }
+        if !(1..=4096).contains(&self.model.dim) {
+            return bad("model.dim", format!("must be in 1..=4096, got {}", self.model.dim));
         }
         if !(1..=MAX_THREADS).contains(&self.train.threads) {
             return bad("train.threads", format!("must be in 1..={MAX_THREADS}, got {}", self.train.threads));
@@ -619,11 +817,23 @@ impl RunConfig {
         if !(self.model.bn_eps >= 0.0) {
             return bad("model.bn_eps", format!("must be >= 0, got {}", self.model.bn_eps));
         }
-        if self.optim.per_filter && (self.model.arch != Arch::Convnet || self.model.variant == Variant::Standard) {
-            return bad(
-                "optim.per_filter",
-                "per-filter spheres need each filter to be scale-invariant on its own: ConvNet in the scale-invariant or si-affine variant".into(),
-            );
+        if let Err(message) = self.model.check() {
+            return bad("model.norm", message);
+        }
+        if self.optim.per_filter && self.optim.sphere == Sphere::PerGroup {
+            return bad("optim.per_filter", "contradicts optim.sphere = \"per_group\"; use optim.sphere alone".into());
+        }
+        if self.optim.sphere() == Sphere::PerFilter {
+            let per_channel = matches!(self.model.norm(), NormName::Batch | NormName::Instance | NormName::Weight);
+            if !(matches!(self.model.arch, Arch::Convnet | Arch::Mlp)
+                && self.model.variant != Variant::Standard
+                && per_channel)
+            {
+                return bad(
+                    "optim.sphere",
+                    "per-filter spheres need each filter to be scale-invariant on its own: ConvNet or MLP with batch, instance or weight normalization, in the scale-invariant or si-affine variant".into(),
+                );
+            }
         }
         if !(0.0..1.0).contains(&self.data.label_noise) {
             return bad("data.label_noise", format!("must be in [0, 1), got {}", self.data.label_noise));
@@ -656,8 +866,14 @@ impl RunConfig {
         if !(self.optim.gamma > 0.0) {
             return bad("optim.gamma", format!("must be > 0, got {}", self.optim.gamma));
         }
-        if self.optim.per_filter && self.optim.mode != OptimMode::Sphere {
-            return bad("optim.per_filter", "only applies to optim.mode = \"sphere\"".into());
+        if self.optim.sphere() != Sphere::Global && self.optim.mode != OptimMode::Sphere {
+            return bad("optim.sphere", "only applies to optim.mode = \"sphere\"".into());
+        }
+        if self.optim.mode == OptimMode::Sphere && self.model.norm() == NormName::None {
+            return bad(
+                "optim.mode",
+                "sphere mode needs scale-invariant weights; model.norm = \"none\" has none".into(),
+            );
         }
         if self.train.epochs == 0 {
             return bad("train.epochs", "must be >= 1".into());
@@ -717,10 +933,23 @@ impl RunConfig {
 }
 
 /// Keys added after silab 0.1: left out of [`RunConfig::hash`] while at their default.
-pub const LATER_KEYS: &[&str] = &["train.stop_on_nonfinite"];
+pub const LATER_KEYS: &[&str] = &[
+    "train.stop_on_nonfinite",
+    "model.norm",
+    "model.groups",
+    "model.depth",
+    "model.dim",
+    "model.heads",
+    "model.mlp_ratio",
+    "model.patch",
+    "model.pool",
+    "optim.sphere",
+];
 
 /// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.
 pub const MAX_WIDTH: i64 = 1024;
+/// The widest MLP (`model.width` hidden units).
+pub const MAX_MLP_WIDTH: i64 = 65536;
 /// The most libtorch threads (`train.threads`).
 pub const MAX_THREADS: usize = 1024;
 /// The most synthetic images (`data.train_size + data.test_size`), ~12 GiB in memory.

@@ -176,6 +176,8 @@ pub enum Group {
     NonSi,
     /// The trained tensors of one module, by its PyTorch name (`conv_layers.0`).
     Layer(String),
+    /// One SI group of the model, by its name (`conv_layers.0`, `stream2`, `residual`).
+    SiGroup(String),
 }
 
 impl Group {
@@ -186,6 +188,14 @@ impl Group {
 
     /// The trained tensors of this group in `net`, in a stable order.
     pub fn select<'a>(&self, net: &'a Net) -> Vec<&'a Param> {
+        if let Group::SiGroup(name) = self {
+            return net
+                .si_groups()
+                .iter()
+                .filter(|g| g.name == *name)
+                .flat_map(|g| g.params.iter().map(|&i| &net.params()[i]))
+                .collect();
+        }
         net.trained()
             .into_iter()
             .filter(|p| match self {
@@ -193,8 +203,20 @@ impl Group {
                 Group::Si => p.role == Role::Si,
                 Group::NonSi => p.role == Role::Trained,
                 Group::Layer(m) => module_of(&p.name) == m,
+                Group::SiGroup(_) => unreachable!(),
             })
             .collect()
+    }
+
+    /// The norm whose square makes this group's curvature scale-free: its own for an SI group
+    /// (invariant under scaling that group alone), else the global rho.
+    pub fn rho(&self, net: &Net) -> f64 {
+        match self {
+            Group::SiGroup(_) => {
+                crate::model::sq_norm(&self.select(net).iter().map(|p| &p.tensor).collect::<Vec<_>>()).sqrt()
+            }
+            _ => net.rho(),
+        }
     }
 
     /// Expand group names as configured (`layers` = one group per module with trained tensors),
@@ -228,6 +250,17 @@ impl Group {
                     }
                     vec![g]
                 }
+                GroupSpec::SiGroups => net.si_groups().iter().map(|g| Group::SiGroup(g.name.clone())).collect(),
+                GroupSpec::SiGroup(name) => {
+                    if !net.si_groups().iter().any(|g| g.name == *name) {
+                        let names: Vec<&str> = net.si_groups().iter().map(|g| g.name.as_str()).collect();
+                        return Err(LandscapeError::Group(format!(
+                            "no SI group `{name}`; the model's SI groups: {}",
+                            names.join(", ")
+                        )));
+                    }
+                    vec![Group::SiGroup(name.clone())]
+                }
             };
             for g in gs {
                 if !g.select(net).is_empty() && !out.contains(&g) {
@@ -252,6 +285,7 @@ impl From<Group> for GroupSpec {
             Group::Si => GroupSpec::Si,
             Group::NonSi => GroupSpec::NonSi,
             Group::Layer(m) => GroupSpec::Layer(m),
+            Group::SiGroup(g) => GroupSpec::SiGroup(g),
         }
     }
 }

@@ -143,7 +143,9 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
         let like = h.params[0].detach();
         let name = g.name();
         let si_only = g.is_si(net);
-        let eff = |v: f64| if si_only { v * rho2 } else { f64::NAN };
+        // an SI group's own norm makes its values scale-free under scaling it alone
+        let grho2 = if matches!(g, Group::SiGroup(_)) { g.rho(net).powi(2) } else { rho2 };
+        let eff = |v: f64| if si_only { v * grho2 } else { f64::NAN };
         let mut lz = |op: &dyn Operator, key: &str, k: usize, what: u64| {
             let key = format!("{name}/{key}");
             let e = lanczos(op, k, s.cfg.lanczos_iters, warm.get(&key), seed_for(s.seed, epoch, gi, what), &like);

@@ -1,27 +1,38 @@
-//! Networks of spec §2: ConvNet-k (depth 3) and pre-activation ResNet-18-k, each in the variants
-//! `standard`, `scale-invariant` and `si-affine`.
+//! Networks: ConvNet-k (depth 3) and pre-activation ResNet-18-k of spec §2, an MLP and a Vision
+//! Transformer, with any normalization of [`NormName`] (batch, layer, group, RMS, instance,
+//! weight normalization, none), each in the variants `standard`, `scale-invariant`, `si-affine`.
 //!
-//! A [`Net`] owns a flat list of named tensors, each tagged with its [`Role`]. The role is decided
-//! once, when the network is built (see [`conv_role`]); everything else (optimizer, metrics,
-//! checkpoints) asks the net for its SI group instead of re-deriving it. Names are those of the
-//! papers' PyTorch modules (`conv_layers.0.weight`, `linear_layers.2.weight`, `layer1.0.conv1.weight`,
-//! `bn1.running_mean`, ...) so a checkpoint loads into PyTorch by name.
+//! A [`Net`] owns a flat list of named tensors, each tagged with its [`Role`], and its
+//! scale-invariant groups ([`SiGroup`]): sets of tensors the loss is invariant to scaling
+//! jointly, because they feed a normalization (and nothing else). Each architecture declares its
+//! groups once, when it is built (one file per architecture, behind [`Graph`]); everything else
+//! (optimizer, metrics, sharpness, landscape, checkpoints) asks the net. [`si::check`] verifies a
+//! declaration numerically. Names are those of PyTorch modules (`conv_layers.0.weight`,
+//! `layer1.0.conv1.weight`, `blocks.0.attn.qkv.weight`, ...) so a checkpoint loads into the
+//! reference modules of `python/silab_reference.py` by name.
 
 mod convnet;
+mod mlp;
+pub mod norm;
 mod resnet;
+pub mod si;
+mod vit;
 
-use crate::config::{Arch, Loss, ModelConfig, Variant};
+use crate::config::{Arch, Loss, ModelConfig, NormName};
 use crate::data::{rng, streams};
+use norm::NormLayer;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+pub use si::SiGroup;
 use tch::{Device, Kind, Reduction, Tensor};
 
 /// What a tensor is to the training dynamics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Member of the scale-invariant group: the loss is invariant to scaling all of them jointly.
+    /// Member of a scale-invariant group (see [`SiGroup`]).
     Si,
-    /// Trained, not scale-invariant (BN affine, last layer in `standard`/`si-affine`).
+    /// Trained, not scale-invariant (norm affine, last layer in `standard`/`si-affine`, ...).
     Trained,
     /// A parameter that is never trained (the fixed last layer of the `scale-invariant` variant).
     Frozen,
@@ -46,9 +57,12 @@ pub enum ModelError {
     MissingTensor(String),
     #[error("tensor `{name}` has shape {got:?}, expected {expected:?}")]
     Shape { name: String, got: Vec<i64>, expected: Vec<i64> },
+    #[error("no tensor `{0}` in this network")]
+    UnknownTensor(String),
 }
 
-/// How BatchNorm normalizes in a forward pass.
+/// How BatchNorm normalizes in a forward pass (the other normalizations use the sample's own
+/// statistics in every mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BnMode {
     /// Batch statistics, and update the running statistics (a training step).
@@ -78,57 +92,49 @@ impl From<crate::config::CurvatureBn> for BnMode {
     }
 }
 
-/// The SI rule, in one place: is a conv weight (and its bias) in the scale-invariant group?
-///
-/// In `scale-invariant` and `si-affine` every conv is followed, directly or through the residual
-/// sum, by a BatchNorm, so all conv weights together form the SI group (scaling them all by c scales
-/// every BN input by c). In `standard`, ConvNet's convs (weight and bias) each feed a BN only, so
-/// they are SI too; ResNet's residual stream reaches the classifier without a final BN, so only
-/// convs whose output goes straight into a BN (each block's `conv1`) are SI.
-pub fn conv_role(arch: Arch, variant: Variant, feeds_bn_only: bool) -> Role {
-    match (arch, variant) {
-        (_, Variant::ScaleInvariant | Variant::SiAffine) => Role::Si,
-        (Arch::Convnet, Variant::Standard) => Role::Si,
-        (Arch::Resnet18, Variant::Standard) => {
-            if feeds_bn_only {
-                Role::Si
-            } else {
-                Role::Trained
-            }
-        }
-    }
+/// A layer's weight: a plain tensor, or weight-normalized `g * v / ||v||` (per output unit).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Weight {
+    Plain(usize),
+    Normed { g: usize, v: usize },
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Conv {
-    weight: usize,
-    bias: Option<usize>,
+    pub(crate) weight: Weight,
+    pub(crate) bias: Option<usize>,
     stride: i64,
     padding: i64,
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Bn {
-    weight: Option<usize>,
-    bias: Option<usize>,
-    mean: usize,
-    var: usize,
-    count: usize,
-}
-
-#[derive(Clone, Copy, Debug)]
 pub(crate) struct Linear {
-    weight: usize,
-    bias: Option<usize>,
+    pub(crate) weight: Weight,
+    pub(crate) bias: Option<usize>,
 }
 
-/// Builds the parameter list with PyTorch's default initialisation, drawn from explicit seeds.
+/// What an architecture is: how it computes its logits from the net's tensors. Each
+/// architecture is one file that builds its layers with a [`Builder`] (declaring its SI groups
+/// there) and implements this.
+pub(crate) trait Graph: std::fmt::Debug + Send + Sync {
+    /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
+    fn forward(&self, net: &Net, x: &Tensor, mode: BnMode) -> Tensor;
+    /// Whether the input goes in channels-last on CPU (measured faster for the ConvNet).
+    fn channels_last(&self) -> bool {
+        false
+    }
+}
+
+/// Builds the parameter list with PyTorch's default initialisation, drawn from explicit seeds,
+/// and the SI groups.
 pub(crate) struct Builder {
     params: Vec<Param>,
+    groups: Vec<SiGroup>,
     rng: ChaCha8Rng,
     last_rng: ChaCha8Rng,
     kind: Kind,
     device: Device,
+    pub(crate) cfg: ModelConfig,
 }
 
 impl Builder {
@@ -146,6 +152,32 @@ impl Builder {
         let v: Vec<f64> = (0..n).map(|_| r.random_range(-b..b)).collect();
         Tensor::from_slice(&v).view(shape)
     }
+    /// `N(0, std^2)` from the init stream (ViT position embedding, class token).
+    pub(crate) fn normal(&mut self, name: &str, shape: &[i64], std: f64, role: Role) -> usize {
+        let n: i64 = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|_| std * Distribution::<f64>::sample(&StandardNormal, &mut self.rng)).collect();
+        self.push(name.into(), Tensor::from_slice(&v).view(shape), role)
+    }
+    pub(crate) fn norm_name(&self) -> NormName {
+        self.cfg.norm()
+    }
+    /// A weight of `shape` (output units first) drawn with fan-in `fan_in`; weight-normalized
+    /// (`name.weight_g`, `name.weight_v`, `g = ||v||` per unit) when `model.norm = "weight"`.
+    /// `g_role`: the role of the gain (frozen in the scale-invariant variant).
+    fn weight(&mut self, name: &str, shape: &[i64], fan_in: i64, role: Role, g_role: Role, last: bool) -> Weight {
+        let r = if last { &mut self.last_rng } else { &mut self.rng };
+        let w = Self::uniform(r, shape, fan_in);
+        if self.cfg.norm() == NormName::Weight && !last {
+            let dims: Vec<i64> = (1..shape.len() as i64).collect();
+            let g = w.square().sum_dim_intlist(dims.as_slice(), true, Kind::Double).sqrt();
+            let v = self.push(format!("{name}.weight_v"), w, role);
+            let g = self.push(format!("{name}.weight_g"), g, g_role);
+            Weight::Normed { g, v }
+        } else {
+            Weight::Plain(self.push(format!("{name}.weight"), w, role))
+        }
+    }
+    /// A `k x k` convolution (padding `k/2`), PyTorch's init.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn conv(
         &mut self,
@@ -158,81 +190,111 @@ impl Builder {
         role: Role,
     ) -> Conv {
         let fan_in = cin * k * k;
-        let w = Self::uniform(&mut self.rng, &[cout, cin, k, k], fan_in);
-        let weight = self.push(format!("{name}.weight"), w, role);
+        let g_role = self.gain_role();
+        let weight = self.weight(name, &[cout, cin, k, k], fan_in, role, g_role, false);
         let bias = bias.then(|| {
             let b = Self::uniform(&mut self.rng, &[cout], fan_in);
-            self.push(format!("{name}.bias"), b, role)
+            self.push(format!("{name}.bias"), b, Role::Trained)
         });
         Conv { weight, bias, stride, padding: k / 2 }
     }
-    pub(crate) fn bn(&mut self, name: &str, c: i64, affine: bool) -> Bn {
-        let (weight, bias) = if affine {
-            (
-                Some(self.push(
-                    format!("{name}.weight"),
-                    Tensor::ones([c], (Kind::Double, Device::Cpu)),
-                    Role::Trained,
-                )),
-                Some(self.push(format!("{name}.bias"), Tensor::zeros([c], (Kind::Double, Device::Cpu)), Role::Trained)),
-            )
-        } else {
-            (None, None)
-        };
-        let mean =
-            self.push(format!("{name}.running_mean"), Tensor::zeros([c], (Kind::Double, Device::Cpu)), Role::Buffer);
-        let var =
-            self.push(format!("{name}.running_var"), Tensor::ones([c], (Kind::Double, Device::Cpu)), Role::Buffer);
-        let cnt = Tensor::zeros([], (Kind::Int64, Device::Cpu)).to_device(self.device);
-        self.params.push(Param { name: format!("{name}.num_batches_tracked"), tensor: cnt, role: Role::Buffer });
-        Bn { weight, bias, mean, var, count: self.params.len() - 1 }
+    /// A hidden linear layer, PyTorch's init.
+    pub(crate) fn linear(&mut self, name: &str, fin: i64, fout: i64, bias: bool, role: Role) -> Linear {
+        let g_role = self.gain_role();
+        let weight = self.weight(name, &[fout, fin], fin, role, g_role, false);
+        let bias = bias.then(|| {
+            let b = Self::uniform(&mut self.rng, &[fout], fin);
+            self.push(format!("{name}.bias"), b, Role::Trained)
+        });
+        Linear { weight, bias }
     }
     /// The classifier, drawn from its own seed; rescaled to Frobenius norm `norm` when `norm > 0`.
-    pub(crate) fn linear(&mut self, name: &str, fin: i64, fout: i64, bias: bool, norm: f64, role: Role) -> Linear {
+    pub(crate) fn classifier(&mut self, name: &str, fin: i64, fout: i64, bias: bool, norm: f64, role: Role) -> Linear {
         let mut w = Self::uniform(&mut self.last_rng, &[fout, fin], fin);
         if norm > 0.0 {
             w = &w * (norm / w.norm().double_value(&[]));
         }
-        let weight = self.push(format!("{name}.weight"), w, role);
+        let weight = Weight::Plain(self.push(format!("{name}.weight"), w, role));
         let bias = bias.then(|| {
             let b = Self::uniform(&mut self.last_rng, &[fout], fin);
             self.push(format!("{name}.bias"), b, role)
         });
         Linear { weight, bias }
     }
+    /// The gain of weight normalization: trained but in the scale-invariant variant.
+    fn gain_role(&self) -> Role {
+        if self.cfg.variant == crate::config::Variant::ScaleInvariant { Role::Frozen } else { Role::Trained }
+    }
+    /// The configured normalization over `c` features (`spatial`: of feature maps), or `None`
+    /// for weight normalization and `none`.
+    pub(crate) fn norm(&mut self, name: &str, c: i64, affine: bool, spatial: bool) -> Option<NormLayer> {
+        NormLayer::build(self, self.cfg.norm(), name, c, affine, spatial)
+    }
+    /// A normalization of a given kind (the ViT's LayerNorms whatever `model.norm` says of the
+    /// rest).
+    pub(crate) fn norm_of(&mut self, kind: NormName, name: &str, c: i64, affine: bool) -> Option<NormLayer> {
+        NormLayer::build(self, kind, name, c, affine, false)
+    }
+    pub(crate) fn zeros(&mut self, name: String, c: i64, role: Role) -> usize {
+        self.push(name, Tensor::zeros([c], (Kind::Double, Device::Cpu)), role)
+    }
+    pub(crate) fn ones(&mut self, name: String, c: i64, role: Role) -> usize {
+        self.push(name, Tensor::ones([c], (Kind::Double, Device::Cpu)), role)
+    }
+    pub(crate) fn counter(&mut self, name: String) -> usize {
+        let cnt = Tensor::zeros([], (Kind::Int64, Device::Cpu)).to_device(self.device);
+        self.params.push(Param { name, tensor: cnt, role: Role::Buffer });
+        self.params.len() - 1
+    }
+    /// Declare an SI group: the loss is invariant to scaling these tensors jointly. Their role
+    /// becomes [`Role::Si`].
+    pub(crate) fn declare(&mut self, name: impl Into<String>, members: &[usize]) {
+        for &m in members {
+            self.params[m].role = Role::Si;
+        }
+        self.groups.push(SiGroup { name: name.into(), params: members.to_vec() });
+    }
+    /// The tensors a layer's scale lives in: its direction (weight or `v`) and, unless weight
+    /// normalized, its bias.
+    pub(crate) fn scaled(&self, weight: Weight, bias: Option<usize>) -> Vec<usize> {
+        match weight {
+            Weight::Plain(w) => std::iter::once(w).chain(bias).collect(),
+            Weight::Normed { v, .. } => vec![v],
+        }
+    }
 }
 
-#[derive(Debug)]
-enum Graph {
-    Convnet(convnet::ConvNet),
-    Resnet(resnet::ResNet),
-}
-
-/// A network: named tensors with roles, and the graph that uses them.
+/// A network: named tensors with roles, its SI groups, and the graph that uses them.
 #[derive(Debug)]
 pub struct Net {
     pub config: ModelConfig,
     pub classes: usize,
     params: Vec<Param>,
-    graph: Graph,
+    groups: Vec<SiGroup>,
+    graph: Box<dyn Graph>,
 }
 
 impl Net {
-    /// Build with PyTorch default init: conv/BN from `seed`, the classifier from
+    /// Build with PyTorch default init: hidden layers from `seed`, the classifier from
     /// `config.last_layer_seed`. `kind` is `Float` for training, `Double` for exact tests.
     pub fn new(config: &ModelConfig, classes: usize, seed: u64, kind: Kind, device: Device) -> Net {
         let mut b = Builder {
             params: vec![],
+            groups: vec![],
             rng: rng(seed, streams::INIT),
             last_rng: rng(config.last_layer_seed, streams::INIT + 1),
             kind,
             device,
+            cfg: config.clone(),
         };
-        let graph = match config.arch {
-            Arch::Convnet => Graph::Convnet(convnet::ConvNet::build(&mut b, config, classes as i64)),
-            Arch::Resnet18 => Graph::Resnet(resnet::ResNet::build(&mut b, config, classes as i64)),
+        let c = classes as i64;
+        let graph: Box<dyn Graph> = match config.arch {
+            Arch::Convnet => Box::new(convnet::ConvNet::build(&mut b, c)),
+            Arch::Resnet18 => Box::new(resnet::ResNet::build(&mut b, c)),
+            Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
+            Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
         };
-        Net { config: config.clone(), classes, params: b.params, graph }
+        Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph }
     }
 
     /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
@@ -243,55 +305,46 @@ impl Net {
         // of its 1x1 shortcut convs corrupts the heap or hangs at small widths (k = 2, 4) on
         // AVX2-only CPUs; reproduced in plain PyTorch (README, Design notes).
         let cl;
-        let x = if x.device() == Device::Cpu && x.dim() == 4 && matches!(self.graph, Graph::Convnet(_)) {
+        let x = if x.device() == Device::Cpu && x.dim() == 4 && self.graph.channels_last() {
             cl = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
             &cl
         } else {
             x
         };
-        match &self.graph {
-            Graph::Convnet(g) => g.forward(self, x, mode),
-            Graph::Resnet(g) => g.forward(self, x, mode),
-        }
+        self.graph.forward(self, x, mode)
     }
 
     pub(crate) fn t(&self, i: usize) -> &Tensor {
         &self.params[i].tensor
     }
 
-    pub(crate) fn conv(&self, c: &Conv, x: &Tensor) -> Tensor {
-        x.conv2d(self.t(c.weight), c.bias.map(|i| self.t(i)), [c.stride], [c.padding], [1], 1)
-    }
-
-    pub(crate) fn bn(&self, b: &Bn, x: &Tensor, mode: BnMode) -> Tensor {
-        let (w, bias) = (b.weight.map(|i| self.t(i)), b.bias.map(|i| self.t(i)));
-        // PyTorch BatchNorm2d defaults: momentum 0.1, unbiased running variance; eps from the config.
-        match mode {
-            BnMode::Train => {
-                let out = x.batch_norm(
-                    w,
-                    bias,
-                    Some(self.t(b.mean)),
-                    Some(self.t(b.var)),
-                    true,
-                    0.1,
-                    self.config.bn_eps,
-                    true,
-                );
-                let _ = tch::no_grad(|| self.t(b.count).shallow_clone().g_add_scalar_(1));
-                out
-            }
-            BnMode::TrainFrozenStats => {
-                x.batch_norm(w, bias, None::<&Tensor>, None, true, 0.1, self.config.bn_eps, true)
-            }
-            BnMode::Eval => {
-                x.batch_norm(w, bias, Some(self.t(b.mean)), Some(self.t(b.var)), false, 0.1, self.config.bn_eps, true)
+    /// A layer's effective weight: the tensor, or `g * v / ||v||` per output unit.
+    pub(crate) fn weight(&self, w: Weight) -> Tensor {
+        match w {
+            Weight::Plain(i) => self.t(i).shallow_clone(),
+            Weight::Normed { g, v } => {
+                let v = self.t(v);
+                let dims: Vec<i64> = (1..v.dim() as i64).collect();
+                let n = v.square().sum_dim_intlist(dims.as_slice(), true, v.kind()).sqrt();
+                v * (self.t(g) / n)
             }
         }
     }
 
+    pub(crate) fn conv(&self, c: &Conv, x: &Tensor) -> Tensor {
+        x.conv2d(&self.weight(c.weight), c.bias.map(|i| self.t(i)), [c.stride], [c.padding], [1], 1)
+    }
+
     pub(crate) fn linear(&self, l: &Linear, x: &Tensor) -> Tensor {
-        x.linear(self.t(l.weight), l.bias.map(|i| self.t(i)))
+        x.linear(&self.weight(l.weight), l.bias.map(|i| self.t(i)))
+    }
+
+    /// Apply a normalization layer, if any (weight normalization and `none` have none).
+    pub(crate) fn norm(&self, n: &Option<NormLayer>, x: &Tensor, mode: BnMode) -> Tensor {
+        match n {
+            Some(n) => n.forward(self, x, mode),
+            None => x.shallow_clone(),
+        }
     }
 
     /// All named tensors (parameters and buffers), in construction order.
@@ -304,9 +357,51 @@ impl Net {
         self.params.iter().filter(|p| p.role == role).collect()
     }
 
-    /// The scale-invariant group.
+    /// The SI groups, as declared by the architecture (every [`Role::Si`] tensor is in one).
+    pub fn si_groups(&self) -> &[SiGroup] {
+        &self.groups
+    }
+
+    /// The tensors of an SI group.
+    pub fn group_tensors(&self, g: &SiGroup) -> Vec<&Tensor> {
+        g.params.iter().map(|&i| &self.params[i].tensor).collect()
+    }
+
+    /// Replace the SI declaration (for experiments with a network's structure, and for
+    /// [`si::check`] to be tested on wrong declarations): each group `(name, tensor names)`.
+    /// Tensors in no group become trained non-SI parameters.
+    pub fn declare_si_groups(&mut self, groups: &[(String, Vec<String>)]) -> Result<(), ModelError> {
+        let mut new = vec![];
+        for (name, members) in groups {
+            let idx = members
+                .iter()
+                .map(|m| self.params.iter().position(|p| p.name == *m).ok_or(ModelError::UnknownTensor(m.clone())))
+                .collect::<Result<Vec<_>, _>>()?;
+            new.push(SiGroup { name: name.clone(), params: idx });
+        }
+        for p in &mut self.params {
+            if p.role == Role::Si {
+                p.role = Role::Trained;
+            }
+        }
+        for g in &new {
+            for &i in &g.params {
+                self.params[i].role = Role::Si;
+                self.params[i].tensor = self.params[i].tensor.detach().set_requires_grad(true);
+            }
+        }
+        self.groups = new;
+        Ok(())
+    }
+
+    /// All SI tensors (every group's, in construction order): the global SI group.
     pub fn si(&self) -> Vec<&Tensor> {
         self.params.iter().filter(|p| p.role == Role::Si).map(|p| &p.tensor).collect()
+    }
+
+    /// Whether the net has scale-invariant tensors at all (`model.norm = "none"` has none).
+    pub fn has_si(&self) -> bool {
+        !self.groups.is_empty()
     }
 
     /// Every trained tensor (SI group first, then the rest), in a stable order.
@@ -316,9 +411,9 @@ impl Net {
         v
     }
 
-    /// rho = ||w_SI||: the norm of all SI tensors concatenated.
+    /// rho = ||w_SI||: the norm of all SI tensors concatenated (NaN without SI tensors).
     pub fn rho(&self) -> f64 {
-        sq_norm(&self.si()).sqrt()
+        if self.has_si() { sq_norm(&self.si()).sqrt() } else { f64::NAN }
     }
 
     /// Number of scalars in the SI group.

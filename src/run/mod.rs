@@ -191,7 +191,12 @@ pub struct Trainer {
     /// SI group at initialisation (for cos_to_init / dist_to_init).
     init_si: Vec<Tensor>,
     steps_per_epoch: usize,
+    /// The columns this net measures (`metrics::header`; the layout of every [`Row`]).
     header: Vec<String>,
+    /// The columns of the run's metrics.csv and where each is in a row: the same, except for a
+    /// run started by an older silab, which continues with the columns it started with.
+    file_header: Vec<String>,
+    file_cols: Vec<usize>,
     policy: CheckpointPolicy,
     hooks: Vec<Box<dyn Hook>>,
     /// Where the run (re)starts: `None` from scratch, else the checkpoint's (epoch, step, wall).
@@ -228,6 +233,8 @@ impl Trainer {
             opt,
             init_si,
             steps_per_epoch,
+            file_cols: (0..header.len()).collect(),
+            file_header: header.clone(),
             header,
             policy: CheckpointPolicy::new(&cfg.train),
             hooks: vec![],
@@ -313,8 +320,9 @@ impl Trainer {
                     })
                     .collect::<Result<_>>()?;
         }
+        t.adopt_header();
         let keys = verify::metrics_keys(t.steps_per_epoch, cfg.train.log_every, step);
-        let rows = verify::verify_rows(&t.dir.metrics(), &t.header, &["epoch", "step", "row"], &keys, step)?;
+        let rows = verify::verify_rows(&t.dir.metrics(), &t.file_header, &["epoch", "step", "row"], &keys, step)?;
         store::write_records(&t.dir.metrics(), &rows)?;
         t.restore_progress(&rows);
         t.notes.push((false, format!("resuming {} from epoch {epoch} (step {step})", run_dir.display())));
@@ -346,10 +354,28 @@ impl Trainer {
         Ok((epoch, step, wall))
     }
 
+    /// A run started by an older silab has fewer columns (e.g. no per-group norms): continue
+    /// with its own columns, when each is one this net measures and the fixed ones lead.
+    fn adopt_header(&mut self) {
+        let Some(found) = store::read_header(&self.dir.metrics()) else { return };
+        if found == self.header || !found.iter().zip(METRICS).all(|(f, c)| f == c.name) || found.len() < METRICS.len() {
+            return;
+        }
+        let cols: Option<Vec<usize>> = found.iter().map(|c| self.header.iter().position(|h| h == c)).collect();
+        if let Some(cols) = cols {
+            self.notes.push((false, format!("continuing with the {} columns this run started with", found.len())));
+            self.file_header = found;
+            self.file_cols = cols;
+        }
+    }
+
     /// The best test accuracy and the last epoch row of the verified rows of a resumed run.
     fn restore_progress(&mut self, rows: &store::Records) {
         let parse = |r: &Vec<String>| -> Row {
-            let vals: Vec<f64> = r.iter().map(|v| v.parse::<f64>().unwrap_or(f64::NAN)).collect();
+            let mut vals = vec![f64::NAN; self.header.len()];
+            for (v, &c) in r.iter().zip(&self.file_cols) {
+                vals[c] = v.parse::<f64>().unwrap_or(f64::NAN);
+            }
             let (e, s) = (vals[metrics::col("epoch")] as usize, vals[metrics::col("step")] as usize);
             Row { epoch: e, step: s, is_epoch: r[metrics::col("row")] == "epoch", values: vals }
         };
@@ -393,8 +419,9 @@ impl Trainer {
         &self.header
     }
 
-    /// Metrics common to step and epoch rows: rho, ELR, geometry, per-layer norms.
-    fn fill_geometry(&self, row: &mut Row, lr: f64) {
+    /// Metrics common to step and epoch rows: rho, ELR, geometry, per-layer and per-group norms
+    /// (`step`: the step whose learning rate `lr` is).
+    fn fill_geometry(&self, row: &mut Row, lr: f64, step: usize) {
         let net = &self.ws.net;
         let rho = net.rho();
         row.set("lr", lr);
@@ -410,6 +437,12 @@ impl Trainer {
                 row.values[base + i] = *n;
                 row.values[base + k + i] = elr(lr, *n);
             }
+            let groups = metrics::group_norms(net);
+            let (base, k) = (base + 2 * k, groups.len());
+            for (g, r) in groups.iter().enumerate() {
+                row.values[base + g] = *r;
+                row.values[base + k + g] = elr(self.opt.group_lr_at(step, g), *r);
+            }
         }
     }
 
@@ -417,7 +450,7 @@ impl Trainer {
     fn epoch_row(&self, epoch: usize, step: usize, lr: f64) -> Row {
         let (net, d, m) = (&self.ws.net, &self.ws.data, &self.cfg.metrics);
         let mut row = Row::new(epoch, step, true, self.header.len());
-        self.fill_geometry(&mut row, lr);
+        self.fill_geometry(&mut row, lr, step.saturating_sub(1));
         if m.train_eval || m.full_grad {
             let bs = self.cfg.train.batch_size;
             let e = metrics::evaluate(net, &d.train, bs, BnMode::TrainFrozenStats, self.cfg.loss, m.full_grad);
@@ -468,7 +501,9 @@ impl Trainer {
     /// Write a row to `metrics.csv`, track the best test accuracy and the last epoch row, show
     /// epoch rows.
     fn emit(&mut self, row: Row, progress: &mut dyn Progress) -> Result<()> {
-        store::append_records(&self.dir.metrics(), &self.header, &[row.fields()])?;
+        let fields = row.fields();
+        let fields: Vec<String> = self.file_cols.iter().map(|&c| fields[c].clone()).collect();
+        store::append_records(&self.dir.metrics(), &self.file_header, &[fields])?;
         let acc = row.get("test_acc");
         if !acc.is_nan() {
             self.best = Some(self.best.map_or(acc, |b: f64| b.max(acc)));
@@ -620,10 +655,11 @@ impl Trainer {
                 store::failpoint(&format!("after-step:{step}"));
                 let batch_loss = s.loss.double_value(&[]);
                 progress.set(step, &format!("loss {batch_loss:.4} elr {:.2e}", self.step_elr(&s, step - 1)));
-                if cfg.train.stop_on_nonfinite && !(batch_loss.is_finite() && self.ws.net.rho().is_finite()) {
+                let rho_ok = !self.ws.net.has_si() || self.ws.net.rho().is_finite();
+                if cfg.train.stop_on_nonfinite && !(batch_loss.is_finite() && rho_ok) {
                     // Stage: divergence. The last row (a step row) shows where; no checkpoint.
                     let mut row = Row::new(epoch, step, false, self.header.len());
-                    self.fill_geometry(&mut row, s.lr);
+                    self.fill_geometry(&mut row, s.lr, step - 1);
                     iv_acc.write(&mut row);
                     row.set("wall_time", wall());
                     self.emit(row, progress)?;
@@ -640,7 +676,7 @@ impl Trainer {
                 if step_row {
                     // Stage: the step row (cheap columns only).
                     let mut row = Row::new(epoch, step, false, self.header.len());
-                    self.fill_geometry(&mut row, s.lr);
+                    self.fill_geometry(&mut row, s.lr, step - 1);
                     iv_acc.write(&mut row);
                     row.set("step_angle", metrics::angle(&self.ws.net, &before));
                     row.set("wall_time", wall());

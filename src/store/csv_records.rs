@@ -42,6 +42,13 @@ pub fn read_records(path: &Path, flexible: bool) -> Result<Records, StoreError> 
     Ok(Records { header, rows })
 }
 
+/// The header line of a CSV file, if it has one.
+pub fn read_header(path: &Path) -> Option<Vec<String>> {
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path).ok()?;
+    let h: Vec<String> = r.headers().ok()?.iter().map(String::from).collect();
+    (!h.is_empty()).then_some(h)
+}
+
 fn csv_error(path: &Path, e: csv::Error) -> StoreError {
     if e.is_io_error() {
         match e.into_kind() {
