@@ -1,10 +1,11 @@
 //! Training-step throughput on the workload of `../shared/bench/torch_convnet.py`: ConvNet-k
 //! scale-invariant, random 32x32x3 inputs, batch 128, cross-entropy, full (SGD + wd) or sphere
 //! (fixed ELR) mode; with `arch` = `mlp` or `vit` the same workload on those networks (their
-//! PyTorch side: `scripts/bench_torch_models.py`). The step is silab's own (model forward, loss,
-//! backward, optimizer), nothing special-cased for the benchmark.
+//! PyTorch side: `scripts/bench_torch_models.py`), with any optimizer (`optim`; the optimizer
+//! step alone is timed too). The step is silab's own (model forward, loss, backward, optimizer),
+//! nothing special-cased for the benchmark.
 
-use crate::config::{DeviceName, ModelConfig, OptimConfig, OptimMode};
+use crate::config::{DeviceName, ModelConfig, OptimConfig, OptimMode, OptimName};
 use crate::data::rng;
 use crate::model::{BnMode, Net, loss};
 use crate::optim::Optimizer;
@@ -26,6 +27,9 @@ pub struct BenchConfig {
     pub warmup: usize,
     pub threads: usize,
     pub mode: OptimMode,
+    pub optim: OptimName,
+    /// SGD momentum.
+    pub momentum: f64,
     pub lr: f64,
     pub wd: f64,
     pub elr: f64,
@@ -46,6 +50,9 @@ pub struct BenchResult {
     pub ms_per_step_median: f64,
     pub ms_per_step_min: f64,
     pub images_per_s: f64,
+    pub optim: String,
+    /// Median time of the optimizer step alone (after forward and backward).
+    pub opt_ms_median: f64,
 }
 
 /// The benchmark's workload: ConvNet-k SI (seed 0), one batch of random images and labels, on
@@ -65,24 +72,35 @@ fn workload(c: &BenchConfig) -> anyhow::Result<(Net, Tensor, Tensor, Device)> {
 /// Time `steps` training steps after `warmup` ones.
 pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
     let (net, x, y, dev) = workload(c)?;
-    let oc = OptimConfig { mode: c.mode, lr: c.lr, wd: c.wd, elr: c.elr, ..Default::default() };
+    let oc = OptimConfig {
+        mode: c.mode,
+        name: c.optim,
+        momentum: c.momentum,
+        lr: c.lr,
+        wd: c.wd,
+        elr: c.elr,
+        ..Default::default()
+    };
     let mut opt = Optimizer::new(&oc, &net, 1, c.steps + c.warmup);
     let sync = || {
         if let Device::Cuda(i) = dev {
             tch::Cuda::synchronize(i as i64);
         }
     };
-    let mut times = vec![];
+    let (mut times, mut opt_times) = (vec![], vec![]);
     for i in 0..c.warmup + c.steps {
         sync();
         let t = Instant::now();
         net.zero_grad();
         let l = loss(&net.forward(&x, BnMode::Train), &y, crate::config::Loss::Ce);
         l.backward();
+        sync();
+        let t_opt = Instant::now();
         opt.step(&net, i);
         sync();
         if i >= c.warmup {
             times.push(t.elapsed().as_secs_f64() * 1e3);
+            opt_times.push(t_opt.elapsed().as_secs_f64() * 1e3);
         }
     }
     let med = crate::stats::median(&times);
@@ -100,6 +118,8 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
         ms_per_step_median: round(med, 3),
         ms_per_step_min: round(min, 3),
         images_per_s: round(c.batch as f64 / med * 1e3, 1),
+        optim: c.optim.name().into(),
+        opt_ms_median: round(crate::stats::median(&opt_times), 4),
     })
 }
 

@@ -1,20 +1,25 @@
 //! Metrics of spec §4: the measurements behind the columns of `metrics.csv` (whose names, types
 //! and meanings are registered once, in [`crate::schema::METRICS`]).
 //!
-//! Symbols: rho = ||w_SI|| (all SI tensors as one vector); ELR = lr / rho^2 ([`elr`]);
-//! g_eff = rho * ||grad_SI L|| (the gradient norm at the unit sphere).
+//! Symbols: rho = ||w_SI|| (all SI tensors as one vector); ELR = lr / rho^p ([`elr`]: p = 2
+//! for SGD, 1 for Adam-type rules); g_eff = rho * ||grad_SI L|| (the gradient norm at the unit sphere).
 
 use crate::config::Loss;
 use crate::data::Dataset;
 use crate::model::{BnMode, Net, Role, correct, loss, sq_norm};
-use crate::schema::{self, GROUP_RHO_PREFIX, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX, METRICS};
+use crate::schema::{
+    self, ANGLE_MEAN_PREFIX, ANGLE_PREFIX, GROUP_RHO_PREFIX, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX,
+    METRICS,
+};
 use tch::{Kind, Tensor};
 
 /// The effective learning rate of a scale-invariant group of norm `rho` stepped with `lr`:
-/// ELR = lr / rho^2 (the step size the group's direction sees). The one definition: the `elr`
-/// column, the per-layer `elr:` columns, the progress line and the analysis all use it.
-pub fn elr(lr: f64, rho: f64) -> f64 {
-    lr / (rho * rho)
+/// ELR = lr / rho^p (the step size the group's direction sees), p = 2 for SGD (its step scales
+/// with the gradient, ~1/rho) and p = 1 for Adam, AdamW and Lion (normalized steps; see
+/// `optim`). The one definition: the `elr` column, the per-layer and per-group `elr:` columns,
+/// the progress line and the analysis all use it.
+pub fn elr(lr: f64, rho: f64, p: i32) -> f64 {
+    lr / rho.powi(p)
 }
 
 /// Index of a fixed column of `metrics.csv`.
@@ -39,8 +44,114 @@ pub fn header(net: &Net, layers: bool) -> Vec<String> {
         for g in net.si_groups() {
             h.push(format!("{LAYER_ELR_PREFIX}{}", g.name));
         }
+        for prefix in [ANGLE_PREFIX, ANGLE_MEAN_PREFIX] {
+            for p in net.with_role(Role::Si) {
+                h.push(format!("{prefix}{}", p.name));
+            }
+            for g in net.si_groups() {
+                h.push(format!("{prefix}{}", g.name));
+            }
+        }
     }
     h
+}
+
+/// The angular update of one step: per SI tensor, per SI group and of the whole SI group, from
+/// the weights before the step, as 0-dim f64 device tensors (no sync).
+pub struct StepAngles {
+    /// `(<w, w'>, ||w||^2, ||w'||^2)` of each SI tensor, in `Net::si` order.
+    parts: Vec<(Tensor, Tensor, Tensor)>,
+    /// Each SI group's members, as positions in `Net::si` order.
+    groups: Vec<Vec<usize>>,
+}
+
+impl StepAngles {
+    /// Compare the SI tensors now with `before` (the same tensors before the step).
+    pub fn measure(net: &Net, before: &[Tensor]) -> StepAngles {
+        let si = net.si();
+        let parts = si
+            .iter()
+            .zip(before)
+            .map(|(a, b)| ((*a * b).sum(Kind::Double), b.square().sum(Kind::Double), a.square().sum(Kind::Double)))
+            .collect();
+        StepAngles { parts, groups: si_positions(net) }
+    }
+
+    fn angle(dot: &Tensor, nb: &Tensor, na: &Tensor) -> Tensor {
+        (dot / (nb * na).sqrt()).clamp(-1.0, 1.0).acos()
+    }
+
+    fn sum(&self, idx: &[usize]) -> (Tensor, Tensor, Tensor) {
+        // (a net without SI tensors: zeros, so its angles are NaN: empty cells)
+        let z = || match self.parts.first() {
+            Some(p) => p.0.zeros_like(),
+            None => Tensor::zeros([], (Kind::Double, tch::Device::Cpu)),
+        };
+        idx.iter()
+            .fold((z(), z(), z()), |(d, b, a), &i| (d + &self.parts[i].0, b + &self.parts[i].1, a + &self.parts[i].2))
+    }
+
+    /// The angles: the whole SI group first, then each SI tensor, then each SI group.
+    pub fn angles(&self) -> Vec<Tensor> {
+        let all: Vec<usize> = (0..self.parts.len()).collect();
+        let (d, b, a) = self.sum(&all);
+        let mut out = vec![Self::angle(&d, &b, &a)];
+        out.extend(self.parts.iter().map(|(d, b, a)| Self::angle(d, b, a)));
+        for g in &self.groups {
+            let (d, b, a) = self.sum(g);
+            out.push(Self::angle(&d, &b, &a));
+        }
+        out
+    }
+
+    /// ||w' - w|| / ||w|| of the whole SI group.
+    pub fn update_rel(&self) -> Tensor {
+        let all: Vec<usize> = (0..self.parts.len()).collect();
+        let (d, b, a) = self.sum(&all);
+        ((&a + &b - d * 2.0).clamp_min(0.0) / b).sqrt()
+    }
+}
+
+/// Each SI group's members as positions among the SI tensors (`Net::si` order).
+fn si_positions(net: &Net) -> Vec<Vec<usize>> {
+    let si_params: Vec<usize> =
+        net.params().iter().enumerate().filter(|(_, p)| p.role == Role::Si).map(|(i, _)| i).collect();
+    net.si_groups()
+        .iter()
+        .map(|g| g.params.iter().filter_map(|i| si_params.iter().position(|j| j == i)).collect())
+        .collect()
+}
+
+/// Running sums of [`StepAngles::angles`] between rows (device tensors, no sync per step).
+pub struct AngleAcc {
+    sums: Vec<Tensor>,
+    n: usize,
+}
+
+impl AngleAcc {
+    pub fn new() -> AngleAcc {
+        AngleAcc { sums: vec![], n: 0 }
+    }
+    pub fn add(&mut self, angles: &[Tensor]) {
+        if self.sums.is_empty() {
+            self.sums = angles.iter().map(|a| a.copy()).collect();
+        } else {
+            for (s, a) in self.sums.iter_mut().zip(angles) {
+                *s += a;
+            }
+        }
+        self.n += 1;
+    }
+    /// The means (whole SI group, tensors, groups), or none without steps.
+    pub fn means(&self) -> Option<Vec<f64>> {
+        (self.n > 0).then(|| self.sums.iter().map(|s| s.double_value(&[]) / self.n as f64).collect())
+    }
+}
+
+impl Default for AngleAcc {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Norm of each SI group, rho_G = ||w_G||.
@@ -162,12 +273,6 @@ pub fn to_init(net: &Net, init: &[Tensor]) -> (f64, f64) {
     let n0 = sq_norm(&init.iter().collect::<Vec<_>>()).sqrt();
     let n = sq_norm(&si).sqrt();
     (dot / (n * n0), d2.sqrt())
-}
-
-/// Angle (radians) between the SI group `before` and now.
-pub fn angle(net: &Net, before: &[Tensor]) -> f64 {
-    let (c, _) = to_init(net, before);
-    c.clamp(-1.0, 1.0).acos()
 }
 
 /// Per-tensor norms of the SI group.

@@ -46,7 +46,8 @@ const fn text(name: &'static str, meaning: &'static str) -> Column {
 
 /// The fixed columns of `metrics.csv`, in order. With `metrics.layers`, per-tensor columns
 /// [`LAYER_NORM_PREFIX`]`<tensor>` then [`LAYER_ELR_PREFIX`]`<tensor>` follow, then per SI group
-/// [`GROUP_RHO_PREFIX`]`<group>` then [`LAYER_ELR_PREFIX`]`<group>`.
+/// [`GROUP_RHO_PREFIX`]`<group>` then [`LAYER_ELR_PREFIX`]`<group>`, then per SI tensor and group
+/// [`ANGLE_PREFIX`] and [`ANGLE_MEAN_PREFIX`].
 pub const METRICS: &[Column] = &[
     int("epoch", "epochs completed at this row (0 = at initialisation)"),
     int("step", "optimizer steps completed at this row"),
@@ -54,7 +55,10 @@ pub const METRICS: &[Column] = &[
         "row",
         "`epoch` (end of an epoch: every column) or `step` (every `train.log_every` steps: cheap columns only)",
     ),
-    float("lr", "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^2`"),
+    float(
+        "lr",
+        "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^p` (p = 2 for SGD, 1 for Adam, AdamW, Lion)",
+    ),
     float(
         "train_loss",
         "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)",
@@ -64,7 +68,10 @@ pub const METRICS: &[Column] = &[
     float("test_acc", "accuracy over the test set, BN in eval mode"),
     float("batch_loss", "mean minibatch loss of the steps since the previous row (epoch rows: of the whole epoch)"),
     float("rho", "norm of the SI group, rho = ||w_SI||"),
-    float("elr", "effective learning rate lr / rho^2 (sphere mode: the configured ELR)"),
+    float(
+        "elr",
+        "effective learning rate lr / rho^p, p = 2 for SGD, 1 for Adam, AdamW, Lion (sphere mode: the configured ELR)",
+    ),
     float("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),
     float("eff_grad_norm", "effective gradient norm, mean of rho * ||g_SI|| over the same minibatches"),
     float("full_grad_norm", "norm of the mean gradient of the SI group over the training set (the train_loss pass)"),
@@ -73,15 +80,29 @@ pub const METRICS: &[Column] = &[
     float("dist_to_init", "L2 distance between the SI group and its initial value"),
     float("step_angle", "angle (radians) between the SI group before and after the last step"),
     float("wall_time", "seconds of training so far (summed over resumed segments; not deterministic)"),
+    float(
+        "angle_mean",
+        "mean angle (radians) the SI group turned per step since the previous row (epoch rows: over the epoch; `metrics.angles`)",
+    ),
+    float("update_rel", "relative update of the SI group in the last step, ||w' - w|| / ||w||"),
+    float(
+        "angle_eq",
+        "predicted equilibrium angular update per step, eta_r of the optimizer at the scheduled lr and wd (full space with wd; rotational mode: the angle it turns by)",
+    ),
 ];
 
 /// Prefix of the per-layer norm column of each SI tensor (`norm:conv_layers.0.weight`).
 pub const LAYER_NORM_PREFIX: &str = "norm:";
-/// Prefix of the per-layer ELR column of each SI tensor (lr / ||w_layer||^2) and of each SI
-/// group (lr_G / rho_G^2).
+/// Prefix of the per-layer ELR column of each SI tensor (lr / ||w_layer||^p) and of each SI
+/// group (lr_G / rho_G^p).
 pub const LAYER_ELR_PREFIX: &str = "elr:";
 /// Prefix of the norm column of each SI group, rho_G = ||w_G||.
 pub const GROUP_RHO_PREFIX: &str = "rho:";
+/// Prefix of the last step's angular update of each SI tensor and group (radians).
+pub const ANGLE_PREFIX: &str = "angle:";
+/// Prefix of the mean angular update per step since the previous row of each SI tensor and
+/// group (radians; `metrics.angles`).
+pub const ANGLE_MEAN_PREFIX: &str = "angle_mean:";
 
 /// The columns of a sharpness row (`sharpness.csv`, `sharpness_posthoc.csv`, `silab sharpness
 /// --json`), in order. With `sharpness.top_k = K > 1`, [`EIG_PREFIX`]`2` ... `K` follow.

@@ -220,3 +220,45 @@ fn sharpness_boundary_peak_on_constructed_points() {
     assert_eq!(boundary_peak(&measured[..3]), None);
     assert_eq!(boundary_peak(&measured[3..]), None);
 }
+
+/// Rotational equilibrium on a constructed angle series: the angle approaches eta_r as
+/// 1 - exp(-t/tau) would from below (a norm settling), is pushed down at an S-jump, and recovers.
+#[test]
+fn equilibrium_time_ratio_and_jump_deviation() {
+    let eta = 0.02;
+    let epoch: Vec<f64> = (0..60).map(|t| t as f64).collect();
+    // epoch 0 has no angle (no step yet)
+    let mut angle: Vec<f64> = epoch.iter().map(|&t| eta * (1.0 + 2.0 * (-t / 5.0).exp())).collect();
+    angle[0] = f64::NAN;
+    // 1 + 2 e^{-t/5} <= 1.1  <=>  t >= 5 ln 20 = 14.98: epoch 15 is the first inside
+    let eq = vec![eta; 60];
+    let e = equilibrium("all", &epoch, &angle, &eq, &[], 0.1, 2).unwrap();
+    assert_eq!(e.first_within, Some(15.0));
+    assert_eq!(e.settled, Some(15.0));
+    assert!((e.eta_r - eta).abs() < 1e-15);
+    assert!((e.ratio - 1.0).abs() < 0.01, "{}", e.ratio);
+    // an S-jump at epoch 40: the angle halves for two epochs
+    angle[40] = eta * 0.5;
+    angle[41] = eta * 0.7;
+    let jump = SJump {
+        epoch: 40.0,
+        loss_before: 1e-3,
+        loss_after: 1.0,
+        rho_before: 1.0,
+        rho_after: 1.3,
+        elr_at_jump: 0.1,
+        eff_grad_norm_before: 0.1,
+    };
+    let e = equilibrium("all", &epoch, &angle, &eq, &[jump], 0.1, 2).unwrap();
+    assert_eq!(e.first_within, Some(15.0));
+    assert_eq!(e.settled, Some(42.0), "leaves the band at the jump, back at 42");
+    assert_eq!(e.at_jumps.len(), 1);
+    assert!((e.at_jumps[0].ratio - 0.5).abs() < 1e-12);
+    // a series that never reaches the band: no time, the ratio of the second half
+    let far: Vec<f64> = vec![2.0 * eta; 60];
+    let e = equilibrium("x", &epoch, &far, &eq, &[], 0.1, 2).unwrap();
+    assert_eq!((e.first_within, e.settled), (None, None));
+    assert!((e.ratio - 2.0).abs() < 1e-12);
+    // no prediction (NaN angle_eq): nothing to report
+    assert!(equilibrium("x", &epoch, &far, &vec![f64::NAN; 60], &[], 0.1, 2).is_none());
+}

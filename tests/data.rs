@@ -215,11 +215,9 @@ fn real_mnist_test_split_with_holdout() {
 }
 
 #[test]
-fn synthetic_is_deterministic_balanced_and_fast() {
-    let t = std::time::Instant::now();
+fn synthetic_is_deterministic_and_balanced() {
+    // (its speed is not asserted: a timing in a test fails on a loaded machine)
     let a = data::synthetic(10_000, 10, 1.0, 3, data::streams::SYNTH_TRAIN);
-    let secs = t.elapsed().as_secs_f64();
-    assert!(secs < 1.0, "10k synthetic images took {secs:.2} s");
     let b = data::synthetic(10_000, 10, 1.0, 3, data::streams::SYNTH_TRAIN);
     assert!(a.images.equal(&b.images) && a.labels.equal(&b.labels));
     let c = data::synthetic(100, 10, 1.0, 3, data::streams::SYNTH_TEST);

@@ -25,6 +25,11 @@ pub struct Series {
     pub rho: Vec<f64>,
     pub elr: Vec<f64>,
     pub eff_grad_norm: Vec<f64>,
+    /// Mean angular update per step over each epoch: `("all", angle_mean)` for the whole SI
+    /// group, then one entry per `angle_mean:<name>` column (SI tensors and groups).
+    pub angles: Vec<(String, Vec<f64>)>,
+    /// Predicted equilibrium angle per step (`angle_eq`) at each epoch row.
+    pub angle_eq: Vec<f64>,
     pub lr: f64,
     pub wd: f64,
     pub classes: usize,
@@ -56,6 +61,24 @@ impl Series {
         let rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[k] == "epoch").collect();
         let get = |i: usize| rows.iter().map(|r| r[i].parse().unwrap_or(f64::NAN)).collect::<Vec<f64>>();
         let summary = Summary::read(&rd).ok();
+        // angle columns are absent from runs made before they existed (or with metrics.angles off)
+        let mut angles = vec![];
+        let mut angle_eq = vec![];
+        for (i, c) in h.iter().enumerate() {
+            if c == "angle_mean" {
+                angles.insert(0, ("all".to_string(), get(i)));
+            } else if let Some(name) = c.strip_prefix(schema::ANGLE_MEAN_PREFIX) {
+                // an SI group of one tensor repeats that tensor's column: listed once
+                let a = get(i);
+                let same =
+                    |b: &Vec<f64>| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+                if !angles.iter().any(|(_, b)| same(b)) {
+                    angles.push((name.to_string(), a));
+                }
+            } else if c == "angle_eq" {
+                angle_eq = get(i);
+            }
+        }
         Ok(Series {
             epoch: get(e),
             train_loss: get(tl),
@@ -64,6 +87,8 @@ impl Series {
             rho: get(r),
             elr: get(el),
             eff_grad_norm: get(g),
+            angles,
+            angle_eq,
             lr: cfg.optim.lr,
             wd: if cfg.optim.mode == OptimMode::Full { cfg.optim.wd } else { 0.0 },
             classes: cfg.classes(),
@@ -357,6 +382,86 @@ pub fn theory(s: &Series) -> Option<Theory> {
     })
 }
 
+/// How far the angular update is from its predicted equilibrium at one S-jump.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JumpDeviation {
+    pub epoch: f64,
+    /// The ratio measured/predicted farthest from 1 over the epochs `[jump - 1, jump + after]`.
+    pub ratio: f64,
+}
+
+/// Rotational equilibrium (Kosson et al. 2024) of one SI tensor or group: how its mean angular
+/// update per step compares with the predicted eta_r (`angle_eq`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Equilibrium {
+    /// `all` (the whole SI group, column `angle_mean`) or the tensor / group name.
+    pub name: String,
+    /// Predicted eta_r at the last epoch row.
+    pub eta_r: f64,
+    /// First epoch whose mean angular update is within `tol` of eta_r.
+    pub first_within: Option<f64>,
+    /// Time to equilibrium: the first epoch after which the mean angular update stays within
+    /// `tol` of eta_r to the end of the run (None when it leaves the band again, e.g. at an S-jump).
+    pub settled: Option<f64>,
+    /// Median ratio measured/predicted over the epochs from `first_within` on (the second half of
+    /// the run when it never gets within `tol`).
+    pub ratio: f64,
+    pub at_jumps: Vec<JumpDeviation>,
+}
+
+/// Equilibrium of one angle series against `eq` (both per epoch row; NaN rows, such as epoch 0,
+/// are skipped). `tol` is the relative band (0.1 = 10%); `after` the epochs after a jump that its
+/// deviation is looked for in.
+pub fn equilibrium(
+    name: &str,
+    epoch: &[f64],
+    angle: &[f64],
+    eq: &[f64],
+    jumps: &[SJump],
+    tol: f64,
+    after: usize,
+) -> Option<Equilibrium> {
+    let pts: Vec<(f64, f64, f64)> = (0..epoch.len().min(angle.len()).min(eq.len()))
+        .filter(|&i| angle[i].is_finite() && eq[i].is_finite() && eq[i] > 0.0)
+        .map(|i| (epoch[i], angle[i] / eq[i], eq[i]))
+        .collect();
+    if pts.is_empty() {
+        return None;
+    }
+    let within = |r: f64| (r - 1.0).abs() <= tol;
+    let first = pts.iter().position(|p| within(p.1));
+    // the first point of the final run of points inside the band
+    let last_out = pts.iter().rposition(|p| !within(p.1));
+    let settled = match last_out {
+        None => Some(pts[0].0),
+        Some(i) if i + 1 < pts.len() => Some(pts[i + 1].0),
+        _ => None,
+    };
+    let from = first.unwrap_or(pts.len() / 2);
+    let ratios: Vec<f64> = pts[from..].iter().map(|p| p.1).collect();
+    let at_jumps = jumps
+        .iter()
+        .filter_map(|j| {
+            pts.iter()
+                .filter(|p| p.0 >= j.epoch - 1.0 && p.0 <= j.epoch + after as f64)
+                .map(|p| p.1)
+                .max_by(|a, b| (a - 1.0).abs().total_cmp(&(b - 1.0).abs()))
+                .map(|ratio| JumpDeviation { epoch: j.epoch, ratio })
+        })
+        .collect();
+    Some(Equilibrium {
+        name: name.to_string(),
+        eta_r: pts.last().unwrap().2,
+        first_within: first.map(|i| pts[i].0),
+        settled,
+        ratio: median(&ratios),
+        at_jumps,
+    })
+}
+
+/// Relative band of [`equilibrium`] used by `silab analyze` (the 10%).
+pub const EQUILIBRIUM_TOL: f64 = 0.1;
+
 /// Everything `silab analyze` reports for one run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunAnalysis {
@@ -378,6 +483,11 @@ pub struct RunAnalysis {
     /// classified as divergence whatever its tail.
     pub diverged_at_step: Option<usize>,
     pub theory: Option<Theory>,
+    /// Predicted time to rotational equilibrium, 1/(lr wd) steps, in epochs (full space with wd).
+    pub equilibrium_epochs_predicted: Option<f64>,
+    /// Rotational equilibrium of the whole SI group and of each SI tensor and group with an
+    /// `angle_mean:` column (empty for runs without angle columns or without a prediction).
+    pub equilibrium: Vec<Equilibrium>,
     pub final_test_acc: f64,
     pub final_train_loss: f64,
 }
@@ -404,12 +514,19 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
         period_epochs: per.as_ref().map(|p| p.median),
         period_steps: per.as_ref().map(|p| p.median * s.steps_per_epoch as f64),
         period: per,
-        s_jumps: jumps,
         regime,
         diverged_at_step,
         theory: if full { theory(&s) } else { None },
+        equilibrium_epochs_predicted: (full && s.wd > 0.0 && s.steps_per_epoch > 0)
+            .then(|| 1.0 / (s.lr * s.wd * s.steps_per_epoch as f64)),
+        equilibrium: s
+            .angles
+            .iter()
+            .filter_map(|(n, a)| equilibrium(n, &s.epoch, a, &s.angle_eq, &jumps, EQUILIBRIUM_TOL, jp.after))
+            .collect(),
         final_test_acc: *s.test_acc.last().unwrap_or(&f64::NAN),
         final_train_loss: *s.train_loss.last().unwrap_or(&f64::NAN),
+        s_jumps: jumps,
     })
 }
 
@@ -499,11 +616,11 @@ pub fn fmt(x: f64) -> String {
 /// Plain-text tables of an analysis (what `silab analyze` prints).
 pub fn to_text(a: &SweepAnalysis) -> String {
     let mut o = String::new();
-    o += "run                              mode    lr         wd         elr        regime       jumps  period(ep)  final_test_acc\n";
+    o += "run                              mode    lr         wd         elr        regime       jumps  period(ep)  angle/eta_r  final_test_acc\n";
     for r in &a.runs {
         let name = Path::new(&r.dir).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         o += &format!(
-            "{:<32} {:<7} {:<10} {:<10} {:<10} {:<12} {:<6} {:<11} {:.4}\n",
+            "{:<32} {:<7} {:<10} {:<10} {:<10} {:<12} {:<6} {:<11} {:<12} {:.4}\n",
             name,
             format!("{:?}", r.mode).to_lowercase(),
             fmt(r.lr),
@@ -512,6 +629,7 @@ pub fn to_text(a: &SweepAnalysis) -> String {
             format!("{:?}", r.regime.regime).to_lowercase(),
             r.s_jumps.len(),
             r.period_epochs.map(|p| format!("{p:.1}")).unwrap_or("-".into()),
+            r.equilibrium.first().map(|q| format!("{:.3}", q.ratio)).unwrap_or("-".into()),
             r.final_test_acc
         );
     }
@@ -542,6 +660,34 @@ pub fn to_text(a: &SweepAnalysis) -> String {
                 t.elr_growth_measured,
                 t.norm_recursion_median_rel_err
             );
+        }
+    }
+    for r in a.runs.iter().filter(|r| !r.equilibrium.is_empty()) {
+        o += &format!(
+            "\nrotational equilibrium of {} (mean angle per step vs eta_r; band {:.0}%{}):\n  {:<28} {:<10} {:<13} {:<9} {:<7} at S-jumps (epoch: ratio)\n",
+            r.dir,
+            EQUILIBRIUM_TOL * 100.0,
+            r.equilibrium_epochs_predicted.map(|e| format!(", 1/(lr wd) = {e:.1} epochs")).unwrap_or_default(),
+            "tensor",
+            "eta_r",
+            "first_within",
+            "settled",
+            "ratio"
+        );
+        let ep = |e: Option<f64>| e.map(|e| format!("{e}")).unwrap_or("-".into());
+        for q in &r.equilibrium {
+            let jumps: Vec<String> = q.at_jumps.iter().map(|j| format!("{}: {:.2}", j.epoch, j.ratio)).collect();
+            let line = format!(
+                "  {:<28} {:<10} {:<13} {:<9} {:<7.3} {}",
+                q.name,
+                fmt(q.eta_r),
+                ep(q.first_within),
+                ep(q.settled),
+                q.ratio,
+                jumps.join(", ")
+            );
+            o += line.trim_end();
+            o += "\n";
         }
     }
     if let Some(b) = &a.boundaries {

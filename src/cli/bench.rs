@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use silab::bench::{self, BenchConfig};
-use silab::config::{Arch, DeviceName, ModelConfig, OptimMode, Variant};
+use silab::config::{Arch, DeviceName, ModelConfig, OptimMode, OptimName, Variant};
 
 /// Time training steps; prints one JSON line comparable with ../shared/bench/torch_convnet.py.
 #[derive(clap::Args)]
@@ -27,6 +27,12 @@ pub struct Args {
     patch: i64,
     #[arg(long, value_enum, default_value = "full")]
     mode: OptimMode,
+    /// The optimizer (PyTorch side: scripts/bench_torch_models.py --optim).
+    #[arg(long, value_enum, default_value = "sgd")]
+    optim: OptimName,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f64,
     #[arg(long, default_value_t = 2)]
     threads: usize,
     #[arg(long, default_value_t = 128)]
@@ -88,6 +94,8 @@ pub fn run(a: Args) -> Result<()> {
         warmup: a.warmup,
         threads: a.threads,
         mode: a.mode,
+        optim: a.optim,
+        momentum: a.momentum,
         lr: a.lr,
         wd: a.wd,
         elr: a.elr,

@@ -326,10 +326,83 @@ impl Default for ModelConfig {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimMode {
-    /// SGD with weight decay in the full parameter space (P1).
+    /// The optimizer with weight decay in the full parameter space (P1).
     Full,
-    /// Projected SGD on the sphere of the initial SI norm, at a fixed ELR (P2, P3).
+    /// The optimizer's step, then projection back onto the sphere of the initial SI norm, at a
+    /// fixed ELR (P2, P3).
     Sphere,
+    /// Every SI weight vector (output unit) turns by a fixed angle per step along the
+    /// optimizer's update, its norm held (the rotational wrappers of Kosson et al. 2024).
+    Rotational,
+}
+
+/// The update rule (`optim.name`), each with PyTorch's semantics.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimName {
+    /// `torch.optim.SGD`: momentum, dampening 0, optional Nesterov; L2 weight decay.
+    Sgd,
+    /// `torch.optim.Adam`: L2 weight decay added to the gradient.
+    Adam,
+    /// `torch.optim.AdamW`: decoupled weight decay.
+    Adamw,
+    /// Lion (Chen et al. 2023): sign of an interpolated momentum; decoupled weight decay.
+    Lion,
+}
+
+impl OptimName {
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimName::Sgd => "sgd",
+            OptimName::Adam => "adam",
+            OptimName::Adamw => "adamw",
+            OptimName::Lion => "lion",
+        }
+    }
+}
+
+/// A number or `"auto"` (a default that depends on other keys).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Auto {
+    Auto,
+    Value(f64),
+}
+
+impl Auto {
+    /// The value, or `default` when `auto`.
+    pub fn or(self, default: f64) -> f64 {
+        match self {
+            Auto::Auto => default,
+            Auto::Value(v) => v,
+        }
+    }
+}
+
+impl Serialize for Auto {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Auto::Auto => s.serialize_str("auto"),
+            Auto::Value(v) => s.serialize_f64(*v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Auto {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Auto, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            F(f64),
+            I(i64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::F(v) => Ok(Auto::Value(v)),
+            Raw::I(v) => Ok(Auto::Value(v as f64)),
+            Raw::S(s) if s == "auto" => Ok(Auto::Auto),
+            Raw::S(s) => Err(serde::de::Error::custom(format!("expected a number or \"auto\", got \"{s}\""))),
+        }
+    }
 }
 
 /// Learning-rate (or ELR) schedule over the run.
@@ -346,12 +419,32 @@ pub enum Schedule {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OptimConfig {
+    /// The update rule: `sgd`, `adam`, `adamw`, `lion`.
+    pub name: OptimName,
     pub mode: OptimMode,
-    /// Learning rate (full mode; in sphere mode, for trained non-SI parameters only).
+    /// Learning rate (full mode; in sphere and rotational mode, for trained non-SI parameters only).
     pub lr: f64,
-    /// Weight decay (full mode; in sphere mode, for trained non-SI parameters only).
+    /// Weight decay (L2 for sgd and adam, decoupled for adamw and lion).
     pub wd: f64,
+    /// Weight decay of the trained tensors outside the SI groups (`auto`: `wd`).
+    pub wd_non_si: Auto,
+    /// SGD momentum (dampening 0, PyTorch semantics).
     pub momentum: f64,
+    /// SGD: Nesterov momentum.
+    pub nesterov: bool,
+    /// Adam, AdamW, Lion: beta1 (`auto`: 0.9).
+    pub beta1: Auto,
+    /// Adam, AdamW: beta2 (`auto`: 0.999); Lion: its beta2 (`auto`: 0.99).
+    pub beta2: Auto,
+    /// Adam, AdamW: epsilon added to the root of the second moment.
+    pub eps: f64,
+    /// Linear warmup before the schedule: over this many epochs (or `warmup_steps` steps), the
+    /// factor grows as (step + 1) / warmup steps.
+    pub warmup_epochs: usize,
+    pub warmup_steps: usize,
+    /// Rotational mode: the angle (radians) each SI weight vector turns per step (`auto`: the
+    /// predicted equilibrium angle eta_r of the optimizer at `lr`, `wd`).
+    pub angle: Auto,
     /// Effective learning rate of the SI group in sphere mode.
     pub elr: f64,
     pub schedule: Schedule,
@@ -380,15 +473,33 @@ impl OptimConfig {
     pub fn sphere(&self) -> Sphere {
         if self.per_filter { Sphere::PerFilter } else { self.sphere }
     }
+    /// beta1 and beta2 with the optimizer's defaults for `auto`.
+    pub fn betas(&self) -> (f64, f64) {
+        let b2 = if self.name == OptimName::Lion { 0.99 } else { 0.999 };
+        (self.beta1.or(0.9), self.beta2.or(b2))
+    }
+    /// The weight decay of non-SI trained tensors.
+    pub fn wd_non_si(&self) -> f64 {
+        self.wd_non_si.or(self.wd)
+    }
 }
 
 impl Default for OptimConfig {
     fn default() -> Self {
         Self {
+            name: OptimName::Sgd,
             mode: OptimMode::Sphere,
             lr: 0.01,
             wd: 0.0,
+            wd_non_si: Auto::Auto,
             momentum: 0.0,
+            nesterov: false,
+            beta1: Auto::Auto,
+            beta2: Auto::Auto,
+            eps: 1e-8,
+            warmup_epochs: 0,
+            warmup_steps: 0,
+            angle: Auto::Auto,
             elr: 1e-3,
             schedule: Schedule::Constant,
             milestones: vec![],
@@ -459,11 +570,14 @@ pub struct MetricsConfig {
     pub full_grad: bool,
     /// Per-layer norms and ELRs as extra columns.
     pub layers: bool,
+    /// The angular update of every step (per SI tensor and group with `layers`), averaged
+    /// between rows (`angle_mean*` columns): costs a copy of the SI weights per step.
+    pub angles: bool,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        Self { train_eval: true, full_grad: true, layers: true }
+        Self { train_eval: true, full_grad: true, layers: true, angles: true }
     }
 }
 
@@ -860,6 +974,50 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.optim.momentum) {
             return bad("optim.momentum", format!("must be in [0, 1), got {}", self.optim.momentum));
         }
+        if self.optim.nesterov && (self.optim.name != OptimName::Sgd || self.optim.momentum == 0.0) {
+            return bad("optim.nesterov", "needs optim.name = \"sgd\" and optim.momentum > 0".into());
+        }
+        if self.optim.momentum > 0.0 && self.optim.name != OptimName::Sgd {
+            return bad("optim.momentum", format!("is SGD's; {} has beta1", self.optim.name.name()));
+        }
+        let (b1, b2) = self.optim.betas();
+        for (key, b) in [("optim.beta1", b1), ("optim.beta2", b2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(key, format!("must be in [0, 1), got {b}"));
+            }
+        }
+        if !(self.optim.eps > 0.0) {
+            return bad("optim.eps", format!("must be > 0, got {}", self.optim.eps));
+        }
+        if !(self.optim.wd_non_si() >= 0.0) {
+            return bad("optim.wd_non_si", format!("must be >= 0, got {}", self.optim.wd_non_si()));
+        }
+        if self.optim.warmup_epochs > 0 && self.optim.warmup_steps > 0 {
+            return bad("optim.warmup_steps", "give optim.warmup_epochs or optim.warmup_steps, not both".into());
+        }
+        if self.optim.mode == OptimMode::Rotational {
+            if self.model.norm() == NormName::None {
+                return bad(
+                    "optim.mode",
+                    "rotational mode needs scale-invariant weights; model.norm = \"none\" has none".into(),
+                );
+            }
+            match self.optim.angle {
+                Auto::Auto if self.optim.name == OptimName::Adam => {
+                    return bad("optim.angle", "Adam has no equilibrium angle to default to: give optim.angle".into());
+                }
+                Auto::Auto if !(self.optim.wd > 0.0) => {
+                    return bad(
+                        "optim.angle",
+                        "`auto` is the equilibrium angle, which needs optim.wd > 0; or give the angle".into(),
+                    );
+                }
+                Auto::Value(a) if !(a > 0.0 && a < std::f64::consts::FRAC_PI_2) => {
+                    return bad("optim.angle", format!("must be in (0, pi/2) radians, got {a}"));
+                }
+                _ => {}
+            }
+        }
         if self.optim.mode == OptimMode::Sphere && !(self.optim.elr > 0.0) {
             return bad("optim.elr", format!("must be > 0 in sphere mode, got {}", self.optim.elr));
         }
@@ -935,6 +1093,16 @@ impl RunConfig {
 /// Keys added after silab 0.1: left out of [`RunConfig::hash`] while at their default.
 pub const LATER_KEYS: &[&str] = &[
     "train.stop_on_nonfinite",
+    "optim.name",
+    "optim.wd_non_si",
+    "optim.nesterov",
+    "optim.beta1",
+    "optim.beta2",
+    "optim.eps",
+    "optim.warmup_epochs",
+    "optim.warmup_steps",
+    "optim.angle",
+    "metrics.angles",
     "model.norm",
     "model.groups",
     "model.depth",

@@ -22,7 +22,7 @@ pub fn periodic_tables(a: &SweepAnalysis) -> String {
     );
     for r in &a.runs {
         let at: Vec<String> = r.s_jumps.iter().map(|j| format!("{}", j.epoch)).collect();
-        let elr_after: Vec<f64> = r.s_jumps.iter().map(|j| crate::metrics::elr(r.lr, j.rho_after)).collect();
+        let elr_after: Vec<f64> = r.s_jumps.iter().map(|j| crate::metrics::elr(r.lr, j.rho_after, 2)).collect();
         h += &format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
             r.lr,

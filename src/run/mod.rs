@@ -20,7 +20,7 @@ pub use workspace::{Workspace, runtime};
 
 use crate::config::{OptimMode, RunConfig};
 use crate::data::{self, rng, streams};
-use crate::metrics::{self, Row, elr};
+use crate::metrics::{self, AngleAcc, Row, StepAngles, elr};
 use crate::model::{BnMode, Net, Role, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
 use crate::progress::Progress;
@@ -354,11 +354,11 @@ impl Trainer {
         Ok((epoch, step, wall))
     }
 
-    /// A run started by an older silab has fewer columns (e.g. no per-group norms): continue
-    /// with its own columns, when each is one this net measures and the fixed ones lead.
+    /// A run started by an older silab has fewer columns (e.g. no per-group norms or angles):
+    /// continue with its own columns, when each is one this net measures.
     fn adopt_header(&mut self) {
         let Some(found) = store::read_header(&self.dir.metrics()) else { return };
-        if found == self.header || !found.iter().zip(METRICS).all(|(f, c)| f == c.name) || found.len() < METRICS.len() {
+        if found == self.header || !["epoch", "step", "row"].iter().all(|c| found.iter().any(|f| f == c)) {
             return;
         }
         let cols: Option<Vec<usize>> = found.iter().map(|c| self.header.iter().position(|h| h == c)).collect();
@@ -426,7 +426,8 @@ impl Trainer {
         let rho = net.rho();
         row.set("lr", lr);
         row.set("rho", rho);
-        row.set("elr", elr(lr, rho));
+        let power = self.opt.elr_power();
+        row.set("elr", elr(lr, rho, power));
         let (cos, dist) = metrics::to_init(net, &self.init_si);
         row.set("cos_to_init", cos);
         row.set("dist_to_init", dist);
@@ -435,14 +436,36 @@ impl Trainer {
             let (base, k) = (METRICS.len(), norms.len());
             for (i, n) in norms.iter().enumerate() {
                 row.values[base + i] = *n;
-                row.values[base + k + i] = elr(lr, *n);
+                row.values[base + k + i] = elr(lr, *n, power);
             }
             let groups = metrics::group_norms(net);
             let (base, k) = (base + 2 * k, groups.len());
             for (g, r) in groups.iter().enumerate() {
                 row.values[base + g] = *r;
-                row.values[base + k + g] = elr(self.opt.group_lr_at(step, g), *r);
+                row.values[base + k + g] = elr(self.opt.group_lr_at(step, g), *r, power);
             }
+        }
+    }
+
+    /// The angular-update columns: the last step's (`step_angle`, `update_rel`, `angle:*`), the
+    /// means since the previous row (`angle_mean*`), and the predicted equilibrium (`angle_eq`).
+    fn fill_angles(&self, row: &mut Row, last: Option<&StepAngles>, mean: &AngleAcc) {
+        row.set("angle_eq", self.opt.angle_eq_at(row.step.saturating_sub(1)));
+        let Some(last) = last else { return };
+        let net = &self.ws.net;
+        let (k, g) = (net.si().len(), net.si_groups().len());
+        let base = METRICS.len() + 2 * k + 2 * g;
+        let put = |row: &mut Row, at: usize, v: &[f64]| {
+            row.set(if at == base { "step_angle" } else { "angle_mean" }, v[0]);
+            if self.cfg.metrics.layers {
+                row.values[at..at + k + g].copy_from_slice(&v[1..]);
+            }
+        };
+        let v: Vec<f64> = last.angles().iter().map(|a| a.double_value(&[])).collect();
+        put(row, base, &v);
+        row.set("update_rel", last.update_rel().double_value(&[]));
+        if let Some(m) = mean.means() {
+            put(row, base + k + g, &m);
         }
     }
 
@@ -494,7 +517,7 @@ impl Trainer {
     fn step_elr(&self, s: &StepStats, step: usize) -> f64 {
         match self.cfg.optim.mode {
             OptimMode::Sphere => self.opt.elr_at(step),
-            OptimMode::Full => elr(s.lr, s.rho.double_value(&[])),
+            OptimMode::Full | OptimMode::Rotational => elr(s.lr, s.rho.double_value(&[]), self.opt.elr_power()),
         }
     }
 
@@ -627,6 +650,7 @@ impl Trainer {
         if self.from.is_none() {
             // Stage: the initial measurement, hooks at init, checkpoint 0.
             let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
+            row.set("angle_eq", self.opt.angle_eq_at(0));
             row.set("wall_time", wall());
             self.emit(row, progress)?;
             self.hooks_after(At { epoch: 0, step: 0, epoch_end: true }, progress)?;
@@ -640,17 +664,23 @@ impl Trainer {
             let mut aug = rng(cfg.seed, streams::AUGMENT + epoch as u64);
             let mut ep_acc = Acc::new(dev);
             let mut iv_acc = Acc::new(dev);
+            let (mut ep_angles, mut iv_angles) = (AngleAcc::new(), AngleAcc::new());
+            let track = cfg.metrics.angles && self.ws.net.has_si();
             for (bi, idx) in batches.iter().enumerate() {
                 let last_in_epoch = bi + 1 == batches.len();
                 let step_row = log_every > 0 && (step + 1).is_multiple_of(log_every) && !last_in_epoch;
-                let before: Vec<Tensor> = if step_row || last_in_epoch {
-                    self.ws.net.si().iter().map(|t| t.detach().copy()).collect()
-                } else {
-                    vec![]
-                };
+                let measure = track || step_row || last_in_epoch;
+                let before: Vec<Tensor> =
+                    if measure { self.ws.net.si().iter().map(|t| t.detach().copy()).collect() } else { vec![] };
                 let s = self.step(idx, step, &mut aug);
                 ep_acc.add(&s);
                 iv_acc.add(&s);
+                let angles = measure.then(|| StepAngles::measure(&self.ws.net, &before));
+                if let (true, Some(a)) = (track, &angles) {
+                    let v = a.angles();
+                    ep_angles.add(&v);
+                    iv_angles.add(&v);
+                }
                 step += 1;
                 store::failpoint(&format!("after-step:{step}"));
                 let batch_loss = s.loss.double_value(&[]);
@@ -678,10 +708,11 @@ impl Trainer {
                     let mut row = Row::new(epoch, step, false, self.header.len());
                     self.fill_geometry(&mut row, s.lr, step - 1);
                     iv_acc.write(&mut row);
-                    row.set("step_angle", metrics::angle(&self.ws.net, &before));
+                    self.fill_angles(&mut row, angles.as_ref(), &iv_angles);
                     row.set("wall_time", wall());
                     self.emit(row, progress)?;
                     iv_acc = Acc::new(dev);
+                    iv_angles = AngleAcc::new();
                 }
                 if !last_in_epoch {
                     self.hooks_after(At { epoch, step, epoch_end: false }, progress)?;
@@ -689,13 +720,14 @@ impl Trainer {
                     // Stage: the epoch row.
                     let mut row = self.epoch_row(epoch + 1, step, s.lr);
                     ep_acc.write(&mut row);
-                    row.set("step_angle", metrics::angle(&self.ws.net, &before));
+                    self.fill_angles(&mut row, angles.as_ref(), &ep_angles);
                     row.set("wall_time", wall());
                     if !row.get("train_loss").is_finite() && cfg.metrics.train_eval {
                         progress.line(&format!("epoch {}: train loss is {}", epoch + 1, row.get("train_loss")));
                     }
                     self.emit(row, progress)?;
                     iv_acc = Acc::new(dev);
+                    iv_angles = AngleAcc::new();
                     self.hooks_after(At { epoch: epoch + 1, step, epoch_end: true }, progress)?;
                 }
             }
