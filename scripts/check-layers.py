@@ -10,7 +10,7 @@ import sys
 
 # Bottom to top. A module may import only from layers below its own.
 LAYERS = [
-    ["stats", "progress", "schema"],
+    ["stats", "progress", "schema", "human"],
     ["config", "store"],
     ["data"],
     ["model"],

@@ -4,10 +4,10 @@
 SILAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SILAB_VENV="${SILAB_VENV:-$SILAB_ROOT/.venv}"
 SILAB_TORCH="${SILAB_TORCH:-2.13.0}"
-if ! "$SILAB_VENV/bin/python" -c "import torch,safetensors,polars,sys; sys.exit(torch.__version__.split('+')[0] != '$SILAB_TORCH')" 2>/dev/null; then
+if ! "$SILAB_VENV/bin/python" -c "import torch,safetensors,polars,tensorboard,sys; sys.exit(torch.__version__.split('+')[0] != '$SILAB_TORCH')" 2>/dev/null; then
     echo "silab: setting up $SILAB_VENV with torch==$SILAB_TORCH (first use only)" >&2
     python3 -m venv "$SILAB_VENV" || return 1
-    "$SILAB_VENV/bin/pip" install -q --disable-pip-version-check "torch==$SILAB_TORCH" numpy safetensors polars || return 1
+    "$SILAB_VENV/bin/pip" install -q --disable-pip-version-check "torch==$SILAB_TORCH" numpy safetensors polars tensorboard || return 1
 fi
 export VIRTUAL_ENV="$SILAB_VENV"
 export PATH="$SILAB_VENV/bin:$PATH"

@@ -109,7 +109,7 @@ pub fn run(c: &BenchConfig) -> anyhow::Result<BenchResult> {
     Ok(BenchResult {
         framework: "silab".into(),
         torch: tch_version(),
-        device: format!("{:?}", c.device).to_lowercase(),
+        device: c.device.name().into(),
         threads: c.threads,
         mode: format!("{:?}", c.mode).to_lowercase(),
         arch: c.model.arch.name().into(),
@@ -197,7 +197,7 @@ pub fn curvature(c: &BenchConfig, lanczos_iters: usize) -> anyhow::Result<Curvat
     Ok(CurvatureBench {
         framework: "silab".into(),
         torch: tch_version(),
-        device: format!("{:?}", c.device).to_lowercase(),
+        device: c.device.name().into(),
         threads: c.threads,
         width: c.width,
         batch: c.batch,

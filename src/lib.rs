@@ -31,6 +31,7 @@ pub mod analysis;
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod human;
 pub mod lab;
 pub mod landscape;
 pub mod metrics;

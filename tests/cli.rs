@@ -282,3 +282,30 @@ fn landscape_line_and_slices() {
         assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
     }
 }
+
+/// Every command that writes files names them in its `--help` ("Writes: a, b or c."), and the
+/// README documents each under the same name.
+#[test]
+fn help_names_the_files_each_command_writes_as_the_readme_does() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for cmd in [
+        &["train"][..],
+        &["sweep"],
+        &["analyze"],
+        &["reproduce"],
+        &["sharpness"],
+        &["landscape", "line"],
+        &["landscape", "slice"],
+    ] {
+        let o = silab().args(cmd).arg("--help").output().unwrap();
+        assert!(o.status.success(), "{cmd:?}: {}", text(&o));
+        let help = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+        let Some(at) = help.find("Writes: ") else { panic!("{cmd:?} --help names no files:\n{help}") };
+        let list = help[at + 8..].split(". ").next().unwrap().trim_end_matches('.');
+        let files: Vec<&str> = list.split(", ").flat_map(|f| f.split(" or ")).map(str::trim).collect();
+        assert!(!files.is_empty(), "{cmd:?}");
+        for f in files {
+            assert!(readme.contains(&format!("`{f}")), "{cmd:?} --help names {f}, the README does not");
+        }
+    }
+}

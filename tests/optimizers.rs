@@ -11,12 +11,8 @@ use silab::store::save_tensors;
 use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
 
-fn python() -> String {
-    match std::env::var("VIRTUAL_ENV") {
-        Ok(v) => format!("{v}/bin/python"),
-        Err(_) => format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")),
-    }
-}
+mod common;
+use common::python;
 
 /// A small MLP with LayerNorm, in f64.
 fn mlp(variant: Variant) -> ModelConfig {

@@ -6,6 +6,8 @@ use silab::progress::Silent;
 use silab::store;
 use std::path::Path;
 
+mod common;
+
 fn cfg(sets: &[&str]) -> RunConfig {
     let base = ["data.train_size=300", "data.test_size=100", "model.width=4", "train.batch_size=64", "train.threads=2"];
     let all: Vec<String> = base.iter().chain(sets).map(|s| s.to_string()).collect();
@@ -69,6 +71,9 @@ fn resume_equals_uninterrupted() {
     assert_eq!(s.status, silab::run::RunStatus::Completed);
     assert!(std::fs::read_to_string(b.join("summary.json")).unwrap().contains("\"status\": \"completed\""));
     assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
+    // TensorBoard's own reader: the uninterrupted run and the resumed one (whose killed session
+    // wrote rows past the checkpoint that the resumed session replaced) equal their metrics.csv
+    assert!(common::tb_check(&[&a, &b]) > 2 * 4 * 20);
     let (ta, _) = store::load_tensors(&store::RunDir::new(&a).checkpoint(3)).unwrap();
     let (tb, _) = store::load_tensors(&bd.checkpoint(3)).unwrap();
     assert_eq!(ta.len(), tb.len());

@@ -5,6 +5,8 @@ use silab::sweep::local;
 use silab::sweep::{self, Attempt, PointState, SweepDir, SweepSpec, point_state, run_point, table};
 use std::path::Path;
 
+mod common;
+
 const BASE: &str = r#"
 [base]
 data.train_size = 200
@@ -128,6 +130,19 @@ fn sweep_resumes_and_table_matches_uninterrupted() {
     let tb = table::write(&b).unwrap();
     let drop_time = |t: &table::Table| t.columns.iter().filter(|(n, _)| n != "wall_time").cloned().collect::<Vec<_>>();
     assert_eq!(drop_time(&ta), drop_time(&tb));
+    // TensorBoard's reader sees every point's metrics.csv, the resumed one included (its START
+    // event drops what the killed session wrote after the checkpoint)
+    assert!(
+        rd.root
+            .read_dir()
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("events.out.tfevents."))
+            .count()
+            == 2
+    );
+    let dirs: Vec<_> = m.points.iter().map(|p| p.run_dir(&b).root).collect();
+    let n = common::tb_check(&dirs.iter().map(|d| d.as_path()).collect::<Vec<_>>());
+    assert!(n > 8 * 3 * 10, "{n} scalars");
     // A different sweep in the same directory is refused.
     let mut other = spec();
     other.seeds = vec![5];
@@ -153,10 +168,22 @@ fn table_schema_and_polars_reads_it() {
     assert!(matches!(t.column("loss"), Some(table::Column::Str(_))));
     assert!(matches!(t.column("epoch"), Some(table::Column::Int(_))));
     assert_eq!(t.rows(), 8 * 3);
-    let python = format!(
-        "{}/bin/python",
-        std::env::var("VIRTUAL_ENV").unwrap_or(format!("{}/.venv", env!("CARGO_MANIFEST_DIR")))
-    );
+    // on the sphere the elr column is the configured ELR exactly (a group_by on it never splits)
+    let Some(table::Column::Float(elr)) = t.column("elr") else { panic!("no float elr column") };
+    assert!(elr.iter().all(|e| matches!(e, Some(x) if *x == 1e-3 || *x == 1e-2)), "{elr:?}");
+    // analyze: 8 rows told apart by their swept keys and seed; 2 epochs are too short to classify
+    let a = silab::analysis::analyze(&sd.root, &Default::default(), &Default::default()).unwrap();
+    let text = silab::analysis::to_text(&a);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('p')).collect();
+    assert_eq!(rows.len(), 8, "{text}");
+    let keys: std::collections::BTreeSet<String> =
+        rows.iter().map(|l| l.split_whitespace().skip(1).take(3).collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(keys.len(), 8, "{text}");
+    assert!(rows.iter().all(|l| l.contains("too short")), "{text}");
+    let header: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(header[..4], ["run", "optim.elr", "loss", "seed"], "{text}");
+    assert!(!text.contains("boundaries"), "no boundaries without classified runs: {text}");
+    let python = common::python();
     let script = r#"
 import sys, polars as pl
 p = pl.read_parquet(sys.argv[1] + "/table.parquet")

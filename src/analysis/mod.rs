@@ -5,7 +5,8 @@
 //! Comparisons are written `!(x >= t)` on purpose: a NaN (a diverged run) must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-use crate::config::{OptimMode, RunConfig};
+use crate::config::{OptimMode, OptimName, RunConfig};
+use crate::human::{num, num_sig};
 use crate::run::Summary;
 use crate::schema::{self, METRICS};
 use crate::stats::{mean, median, std, trend};
@@ -199,13 +200,34 @@ pub fn period(jumps: &[SJump]) -> Option<Period> {
     })
 }
 
-/// Training regime of a fixed-ELR run (P2).
+/// Training regime of a fixed-ELR run (P2), or why a run is not classified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Regime {
     Convergence,
     Chaotic,
     Divergence,
+    /// Fewer epochs than [`RegimeParams::min_epochs`]: a tail that short says nothing.
+    TooShort,
+    /// No train loss was measured (`metrics.train_eval = false`).
+    NotMeasured,
+}
+
+impl Regime {
+    /// How tables print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Regime::Convergence => "convergence",
+            Regime::Chaotic => "chaotic",
+            Regime::Divergence => "divergence",
+            Regime::TooShort => "too short",
+            Regime::NotMeasured => "not measured",
+        }
+    }
+    /// One of the three regimes (not a reason for leaving a run unclassified)?
+    pub fn classified(self) -> bool {
+        matches!(self, Regime::Convergence | Regime::Chaotic | Regime::Divergence)
+    }
 }
 
 /// Thresholds of the regime classifier.
@@ -224,11 +246,13 @@ pub struct RegimeParams {
     /// ... the loss still falls significantly: the least-squares slope of ln(train loss) over
     /// the tail's epochs has a t-statistic below `-conv_t` (a steady decrease, not noise).
     pub conv_t: f64,
+    /// Runs with fewer epochs are "too short to classify".
+    pub min_epochs: usize,
 }
 
 impl Default for RegimeParams {
     fn default() -> Self {
-        RegimeParams { tail: 0.3, div_margin: 0.15, div_loss_frac: 0.3, conv_acc: 0.99, conv_t: 3.0 }
+        RegimeParams { tail: 0.3, div_margin: 0.15, div_loss_frac: 0.3, conv_acc: 0.99, conv_t: 3.0, min_epochs: 10 }
     }
 }
 
@@ -249,7 +273,9 @@ pub struct RegimeReport {
 /// the initial loss: divergence when the tail accuracy stays near chance while the loss stays near
 /// its initial level (or is not finite); convergence
 /// when the net has fitted the training set or its loss keeps falling steadily; chaotic
-/// equilibrium otherwise (a stationary loss above zero, accuracy well above chance).
+/// equilibrium otherwise (a stationary loss above zero, accuracy well above chance). Runs of fewer
+/// than `min_epochs` epochs are [`Regime::TooShort`]; runs without a measured train loss
+/// [`Regime::NotMeasured`].
 pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
     let n = s.train_loss.len();
     let k = ((n as f64 * p.tail).round() as usize).clamp(4.min(n), n);
@@ -264,7 +290,11 @@ pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
     let acc = median(&s.train_acc[start..]);
     let chance = 1.0 / s.classes as f64;
     let near_initial = median(tl) >= p.div_loss_frac * s.train_loss[0];
-    let regime = if !finite || (!(acc >= chance + p.div_margin * (1.0 - chance)) && near_initial) {
+    let regime = if s.train_loss.iter().all(|x| x.is_nan()) {
+        Regime::NotMeasured
+    } else if s.epoch.len().saturating_sub(1) < p.min_epochs {
+        Regime::TooShort
+    } else if !finite || (!(acc >= chance + p.div_margin * (1.0 - chance)) && near_initial) {
         Regime::Divergence
     } else if acc >= p.conv_acc || t <= -p.conv_t {
         Regime::Convergence
@@ -295,6 +325,7 @@ pub struct Boundaries {
 /// Boundaries from `(elr, regime)` pairs (several seeds per ELR allowed: the majority regime of
 /// each ELR counts; ties go to the lower regime).
 pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
+    let points: Vec<(f64, Regime)> = points.iter().cloned().filter(|p| p.1.classified()).collect();
     let mut elrs: Vec<f64> = points.iter().map(|p| p.0).collect();
     elrs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     elrs.dedup();
@@ -466,11 +497,18 @@ pub const EQUILIBRIUM_TOL: f64 = 0.1;
 #[derive(Clone, Debug, Serialize)]
 pub struct RunAnalysis {
     pub dir: String,
+    /// A sweep point's swept `(key, value)` pairs, in axis order (empty for a lone run).
+    pub values: Vec<(String, serde_json::Value)>,
+    pub seed: u64,
     pub mode: OptimMode,
+    pub optim: OptimName,
     pub lr: f64,
     pub wd: f64,
     /// Configured ELR (sphere mode).
     pub elr: f64,
+    /// Full space and rotational mode: the ELR measured, median of the `elr` column over the
+    /// regime classifier's tail.
+    pub elr_measured: Option<f64>,
     pub epochs: usize,
     pub s_jumps: Vec<SJump>,
     /// Median spacing of the S-jumps in epochs (None with fewer than two).
@@ -504,19 +542,26 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
     if diverged_at_step.is_some() {
         regime.regime = Regime::Divergence;
     }
+    let n = s.elr.len();
+    let tail = ((n as f64 * rp.tail).round() as usize).clamp(1.min(n), n);
     Ok(RunAnalysis {
         dir: dir.display().to_string(),
+        values: vec![],
+        seed: cfg.seed,
         mode: cfg.optim.mode,
+        optim: cfg.optim.name,
         lr: cfg.optim.lr,
         wd: cfg.optim.wd,
         elr: cfg.optim.elr,
+        elr_measured: (cfg.optim.mode != OptimMode::Sphere && n > 0).then(|| median(&s.elr[n - tail..])),
         epochs: s.epoch.len().saturating_sub(1),
         period_epochs: per.as_ref().map(|p| p.median),
         period_steps: per.as_ref().map(|p| p.median * s.steps_per_epoch as f64),
         period: per,
         regime,
         diverged_at_step,
-        theory: if full { theory(&s) } else { None },
+        // spec §5 is the theory of plain SGD (no momentum, L2 decay)
+        theory: if full && cfg.optim.name == OptimName::Sgd && cfg.optim.momentum == 0.0 { theory(&s) } else { None },
         equilibrium_epochs_predicted: (full && s.wd > 0.0 && s.steps_per_epoch > 0)
             .then(|| 1.0 / (s.lr * s.wd * s.steps_per_epoch as f64)),
         equilibrium: s
@@ -585,13 +630,20 @@ pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAn
         m.points
             .iter()
             .filter(|p| p.run_dir(&sd).metrics().exists())
-            .map(|p| analyze_run(&p.run_dir(&sd).root, jp, rp))
+            .map(|p| {
+                let mut r = analyze_run(&p.run_dir(&sd).root, jp, rp)?;
+                r.values = p.values.clone();
+                Ok(r)
+            })
             .collect::<Result<_>>()?
     } else {
         vec![analyze_run(dir, jp, rp)?]
     };
-    let sphere: Vec<(f64, Regime)> =
-        runs.iter().filter(|r| r.mode == OptimMode::Sphere).map(|r| (r.elr, r.regime.regime)).collect();
+    let sphere: Vec<(f64, Regime)> = runs
+        .iter()
+        .filter(|r| r.mode == OptimMode::Sphere && r.regime.regime.classified())
+        .map(|r| (r.elr, r.regime.regime))
+        .collect();
     let elrs: std::collections::BTreeSet<u64> = sphere.iter().map(|p| p.0.to_bits()).collect();
     Ok(SweepAnalysis {
         boundaries: (elrs.len() >= 2).then(|| boundaries(&sphere)),
@@ -600,106 +652,255 @@ pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAn
     })
 }
 
-/// `silab analyze DIR`: [`analyze`], with the result also written to `DIR/analysis.json`.
-pub fn analyze_and_save(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAnalysis> {
+/// `silab analyze DIR [--out FILE]`: [`analyze`], with the result also written to `out`
+/// (default `DIR/analysis.json`).
+pub fn analyze_and_save(dir: &Path, out: Option<&Path>, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAnalysis> {
     let a = analyze(dir, jp, rp)?;
     // a run directory and a sweep directory name the file alike
-    store::write_json(&RunDir::new(dir).analysis(), &a)?;
+    let default = RunDir::new(dir).analysis();
+    store::write_json(out.unwrap_or(&default), &a)?;
     Ok(a)
 }
 
-/// `1.234e-3`, or `-` for a missing (non-finite) value.
-pub fn fmt(x: f64) -> String {
-    if x.is_finite() { format!("{x:.3e}") } else { "-".into() }
+/// Left-aligned columns, two spaces apart, sized to their widest cell.
+fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let l: Vec<String> = cells.iter().zip(&w).map(|(c, w)| format!("{c:<w$}")).collect();
+        l.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut o = line(header);
+    for r in rows {
+        o += &line(r);
+    }
+    o
 }
 
-/// Plain-text tables of an analysis (what `silab analyze` prints).
+/// A JSON value of a swept key as a table cell (numbers for people, strings bare).
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().map(num).unwrap_or_else(|| n.to_string()),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// The run's short name: its directory's last component.
+fn short(dir: &str) -> String {
+    Path::new(dir).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Plain-text tables of an analysis (what `silab analyze` prints): one table per mode with the
+/// quantities that matter for it (full space: lr, wd and the ELR measured; sphere: the ELR
+/// configured), the swept keys and the seed of each run, then the S-jumps, the theory, the
+/// rotational equilibrium and the regime boundaries.
 pub fn to_text(a: &SweepAnalysis) -> String {
     let mut o = String::new();
-    o += "run                              mode    lr         wd         elr        regime       jumps  period(ep)  angle/eta_r  final_test_acc\n";
+    let mut keys: Vec<String> = vec![];
     for r in &a.runs {
-        let name = Path::new(&r.dir).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        o += &format!(
-            "{:<32} {:<7} {:<10} {:<10} {:<10} {:<12} {:<6} {:<11} {:<12} {:.4}\n",
-            name,
-            format!("{:?}", r.mode).to_lowercase(),
-            fmt(r.lr),
-            fmt(r.wd),
-            fmt(r.elr),
-            format!("{:?}", r.regime.regime).to_lowercase(),
-            r.s_jumps.len(),
-            r.period_epochs.map(|p| format!("{p:.1}")).unwrap_or("-".into()),
-            r.equilibrium.first().map(|q| format!("{:.3}", q.ratio)).unwrap_or("-".into()),
-            r.final_test_acc
-        );
+        for (k, _) in &r.values {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let swept = |r: &RunAnalysis| -> Vec<String> {
+        keys.iter().map(|k| r.values.iter().find(|(x, _)| x == k).map(|(_, v)| cell(v)).unwrap_or("-".into())).collect()
+    };
+    // a fixed column whose key is swept would repeat the swept one: left out
+    let shown = |key: &str| !keys.iter().any(|k| k == key);
+    let head = |extra: &[(&str, &str)]| -> Vec<String> {
+        let mut h = vec!["run".to_string()];
+        h.extend(keys.iter().cloned());
+        h.push("seed".into());
+        h.extend(extra.iter().filter(|(_, k)| shown(k)).map(|(s, _)| s.to_string()));
+        h
+    };
+    let ratio = |r: &RunAnalysis| r.equilibrium.first().map(|q| format!("{:.3}", q.ratio)).unwrap_or("-".into());
+    for mode in [OptimMode::Full, OptimMode::Sphere, OptimMode::Rotational] {
+        let runs: Vec<&RunAnalysis> = a.runs.iter().filter(|r| r.mode == mode).collect();
+        if runs.is_empty() {
+            continue;
+        }
+        if !o.is_empty() {
+            o += "\n";
+        }
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                let mut row = vec![short(&r.dir)];
+                row.extend(swept(r));
+                row.push(r.seed.to_string());
+                let (reg, acc) = (r.regime.regime.name().to_string(), format!("{:.4}", r.final_test_acc));
+                let elr_m = r.elr_measured.map(num).unwrap_or("-".into());
+                let cells: Vec<(String, &str)> = match mode {
+                    OptimMode::Full => vec![
+                        (r.optim.name().into(), "optim.name"),
+                        (num(r.lr), "optim.lr"),
+                        (num(r.wd), "optim.wd"),
+                        (elr_m, ""),
+                        (reg, ""),
+                        (r.s_jumps.len().to_string(), ""),
+                        (r.period_epochs.map(|p| format!("{p:.1}")).unwrap_or("-".into()), ""),
+                        (ratio(r), ""),
+                        (acc, ""),
+                    ],
+                    OptimMode::Sphere => vec![
+                        (r.optim.name().into(), "optim.name"),
+                        (num(r.elr), "optim.elr"),
+                        (reg, ""),
+                        (num(r.regime.tail_train_loss), ""),
+                        (format!("{:.4}", r.regime.tail_test_acc), ""),
+                        (acc, ""),
+                    ],
+                    OptimMode::Rotational => vec![
+                        (r.optim.name().into(), "optim.name"),
+                        (num(r.lr), "optim.lr"),
+                        (num(r.wd), "optim.wd"),
+                        (elr_m, ""),
+                        (reg, ""),
+                        (ratio(r), ""),
+                        (acc, ""),
+                    ],
+                };
+                row.extend(cells.into_iter().filter(|(_, k)| shown(k)).map(|(c, _)| c));
+                row
+            })
+            .collect();
+        let (title, header) = match mode {
+            OptimMode::Full => (
+                "full space (ELR measured: median over the last 30% of the epochs; angle/eta_r: rotational equilibrium)",
+                head(&[
+                    ("optim", "optim.name"),
+                    ("lr", "optim.lr"),
+                    ("wd", "optim.wd"),
+                    ("ELR", ""),
+                    ("regime", ""),
+                    ("S-jumps", ""),
+                    ("period (epochs)", ""),
+                    ("angle/eta_r", ""),
+                    ("final test acc", ""),
+                ]),
+            ),
+            OptimMode::Sphere => (
+                "on the sphere (ELR configured; tail: median over the last 30% of the epochs)",
+                head(&[
+                    ("optim", "optim.name"),
+                    ("ELR", "optim.elr"),
+                    ("regime", ""),
+                    ("tail train loss", ""),
+                    ("tail test acc", ""),
+                    ("final test acc", ""),
+                ]),
+            ),
+            OptimMode::Rotational => (
+                "rotational (each SI unit turns by a fixed angle per step)",
+                head(&[
+                    ("optim", "optim.name"),
+                    ("lr", "optim.lr"),
+                    ("wd", "optim.wd"),
+                    ("ELR", ""),
+                    ("regime", ""),
+                    ("angle/eta_r", ""),
+                    ("final test acc", ""),
+                ]),
+            ),
+        };
+        o += title;
+        o += "\n";
+        o += &table(&header, &rows);
     }
     for r in a.runs.iter().filter(|r| !r.s_jumps.is_empty()) {
+        o += &format!("\nS-jumps of {} (lr {}, wd {}):\n", r.dir, num(r.lr), num(r.wd));
+        let rows: Vec<Vec<String>> = r
+            .s_jumps
+            .iter()
+            .map(|j| {
+                vec![
+                    num(j.epoch),
+                    num(j.loss_before),
+                    num(j.loss_after),
+                    num(j.rho_before),
+                    num(j.rho_after),
+                    num(j.elr_at_jump),
+                ]
+            })
+            .collect();
+        let h: Vec<String> =
+            ["epoch", "loss before", "loss after", "rho before", "rho after", "ELR at jump"].map(String::from).into();
+        o += &table(&h, &rows).lines().map(|l| format!("  {l}\n")).collect::<String>();
+    }
+    for r in a.runs.iter().filter(|r| r.theory.is_some()) {
+        let t = r.theory.as_ref().unwrap();
         o += &format!(
-            "\nS-jumps of {} (lr {}, wd {}):\n  epoch   loss_before  loss_after  rho_before  rho_after  elr_at_jump\n",
-            r.dir, r.lr, r.wd
+            "\ntheory vs measured for {} (lr {}, wd {}): ELR* {} vs {} | rho*^2 {} vs {} | ELR growth per step {:.6} vs {:.6} | norm recursion median rel. error {}\n",
+            r.dir,
+            num(r.lr),
+            num(r.wd),
+            num(t.elr_star_predicted),
+            num(t.elr_measured),
+            num(t.rho2_star_predicted),
+            num(t.rho2_measured),
+            t.elr_growth_predicted,
+            t.elr_growth_measured,
+            num_sig(t.norm_recursion_median_rel_err, 2)
         );
-        for j in &r.s_jumps {
-            o += &format!(
-                "  {:<7} {:<12} {:<11} {:<11.4} {:<10.4} {}\n",
-                j.epoch,
-                fmt(j.loss_before),
-                fmt(j.loss_after),
-                j.rho_before,
-                j.rho_after,
-                fmt(j.elr_at_jump)
-            );
-        }
-        if let Some(t) = &r.theory {
-            o += &format!(
-                "  theory vs measured: ELR* {} vs {} | rho*^2 {} vs {} | ELR growth/step {:.6} vs {:.6} | norm recursion median rel. error {:.2e}\n",
-                fmt(t.elr_star_predicted),
-                fmt(t.elr_measured),
-                fmt(t.rho2_star_predicted),
-                fmt(t.rho2_measured),
-                t.elr_growth_predicted,
-                t.elr_growth_measured,
-                t.norm_recursion_median_rel_err
-            );
-        }
     }
     for r in a.runs.iter().filter(|r| !r.equilibrium.is_empty()) {
         o += &format!(
-            "\nrotational equilibrium of {} (mean angle per step vs eta_r; band {:.0}%{}):\n  {:<28} {:<10} {:<13} {:<9} {:<7} at S-jumps (epoch: ratio)\n",
+            "\nrotational equilibrium of {} (mean angle per step vs eta_r; band {:.0}%{}):\n",
             r.dir,
             EQUILIBRIUM_TOL * 100.0,
-            r.equilibrium_epochs_predicted.map(|e| format!(", 1/(lr wd) = {e:.1} epochs")).unwrap_or_default(),
-            "tensor",
-            "eta_r",
-            "first_within",
-            "settled",
-            "ratio"
+            r.equilibrium_epochs_predicted
+                .map(|e| format!(", 1/(lr wd) = {} epochs", num_sig(e, 3)))
+                .unwrap_or_default(),
         );
-        let ep = |e: Option<f64>| e.map(|e| format!("{e}")).unwrap_or("-".into());
-        for q in &r.equilibrium {
-            let jumps: Vec<String> = q.at_jumps.iter().map(|j| format!("{}: {:.2}", j.epoch, j.ratio)).collect();
-            let line = format!(
-                "  {:<28} {:<10} {:<13} {:<9} {:<7.3} {}",
-                q.name,
-                fmt(q.eta_r),
-                ep(q.first_within),
-                ep(q.settled),
-                q.ratio,
-                jumps.join(", ")
-            );
-            o += line.trim_end();
-            o += "\n";
-        }
+        let ep = |e: Option<f64>| e.map(num).unwrap_or("-".into());
+        let rows: Vec<Vec<String>> = r
+            .equilibrium
+            .iter()
+            .map(|q| {
+                let jumps: Vec<String> =
+                    q.at_jumps.iter().map(|j| format!("{}: {:.2}", num(j.epoch), j.ratio)).collect();
+                vec![
+                    q.name.clone(),
+                    num(q.eta_r),
+                    ep(q.first_within),
+                    ep(q.settled),
+                    format!("{:.3}", q.ratio),
+                    jumps.join(", "),
+                ]
+            })
+            .collect();
+        let h: Vec<String> = ["tensor", "eta_r", "first within", "settled", "ratio", "at S-jumps (epoch: ratio)"]
+            .map(String::from)
+            .into();
+        o += &table(&h, &rows).lines().map(|l| format!("  {l}\n")).collect::<String>();
     }
     if let Some(b) = &a.boundaries {
+        let show = |x: &Option<[f64; 2]>| {
+            x.map(|[lo, hi]| format!("between ELR {} and {}", num(lo), num(hi))).unwrap_or("not found".into())
+        };
         o += &format!(
-            "\nregime boundaries (ELR): convergence|chaotic {:?}  chaotic|divergence {:?}  in order: {}\n",
-            b.convergence_chaotic, b.chaotic_divergence, b.ordered
+            "\nregime boundaries: convergence -> chaotic {}; chaotic -> divergence {}; regimes in increasing-ELR order: {}\n",
+            show(&b.convergence_chaotic),
+            show(&b.chaotic_divergence),
+            if b.ordered { "yes" } else { "no" }
         );
     }
     if let Some(p) = &a.period_scaling {
+        let pts: Vec<String> = p.points.iter().map(|(k, v)| format!("{} -> {}", num(*k), num(*v))).collect();
         o += &format!(
-            "\nperiod vs lr*wd: {:?} (lr*wd, steps); period ratio {:.2} measured vs {:.2} predicted by 1/(lr*wd); shrinking: {}\n",
-            p.points, p.measured_ratio, p.predicted_ratio, p.shrinking
+            "\nperiod against lr*wd (lr*wd -> steps): {}; period ratio {:.2} measured vs {:.2} predicted by 1/(lr*wd); shrinking: {}\n",
+            pts.join(", "),
+            p.measured_ratio,
+            p.predicted_ratio,
+            if p.shrinking { "yes" } else { "no" }
         );
     }
     o

@@ -5,10 +5,20 @@ use silab::analysis::{self, JumpParams, RegimeParams};
 use std::path::PathBuf;
 
 /// Analyse a run or a sweep: S-jumps and periods, regimes and their boundaries, theory vs
-/// measurement. Prints tables and writes analysis.json into the directory.
+/// measurement, rotational equilibrium. Prints tables and writes analysis.json (into the
+/// directory, or to --out).
+///
+/// Writes: analysis.json.
 #[derive(clap::Args)]
 pub struct Args {
+    /// A run directory or a sweep directory.
     dir: PathBuf,
+    /// Where to write analysis.json (a file path; default DIR/analysis.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Runs with fewer epochs are reported as "too short" instead of being classified.
+    #[arg(long, default_value_t = 10)]
+    min_epochs: usize,
     /// S-jump: loss must rise to this multiple of its recent minimum.
     #[arg(long, default_value_t = 5.0)]
     spike_factor: f64,
@@ -19,7 +29,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let jp = JumpParams { spike_factor: a.spike_factor, rho_jump: a.rho_jump, ..Default::default() };
-    let r = analysis::analyze_and_save(&a.dir, &jp, &RegimeParams::default())?;
+    let rp = RegimeParams { min_epochs: a.min_epochs, ..Default::default() };
+    let r = analysis::analyze_and_save(&a.dir, a.out.as_deref(), &jp, &rp)?;
     print!("{}", analysis::to_text(&r));
     Ok(())
 }

@@ -47,6 +47,8 @@ struct ScanArgs {
 enum LandscapeCmd {
     /// Loss and accuracy from A (t = 0) to B (t = 1) along the straight line and the great
     /// circle (the SI group on the sphere). A and B: RUN_DIR, RUN_DIR@EPOCH or a checkpoint file.
+    ///
+    /// Writes: line.csv, line.png/svg.
     Line {
         a: String,
         b: String,
@@ -60,6 +62,8 @@ enum LandscapeCmd {
         scan: ScanArgs,
     },
     /// A 1-D or 2-D slice around a checkpoint along random directions.
+    ///
+    /// Writes: slice_1d.csv or slice_2d.csv, slice_1d.png/svg or slice_2d.png/svg.
     Slice {
         /// RUN_DIR, RUN_DIR@EPOCH or a checkpoint file.
         at: String,

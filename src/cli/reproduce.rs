@@ -6,12 +6,15 @@ use silab::studies::{self, Experiment, ReproOptions, Scale};
 use std::path::PathBuf;
 
 /// Reproduce a paper's experiment: sweep, analysis, figures and report.html in one command.
+///
+/// Writes: report.html, summary.json, analysis.json, table.csv, table.parquet, sweep/.
 #[derive(clap::Args)]
 pub struct Args {
     /// periodic (P1), regimes (P2) or mse (P3).
     #[arg(value_enum)]
     experiment: Experiment,
-    /// smoke (< 2 min), cpu (< 20 min, built-in data), paper (ConvNet-32, CIFAR-10, GPU).
+    /// smoke (seconds to a minute: checks the pipeline), cpu (under 20 min on 2 cores, built-in
+    /// data: shows the phenomena), paper (ConvNet-32, CIFAR-10, GPU; hours).
     #[arg(long, value_enum, default_value = "cpu")]
     scale: Scale,
     /// CIFAR-10 folder (binary version) for --scale paper.

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 /// Gauss-Newton/Fisher matrix. Settings: the run's `[sharpness]` keys, overridable with --set.
 /// Rows go to RUN_DIR/sharpness_posthoc.csv; a sweep directory measures every point and
 /// rebuilds its sharpness_posthoc table.
+///
+/// Writes: sharpness_posthoc.csv.
 #[derive(clap::Args)]
 pub struct Args {
     /// A run directory, or a sweep directory (every point).

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Run a grid of runs (axes x seeds) in parallel worker processes, resumably, and gather
 /// one tidy table (table.csv, table.parquet).
+///
+/// Writes: sweep.toml, manifest.json, runs/pNNNN/, logs/pNNNN.log, table.csv, table.parquet.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]

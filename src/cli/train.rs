@@ -5,7 +5,10 @@ use anyhow::{Result, bail};
 use silab::config::RunConfig;
 use std::path::PathBuf;
 
-/// Train one run (full space or sphere) and record its metrics.
+/// Train one run (full space, sphere or rotational) and record its metrics.
+///
+/// Writes: config.toml, metrics.csv, summary.json, log.txt, events.out.tfevents.*, checkpoints/, lock,
+/// sharpness.csv.
 #[derive(clap::Args)]
 pub struct Args {
     /// Run config (TOML). Keys not given take their defaults (`silab presets --keys`).
@@ -23,7 +26,7 @@ pub struct Args {
     /// Continue a killed run from its latest checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
-    /// No progress bar.
+    /// No progress bar and no per-epoch lines: only the final line (and errors).
     #[arg(long, short)]
     quiet: bool,
 }
@@ -57,14 +60,19 @@ pub fn run(a: Args) -> Result<()> {
         );
         return Ok(());
     }
+    let n = summary.epochs_done;
+    let last = |k: &str| summary.last.get(k).copied().unwrap_or(f64::NAN);
+    // train_loss only where it was measured (metrics.train_eval)
+    let train_loss = last("train_loss");
     println!(
-        "{}: {} epochs, {} steps in {:.1} s; final test_acc {:.4}, train_loss {:.4e}",
+        "{}: {n} epoch{}, {} step{} in {:.1} s; final test_acc {:.4}{}",
         dir.display(),
-        summary.epochs_done,
+        if n == 1 { "" } else { "s" },
         summary.steps_done,
+        if summary.steps_done == 1 { "" } else { "s" },
         summary.wall_time_s,
-        summary.last.get("test_acc").copied().unwrap_or(f64::NAN),
-        summary.last.get("train_loss").copied().unwrap_or(f64::NAN),
+        last("test_acc"),
+        if train_loss.is_nan() { String::new() } else { format!(", train_loss {}", silab::human::num(train_loss)) },
     );
     Ok(())
 }

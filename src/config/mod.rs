@@ -518,6 +518,16 @@ pub enum DeviceName {
     Cuda,
 }
 
+impl DeviceName {
+    /// The config's spelling: `cpu`, `cuda`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceName::Cpu => "cpu",
+            DeviceName::Cuda => "cuda",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
@@ -541,6 +551,8 @@ pub struct TrainConfig {
     /// Stop the run as `diverged` (summary.json, attempt.json) when the minibatch loss or rho
     /// becomes NaN or infinite, instead of training on with non-finite weights.
     pub stop_on_nonfinite: bool,
+    /// Also write every metrics row to a TensorBoard event file in the run directory.
+    pub tensorboard: bool,
 }
 
 impl Default for TrainConfig {
@@ -555,6 +567,7 @@ impl Default for TrainConfig {
             keep_checkpoints: true,
             init_from: PathBuf::new(),
             stop_on_nonfinite: true,
+            tensorboard: true,
         }
     }
 }
@@ -1093,6 +1106,7 @@ impl RunConfig {
 /// Keys added after silab 0.1: left out of [`RunConfig::hash`] while at their default.
 pub const LATER_KEYS: &[&str] = &[
     "train.stop_on_nonfinite",
+    "train.tensorboard",
     "optim.name",
     "optim.wd_non_si",
     "optim.nesterov",

@@ -249,7 +249,7 @@ pub fn evaluate_at(
     Ok(Point { train_loss: tr.loss, train_acc: tr.acc, test_loss: te.loss, test_acc: te.acc, rho: net.rho() })
 }
 
-/// One evaluated point of a line or slice: `landscape.csv`'s row.
+/// One evaluated point of a line or slice: a row of `line.csv`, `slice_1d.csv` or `slice_2d.csv`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ScanRow {
     /// `line`, `slice_1d` or `slice_2d`.

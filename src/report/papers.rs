@@ -4,6 +4,7 @@
 
 use super::figures::{Curve, Figure, Panel, Style};
 use crate::analysis::{Regime, RunAnalysis, Series};
+use crate::human::num;
 use crate::store::StudyDir;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ fn regime_color(r: Regime) -> usize {
         Regime::Convergence => 2,
         Regime::Chaotic => 1,
         Regime::Divergence => 3,
+        Regime::TooShort | Regime::NotMeasured => 0,
     }
 }
 
@@ -25,7 +27,7 @@ pub fn regime_shade(runs: &[(f64, Regime)]) -> Vec<(f64, f64, String, usize)> {
         let lo = if k == 0 { elr / 2.0 } else { (runs[k - 1].0 * elr).sqrt() };
         let hi = if k + 1 == runs.len() { elr * 2.0 } else { (runs[k + 1].0 * elr).sqrt() };
         let first = !runs[..k].iter().any(|q| q.1 == regime);
-        let name = if first { format!("{regime:?}").to_lowercase() } else { String::new() };
+        let name = if first { regime.name().to_string() } else { String::new() };
         shade.push((lo, hi, name, regime_color(regime)));
     }
     shade
@@ -57,7 +59,7 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
         ..Default::default()
     };
     for (i, (s, r)) in series.iter().enumerate() {
-        let label = format!("lr {} (lr*wd {:.0e})", r.lr, r.lr * r.wd);
+        let label = format!("lr {} (lr*wd {})", num(r.lr), num(r.lr * r.wd));
         loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
         let jumps: Vec<(f64, f64)> = r.s_jumps.iter().map(|j| (j.epoch, j.loss_after)).collect();
         loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
@@ -109,7 +111,7 @@ pub fn regimes(paper: &str, series: &[Series], runs: &[RunAnalysis], dir: &Study
         panel("effective gradient norm", "g_eff", true),
     );
     for (i, (s, r)) in series.iter().enumerate() {
-        let label = format!("ELR {:.0e} ({:?})", r.elr, r.regime.regime).to_lowercase().replace("elr", "ELR");
+        let label = format!("ELR {} ({})", num(r.elr), r.regime.regime.name());
         loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
         err.curves.push(Curve {
             label: label.clone(),

@@ -25,6 +25,7 @@ use crate::model::{BnMode, Net, Role, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
 use crate::progress::Progress;
 use crate::schema::METRICS;
+use crate::store::tensorboard::EventWriter;
 use crate::store::{self, Lock, RunDir};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -207,6 +208,8 @@ pub struct Trainer {
     /// Lines to report when the run starts: `(must be seen, text)` (resume notices; damaged
     /// checkpoints skipped).
     notes: Vec<(bool, String)>,
+    /// The TensorBoard event file of this session (`train.tensorboard`), opened when it starts.
+    tensorboard: Option<EventWriter>,
 }
 
 /// Where a resumed run continues, as a [`Hook`] sees it when it checks its own file.
@@ -242,6 +245,7 @@ impl Trainer {
             best: None,
             last_row: None,
             notes: vec![],
+            tensorboard: None,
         })
     }
 
@@ -427,7 +431,10 @@ impl Trainer {
         row.set("lr", lr);
         row.set("rho", rho);
         let power = self.opt.elr_power();
-        row.set("elr", elr(lr, rho, power));
+        // on the sphere, the configured ELR exactly: lr / rho^p would carry the projection's
+        // float noise, and a table grouped by ELR would split
+        let e = if self.cfg.optim.mode == OptimMode::Sphere { self.opt.elr_at(step) } else { elr(lr, rho, power) };
+        row.set("elr", e);
         let (cos, dist) = metrics::to_init(net, &self.init_si);
         row.set("cos_to_init", cos);
         row.set("dist_to_init", dist);
@@ -527,6 +534,16 @@ impl Trainer {
         let fields = row.fields();
         let fields: Vec<String> = self.file_cols.iter().map(|&c| fields[c].clone()).collect();
         store::append_records(&self.dir.metrics(), &self.file_header, &[fields])?;
+        if let Some(tb) = &mut self.tensorboard {
+            // the same columns as the CSV row, one tag each (empty cells left out)
+            let values: Vec<(&str, f64)> = self
+                .file_cols
+                .iter()
+                .map(|&c| (self.header[c].as_str(), row.values[c]))
+                .filter(|(n, _)| *n != "row")
+                .collect();
+            tb.scalars(row.step as i64, &values)?;
+        }
         let acc = row.get("test_acc");
         if !acc.is_nan() {
             self.best = Some(self.best.map_or(acc, |b: f64| b.max(acc)));
@@ -591,7 +608,7 @@ impl Trainer {
             si_params: self.ws.net.si_numel(),
             rho0: self.opt.rho0,
             threads: self.cfg.train.threads,
-            device: format!("{:?}", self.ws.net.device()),
+            device: self.cfg.train.device.name().into(),
             wall_time_s: wall,
             best_test_acc: self.best,
             last: self
@@ -642,6 +659,12 @@ impl Trainer {
             if warn { progress.warn(&n) } else { progress.line(&n) }
         }
         let (start_epoch, start_step, wall0) = self.from.unwrap_or((0, 0, 0.0));
+        if self.cfg.train.tensorboard {
+            // a resumed session rewrites the rows after its checkpoint: TensorBoard drops what
+            // an earlier session wrote from there on
+            let resume = self.from.map(|(_, step, _)| step as i64 + 1);
+            self.tensorboard = Some(EventWriter::create(&self.dir.root, resume)?);
+        }
         let cfg = self.cfg.clone();
         let dev = self.ws.device;
         let clock = Instant::now();
@@ -649,6 +672,7 @@ impl Trainer {
         progress.start("steps", self.steps_per_epoch * cfg.train.epochs, start_step);
         if self.from.is_none() {
             // Stage: the initial measurement, hooks at init, checkpoint 0.
+            progress.set(0, "measuring the initialisation (epoch 0)");
             let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
             row.set("angle_eq", self.opt.angle_eq_at(0));
             row.set("wall_time", wall());

@@ -9,6 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[serde(untagged)]
 enum Repr {
     Num(f64),
+    /// An integral value written without `.0` (maps only: `epoch`, `step`).
+    Int(i64),
     Text(String),
     Null(()),
 }
@@ -28,6 +30,7 @@ fn to_repr(v: f64) -> Repr {
 fn from_repr<E: serde::de::Error>(r: Repr) -> Result<f64, E> {
     match r {
         Repr::Num(v) => Ok(v),
+        Repr::Int(v) => Ok(v as f64),
         Repr::Null(()) => Ok(f64::NAN),
         Repr::Text(t) => match t.as_str() {
             "NaN" | "nan" => Ok(f64::NAN),
@@ -63,12 +66,16 @@ pub mod opt {
     }
 }
 
-/// A `BTreeMap<String, f64>`.
+/// A `BTreeMap<String, f64>` (a row of named values: integral values are written as JSON
+/// integers, so `epoch` reads back as an integer in Python).
 pub mod map {
     use super::*;
     use std::collections::BTreeMap;
     pub fn serialize<S: Serializer>(v: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
-        v.iter().map(|(k, x)| (k, to_repr(*x))).collect::<BTreeMap<_, _>>().serialize(s)
+        let repr = |x: f64| {
+            if x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15 { Repr::Int(x as i64) } else { to_repr(x) }
+        };
+        v.iter().map(|(k, x)| (k, repr(*x))).collect::<BTreeMap<_, _>>().serialize(s)
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
         BTreeMap::<String, Repr>::deserialize(d)?.into_iter().map(|(k, r)| Ok((k, from_repr(r)?))).collect()
@@ -89,10 +96,13 @@ mod tests {
 
     #[test]
     fn non_finite_values_round_trip() {
-        let s =
-            S { a: f64::INFINITY, b: Some(f64::NAN), c: [("x".into(), f64::NEG_INFINITY), ("y".into(), 2.5)].into() };
+        let s = S {
+            a: f64::INFINITY,
+            b: Some(f64::NAN),
+            c: [("x".into(), f64::NEG_INFINITY), ("y".into(), 2.5), ("z".into(), 3.0)].into(),
+        };
         let j = serde_json::to_string(&s).unwrap();
-        assert_eq!(j, r#"{"a":"inf","b":"NaN","c":{"x":"-inf","y":2.5}}"#);
+        assert_eq!(j, r#"{"a":"inf","b":"NaN","c":{"x":"-inf","y":2.5,"z":3}}"#);
         let back: S = serde_json::from_str(&j).unwrap();
         assert_eq!(back.a, f64::INFINITY);
         assert!(back.b.unwrap().is_nan());

@@ -24,6 +24,7 @@ mod csv_records;
 mod dirs;
 pub mod json_num;
 mod process;
+pub mod tensorboard;
 mod tensors;
 
 pub use csv_records::{Records, append_records, read_header, read_records, write_records};

@@ -106,7 +106,11 @@ pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) 
                     if status.success() && point_state(sd, &m.points[i]) == PointState::Done {
                         report.done += 1;
                     } else {
-                        progress.line(&format!("point {i} failed; its log: {}", sd.log(i).display()));
+                        progress.line(&format!(
+                            "point {i} ({}) failed; its log: {}",
+                            m.points[i].label(),
+                            sd.log(i).display()
+                        ));
                         report.failed.push((i, sd.log(i)));
                     }
                 }

@@ -1,0 +1,25 @@
+//! Shared by the integration tests: the project's virtualenv python and the checks that run in it.
+#![allow(dead_code)] // each test crate uses a part
+
+use std::path::Path;
+
+/// The virtualenv's python (`$VIRTUAL_ENV`, else the project's `.venv`, set up by ./run-tests).
+pub fn python() -> String {
+    match std::env::var("VIRTUAL_ENV") {
+        Ok(v) => format!("{v}/bin/python"),
+        Err(_) => format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")),
+    }
+}
+
+/// TensorBoard's own reader (`tests/tb_check.py`) finds every scalar of each run's metrics.csv
+/// in its event files, at its step, equal as float32; returns how many it compared.
+pub fn tb_check(dirs: &[&Path]) -> usize {
+    let script = format!("{}/tests/tb_check.py", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python()).arg(script).args(dirs).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    let oks: Vec<usize> =
+        text.lines().filter_map(|l| l.strip_prefix("tb ok ")?.rsplit(' ').next()?.parse().ok()).collect();
+    assert_eq!(oks.len(), dirs.len(), "{text}");
+    oks.iter().sum()
+}
