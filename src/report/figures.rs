@@ -1,8 +1,11 @@
 //! Figures: a row of panels (line and point series, log axes, shaded x-ranges), drawn with
 //! plotters to PNG and SVG. The font (DejaVu Sans) is embedded, so drawing needs no system fonts.
 
+use crate::human;
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -76,13 +79,9 @@ fn register_font() {
 }
 
 fn bounds(p: &Panel) -> ((f64, f64), (f64, f64)) {
+    let pts: Vec<(f64, f64)> =
+        p.curves.iter().flat_map(|c| c.points.iter().cloned()).filter(|&q| shown(p, q)).collect();
     let ok = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
-    let pts: Vec<(f64, f64)> = p
-        .curves
-        .iter()
-        .flat_map(|c| c.points.iter().cloned())
-        .filter(|&(x, y)| ok(x, p.log_x) && ok(y, p.log_y))
-        .collect();
     let xs = pts.iter().map(|p| p.0).chain(p.shade.iter().flat_map(|s| [s.0, s.1]).filter(|x| ok(*x, p.log_x)));
     let (mut x0, mut x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
     let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
@@ -92,120 +91,248 @@ fn bounds(p: &Panel) -> ((f64, f64), (f64, f64)) {
     if !y0.is_finite() {
         (y0, y1) = if p.log_y { (1.0, 10.0) } else { (0.0, 1.0) };
     }
+    // a margin of 6% of the range (in log space on log axes), so no marker touches the frame
     let pad = |a: f64, b: f64, log: bool| {
         if log {
             let (la, lb) = (a.log10(), b.log10());
-            let d = ((lb - la) * 0.05).max(0.05);
+            let d = ((lb - la) * 0.06).max(0.02);
             (10f64.powf(la - d), 10f64.powf(lb + d))
         } else {
-            let d = ((b - a) * 0.05).max(1e-12 + a.abs() * 1e-3);
+            let d = ((b - a) * 0.06).max(1e-12 + a.abs() * 1e-3);
             (a - d, b + d)
         }
     };
     (pad(x0, x1, p.log_x), pad(y0, y1, p.log_y))
 }
 
-/// Compact tick labels: `2e-3` on log axes, plain short numbers otherwise.
-fn short(v: f64, log: bool) -> String {
-    if log {
-        let e = v.abs().log10().floor();
-        let m = v / 10f64.powf(e);
-        if (0.0..=2.0).contains(&e) {
-            format!("{}", (v * 100.0).round() / 100.0)
-        } else {
-            format!("{}e{}", (m * 10.0).round() / 10.0, e)
+/// Whether a point can be drawn: finite, and positive on a log axis.
+fn shown(p: &Panel, (x, y): (f64, f64)) -> bool {
+    x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0)
+}
+
+/// `n` or so round ticks (1, 2 or 5 × 10^k apart) inside `[lo, hi]`.
+fn linear_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let raw = (hi - lo) / n as f64;
+    if !(raw > 0.0 && raw.is_finite()) {
+        return vec![lo];
+    }
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// Ticks for a log axis over `[lo, hi]` (both > 0): at least 3 over any range. Decades when
+/// there are 3 or more (every second or third on wide ranges); else 1-2-5 and then 1…9 times
+/// the decades; on a range narrower than that, round linear steps.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log10(), hi.log10());
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-12) && *v <= hi * (1.0 + 1e-12);
+    let decades: Vec<i32> = (a.ceil() as i32..=b.floor() as i32).collect();
+    if decades.len() >= 3 {
+        let stride = decades.len().div_ceil(8);
+        return decades.iter().filter(|k| (*k - decades[0]) as usize % stride == 0).map(|&k| 10f64.powi(k)).collect();
+    }
+    for mults in [&[1.0, 2.0, 5.0][..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]] {
+        let t: Vec<f64> = (a.floor() as i32..=b.ceil() as i32)
+            .flat_map(|k| mults.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(inside)
+            .collect();
+        if t.len() >= 3 {
+            return t;
         }
-    } else if v.abs() < 1e-12 {
-        "0".into()
-    } else if v.abs() < 1e-2 || v.abs() >= 1e4 {
-        format!("{v:.1e}")
-    } else {
-        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
+    linear_ticks(lo, hi, 4)
+}
+
+/// Tick labels for people ([`crate::human`]), with as many digits as it takes to tell them apart.
+fn tick_labels(ticks: &[f64]) -> Vec<String> {
+    for sig in 1..=6 {
+        let l: Vec<String> = ticks.iter().map(|&v| human::num_sig(v, sig)).collect();
+        if l.windows(2).all(|w| w[0] != w[1]) {
+            return l;
+        }
+    }
+    ticks.iter().map(|&v| human::num_sig(v, 7)).collect()
+}
+
+/// The ticks of one axis over `[lo, hi]` and their labels.
+fn axis_ticks(lo: f64, hi: f64, log: bool) -> (Vec<f64>, Vec<String>) {
+    let t = if log { log_ticks(lo, hi) } else { linear_ticks(lo, hi, 6) };
+    let l = tick_labels(&t);
+    (t, l)
+}
+
+/// One axis: linear or log10, with the ticks [`axis_ticks`] chose (plotters' own log ticks can
+/// leave a range under a decade with one label or none).
+enum Axis {
+    Lin(RangedCoordf64, Vec<f64>),
+    Log(LogCoord<f64>, Vec<f64>),
+}
+
+impl Axis {
+    fn new(lo: f64, hi: f64, log: bool, ticks: Vec<f64>) -> Axis {
+        if log { Axis::Log(LogCoord::from((lo..hi).log_scale()), ticks) } else { Axis::Lin((lo..hi).into(), ticks) }
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<()>
+impl ValueFormatter<f64> for Axis {
+    fn format(v: &f64) -> String {
+        human::num(*v)
+    }
+}
+
+impl Ranged for Axis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        match self {
+            Axis::Lin(r, _) => r.map(v, limit),
+            Axis::Log(r, _) => r.map(v, limit),
+        }
+    }
+    fn key_points<H: KeyPointHint>(&self, _: H) -> Vec<f64> {
+        match self {
+            Axis::Lin(_, t) | Axis::Log(_, t) => t.clone(),
+        }
+    }
+    fn range(&self) -> std::ops::Range<f64> {
+        match self {
+            Axis::Lin(r, _) => r.range(),
+            Axis::Log(r, _) => r.range(),
+        }
+    }
+}
+
+/// The plotting area's fill, just off white: tests find each plot area in the SVG by it.
+pub const PLOT_BG: RGBColor = RGBColor(252, 252, 252);
+/// The legend box's border colour (the legend sits right of the plot, never over data).
+pub const LEGEND_BORDER: RGBColor = RGBColor(190, 190, 190);
+
+/// Legend entries of a panel: `(label, colour, swatch)`.
+fn legend(p: &Panel) -> Vec<(String, RGBAColor, Style)> {
+    let mut out: Vec<(String, RGBAColor, Style)> = vec![];
+    for (_, _, label, c) in &p.shade {
+        if !label.is_empty() {
+            out.push((label.clone(), color(*c).mix(0.25), Style::Points));
+        }
+    }
+    for c in &p.curves {
+        if !c.label.is_empty() && !out.iter().any(|(l, ..)| *l == c.label) {
+            out.push((c.label.clone(), color(c.color).to_rgba(), c.style));
+        }
+    }
+    out
+}
+
+const LEGEND_CHARS: usize = 44;
+
+/// Width of the legend column beside a panel (0 without legend entries).
+fn legend_width(p: &Panel) -> u32 {
+    let chars = legend(p).iter().map(|(l, ..)| l.chars().count().min(LEGEND_CHARS)).max();
+    chars.map_or(0, |c| 48 + 7 * c as u32)
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, legend_w: u32) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let ((x0, x1), (y0, y1)) = bounds(p);
-    let mut b = ChartBuilder::on(area);
-    b.caption(&p.title, ("sans-serif", 18)).margin(8).x_label_area_size(40).y_label_area_size(64);
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
-    macro_rules! body {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            let fx = |v: &f64| short(*v, p.log_x);
-            let fy = |v: &f64| short(*v, p.log_y);
-            chart
-                .configure_mesh()
-                .x_labels(8)
-                .y_labels(8)
-                .x_label_formatter(&fx)
-                .y_label_formatter(&fy)
-                .x_desc(&p.x_label)
-                .y_desc(&p.y_label)
-                .label_style(("sans-serif", 12))
-                .axis_desc_style(("sans-serif", 14))
-                .light_line_style(RGBColor(235, 235, 235))
-                .draw()
-                .map_err(e)?;
-            for (s0, s1, label, c) in &p.shade {
-                let col = color(*c).mix(0.15);
-                let s = chart
-                    .draw_series(std::iter::once(Rectangle::new([(*s0, y0), (*s1, y1)], col.filled())))
-                    .map_err(e)?;
-                if !label.is_empty() {
-                    s.label(label.clone())
-                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], col.filled()));
-                }
-            }
-            for c in &p.curves {
-                let col = color(c.color);
-                let pts: Vec<(f64, f64)> = c
-                    .points
-                    .iter()
-                    .cloned()
-                    .filter(|&(x, y)| x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0))
-                    .collect();
-                let label = c.label.clone();
-                match c.style {
-                    Style::Line | Style::LinePoints | Style::Reference => {
-                        let width = if c.style == Style::Reference { 1 } else { 2 };
-                        let s = chart.draw_series(LineSeries::new(pts.clone(), col.stroke_width(width))).map_err(e)?;
-                        if !label.is_empty() {
-                            s.label(label.clone())
-                                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], col.stroke_width(2)));
-                        }
-                        if c.style == Style::LinePoints {
-                            chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
-                        }
-                    }
-                    Style::Points => {
-                        let s = chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
-                        if !label.is_empty() {
-                            s.label(label).legend(move |(x, y)| Circle::new((x + 8, y), 3, col.filled()));
-                        }
-                    }
-                }
-            }
-            if p.curves.iter().any(|c| !c.label.is_empty()) || !p.shade.is_empty() {
-                chart
-                    .configure_series_labels()
-                    .label_font(("sans-serif", 12))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(RGBColor(200, 200, 200))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(e)?;
-            }
-        }};
+    let (w, h) = area.dim_in_pixel();
+    let (plot_area, legend_area) = area.split_horizontally(w.saturating_sub(legend_w));
+    let ((x0, x1), (y0, y1)) = bounds(p);
+    let (xt, xl) = axis_ticks(x0, x1, p.log_x);
+    let (yt, yl) = axis_ticks(y0, y1, p.log_y);
+    let label_of = |ticks: &[f64], labels: &[String], v: f64| {
+        ticks
+            .iter()
+            .position(|t| (t - v).abs() <= 1e-9 * t.abs().max(1e-300))
+            .map_or(String::new(), |i| labels[i].clone())
+    };
+    let total: usize = p.curves.iter().map(|c| c.points.len()).sum();
+    let dropped = total - p.curves.iter().map(|c| c.points.iter().filter(|&&q| shown(p, q)).count()).sum::<usize>();
+    let mut b = ChartBuilder::on(&plot_area);
+    b.caption(&p.title, ("sans-serif", 22))
+        .margin(10)
+        .margin_right(16)
+        .margin_bottom(if dropped > 0 { 28 } else { 10 })
+        .x_label_area_size(48)
+        .y_label_area_size(70);
+    let mut chart = b
+        .build_cartesian_2d(Axis::new(x0, x1, p.log_x, xt.clone()), Axis::new(y0, y1, p.log_y, yt.clone()))
+        .map_err(e)?;
+    chart.plotting_area().fill(&PLOT_BG).map_err(e)?;
+    let fx = |v: &f64| label_of(&xt, &xl, *v);
+    let fy = |v: &f64| label_of(&yt, &yl, *v);
+    chart
+        .configure_mesh()
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .x_desc(&p.x_label)
+        .y_desc(&p.y_label)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(228, 228, 228))
+        .draw()
+        .map_err(e)?;
+    for (s0, s1, _, c) in &p.shade {
+        let col = color(*c).mix(0.15);
+        chart.draw_series(std::iter::once(Rectangle::new([(*s0, y0), (*s1, y1)], col.filled()))).map_err(e)?;
     }
-    match (p.log_x, p.log_y) {
-        (false, false) => body!(b.build_cartesian_2d(x0..x1, y0..y1).map_err(e)?),
-        (true, false) => body!(b.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(e)?),
-        (false, true) => body!(b.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(e)?),
-        (true, true) => body!(b.build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale()).map_err(e)?),
+    for c in &p.curves {
+        let col = color(c.color);
+        let pts: Vec<(f64, f64)> = c.points.iter().cloned().filter(|&q| shown(p, q)).collect();
+        match c.style {
+            Style::Line | Style::LinePoints | Style::Reference => {
+                let width = if c.style == Style::Reference { 1 } else { 2 };
+                chart.draw_series(LineSeries::new(pts.clone(), col.stroke_width(width))).map_err(e)?;
+                if c.style == Style::LinePoints {
+                    chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+                }
+            }
+            Style::Points => {
+                chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+            }
+        }
+    }
+    // values that cannot be drawn are said so, under the x axis
+    if dropped > 0 {
+        let why = if p.log_x || p.log_y { "not finite or ≤ 0 on a log axis" } else { "not finite" };
+        let note = format!("{dropped} of {total} values not shown ({why})");
+        plot_area
+            .draw_text(&note, &("sans-serif", 15).into_font().color(&RGBColor(120, 120, 120)), (8, h as i32 - 20))
+            .map_err(e)?;
+    }
+    let entries = if legend_w > 0 { legend(p) } else { vec![] };
+    if !entries.is_empty() {
+        let font = ("sans-serif", 16).into_font();
+        let (lw, _) = legend_area.dim_in_pixel();
+        let top = 44;
+        let bottom = top + 20 * entries.len() as i32 + 8;
+        legend_area
+            .draw(&Rectangle::new([(2, top), (lw as i32 - 8, bottom)], ShapeStyle::from(&WHITE).filled()))
+            .map_err(e)?;
+        legend_area
+            .draw(&Rectangle::new([(2, top), (lw as i32 - 8, bottom)], LEGEND_BORDER.stroke_width(1)))
+            .map_err(e)?;
+        for (i, (label, col, style)) in entries.iter().enumerate() {
+            let y = top + 14 + 20 * i as i32;
+            match style {
+                Style::Points => {
+                    legend_area.draw(&Rectangle::new([(10, y - 5), (26, y + 5)], col.filled())).map_err(e)?
+                }
+                // a line's swatch is a thin bar: in the SVG only data are polylines
+                _ => legend_area.draw(&Rectangle::new([(10, y - 1), (26, y + 1)], col.filled())).map_err(e)?,
+            }
+            let text: String = if label.chars().count() > LEGEND_CHARS {
+                label.chars().take(LEGEND_CHARS - 1).chain(std::iter::once('…')).collect()
+            } else {
+                label.clone()
+            };
+            legend_area.draw(&Text::new(text, (32, y - 7), font.clone())).map_err(e)?;
+        }
     }
     Ok(())
 }
@@ -218,19 +345,37 @@ where
     let cols = f.cols.max(1);
     let rows = f.panels.len().div_ceil(cols);
     let areas = root.split_evenly((rows, cols));
-    for (a, p) in areas.iter().zip(&f.panels) {
-        draw_panel(a, p)?;
+    let lw = f.legend_width();
+    let keep = f.legend_panels();
+    for (i, (a, p)) in areas.iter().zip(&f.panels).enumerate() {
+        // a panel without its own legend uses the legend column's width for its plot
+        draw_panel(a, p, if keep[i] { lw } else { 0 })?;
     }
     root.present().map_err(|e| anyhow!("{e:?}"))?;
     Ok(())
 }
 
 impl Figure {
-    /// Pixel size of the whole figure.
+    /// Width of the legend column each panel gets (the widest panel legend's).
+    fn legend_width(&self) -> u32 {
+        self.panels.iter().map(legend_width).max().unwrap_or(0)
+    }
+    /// Which panels draw their legend: every panel with entries, or only the last of them when
+    /// all panels' legends are the same (one legend for a row of curves of the same runs).
+    fn legend_panels(&self) -> Vec<bool> {
+        let legends: Vec<Vec<(String, RGBAColor, Style)>> = self.panels.iter().map(legend).collect();
+        let with: Vec<usize> = (0..legends.len()).filter(|&i| !legends[i].is_empty()).collect();
+        let same = with.windows(2).all(|w| {
+            let (a, b) = (&legends[w[0]], &legends[w[1]]);
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1 == y.1)
+        });
+        (0..legends.len()).map(|i| !legends[i].is_empty() && (!same || Some(&i) == with.last())).collect()
+    }
+    /// Pixel size of the whole figure: each panel plus its legend column.
     pub fn size(&self) -> (u32, u32) {
         let cols = self.cols.max(1) as u32;
         let rows = self.panels.len().div_ceil(self.cols.max(1)) as u32;
-        (self.panel_size.0 * cols, self.panel_size.1 * rows)
+        ((self.panel_size.0 + self.legend_width()) * cols, self.panel_size.1 * rows)
     }
     /// Write `stem.png` and `stem.svg`.
     pub fn save(&self, stem: &Path) -> Result<()> {
@@ -299,13 +444,13 @@ pub fn heatmap(
         root.fill(&WHITE).map_err(e)?;
         let (main, side) = root.split_horizontally(560);
         let mut chart = ChartBuilder::on(&main)
-            .caption(title, ("sans-serif", 18))
+            .caption(title, ("sans-serif", 22))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(bounds.0.0..bounds.0.1, bounds.1.0..bounds.1.1)
             .map_err(e)?;
-        let f = |v: &f64| short(*v, false);
+        let f = |v: &f64| human::num_sig(*v, 3);
         chart
             .configure_mesh()
             .disable_mesh()
@@ -313,8 +458,8 @@ pub fn heatmap(
             .y_label_formatter(&f)
             .x_desc(labels.0)
             .y_desc(labels.1)
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 14))
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 17))
             .draw()
             .map_err(e)?;
         chart
@@ -335,8 +480,8 @@ pub fn heatmap(
             .disable_x_axis()
             .y_label_formatter(&f)
             .y_desc(desc)
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 14))
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 17))
             .draw()
             .map_err(e)?;
         let n = 64;

@@ -2,7 +2,8 @@
 //! analysis, the papers' numbers beside ours, the checks, timing. What goes in is given by the
 //! study ([`Page`]); this module only lays it out.
 
-use crate::analysis::{RunAnalysis, SweepAnalysis, fmt as f};
+use crate::analysis::{RunAnalysis, SweepAnalysis};
+use crate::human::{num as f, num_sig};
 use crate::stats::median;
 use anyhow::Result;
 use base64::Engine;
@@ -25,12 +26,15 @@ pub fn periodic_tables(a: &SweepAnalysis) -> String {
         let elr_after: Vec<f64> = r.s_jumps.iter().map(|j| crate::metrics::elr(r.lr, j.rho_after, 2)).collect();
         h += &format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
-            r.lr,
-            r.wd,
+            f(r.lr),
+            f(r.wd),
             f(r.lr * r.wd),
             r.s_jumps.len(),
             at.join(", "),
-            r.period.as_ref().map(|p| format!("{:.1} (range {}-{})", p.median, p.min, p.max)).unwrap_or("-".into()),
+            r.period
+                .as_ref()
+                .map(|p| format!("{} (range {}-{})", f(p.median), f(p.min), f(p.max)))
+                .unwrap_or("-".into()),
             r.period_steps.map(|p| format!("{p:.0}")).unwrap_or("-".into()),
             r.period_steps.map(|p| format!("{:.2}", p * r.lr * r.wd)).unwrap_or("-".into()),
             f(median(&r.s_jumps.iter().map(|j| j.elr_at_jump).collect::<Vec<f64>>())),
@@ -45,15 +49,15 @@ pub fn periodic_tables(a: &SweepAnalysis) -> String {
     for r in &a.runs {
         if let Some(t) = &r.theory {
             h += &format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.6}</td><td>{:.6}</td><td>{:.2e}</td></tr>",
-                r.lr,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.6}</td><td>{:.6}</td><td>{}</td></tr>",
+                f(r.lr),
                 f(t.elr_star_predicted),
                 f(t.elr_measured),
                 f(t.rho2_star_predicted),
                 f(t.rho2_measured),
                 t.elr_growth_predicted,
                 t.elr_growth_measured,
-                t.norm_recursion_median_rel_err
+                num_sig(t.norm_recursion_median_rel_err, 2)
             );
         }
     }
@@ -62,10 +66,14 @@ pub fn periodic_tables(a: &SweepAnalysis) -> String {
         h += &format!(
             "<p>Period against lr&middot;wd: {} &mdash; the period ratio between the smallest and largest lr&middot;wd is <b>{:.2}</b>; \
              the 1/(lr&middot;wd) scaling predicts <b>{:.2}</b>. Shrinking with lr&middot;wd: <b>{}</b>.</p>",
-            p.points.iter().map(|(k, v)| format!("lr&middot;wd {k:.1e}: {v:.0} steps")).collect::<Vec<_>>().join("; "),
+            p.points
+                .iter()
+                .map(|(k, v)| format!("lr&middot;wd {}: {v:.0} steps", f(*k)))
+                .collect::<Vec<_>>()
+                .join("; "),
             p.measured_ratio,
             p.predicted_ratio,
-            p.shrinking
+            if p.shrinking { "yes" } else { "no" }
         );
     }
     h
@@ -82,28 +90,28 @@ pub fn regime_tables(a: &SweepAnalysis) -> String {
     for r in runs {
         let g = &r.regime;
         h += &format!(
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.2e} ({:.1})</td></tr>",
-            format!("{:?}", g.regime).to_lowercase(),
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{} ({:.1})</td></tr>",
+            g.regime.name().replace(' ', "-"),
             f(r.elr),
-            format!("{:?}", g.regime).to_lowercase(),
+            g.regime.name(),
             f(g.tail_train_loss),
             g.tail_train_acc,
             1.0 - g.tail_test_acc,
             f(g.tail_eff_grad_norm),
-            g.loss_slope,
+            num_sig(g.loss_slope, 3),
             g.loss_slope_t
         );
     }
     h += "</table>";
     if let Some(b) = &a.boundaries {
         let show = |x: &Option<[f64; 2]>| {
-            x.map(|[lo, hi]| format!("between {lo:.1e} and {hi:.1e}")).unwrap_or("not found".into())
+            x.map(|[lo, hi]| format!("between {} and {}", f(lo), f(hi))).unwrap_or("not found".into())
         };
         h += &format!(
             "<p>Boundaries: convergence &rarr; chaotic <b>{}</b>; chaotic &rarr; divergence <b>{}</b>; regimes in increasing-ELR order: <b>{}</b>.</p>",
             show(&b.convergence_chaotic),
             show(&b.chaotic_divergence),
-            b.ordered
+            if b.ordered { "yes" } else { "no" }
         );
     }
     h
@@ -134,9 +142,9 @@ impl Page<'_> {
         let mut h = format!(
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
              body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}} table{{border-collapse:collapse;margin:1em 0}}\
-             td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} th{{background:#f4f4f4}}\
+             td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} td{{white-space:nowrap}} th{{background:#f4f4f4}}\
              .pass{{color:#080}} .fail{{color:#b00}} tr.convergence td{{background:#eef8ee}} tr.chaotic td{{background:#fff4e6}}\
-             tr.divergence td{{background:#fbeaea}} img{{max-width:100%;border:1px solid #eee}} pre{{background:#f8f8f8;padding:1em}}</style></head><body>\
+             tr.divergence td{{background:#fbeaea}} figure{{margin:1em 0;overflow-x:auto}} img{{max-width:none;border:1px solid #eee}} pre{{background:#f8f8f8;padding:1em}}</style></head><body>\
              <h1>{}</h1><p>silab {} &middot; <code>{}</code> &middot; {} runs, {} table rows &middot; \
              took <b>{:.1} minutes</b>.</p>",
             esc(&self.command),
@@ -162,10 +170,13 @@ impl Page<'_> {
                   numbers (ELRs, periods in epochs, errors) differ from the papers' ConvNet-32 on CIFAR-10; the phenomena \
                   and their ordering are what is compared.</p>";
         }
+        // figures at their native size (text as drawn, ~13 px and up), scrolling sideways in a
+        // narrow window rather than shrinking
         for (caption, png) in self.figures {
             let bytes = std::fs::read(png).map_err(|e| crate::store::StoreError::io(png, e))?;
+            let (w, hgt) = png_size(&bytes).ok_or_else(|| crate::store::StoreError::format(png, "not a PNG"))?;
             h += &format!(
-                "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
+                "<figure><img alt=\"{}\" width=\"{w}\" height=\"{hgt}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
                 esc(caption),
                 base64::engine::general_purpose::STANDARD.encode(bytes),
                 esc(caption)
@@ -181,6 +192,15 @@ impl Page<'_> {
               </body></html>";
         Ok(h)
     }
+}
+
+/// Width and height of a PNG, from its IHDR chunk.
+fn png_size(b: &[u8]) -> Option<(u32, u32)> {
+    if b.len() < 24 || &b[..8] != b"\x89PNG\r\n\x1a\n" || &b[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
+    Some((be(16), be(20)))
 }
 
 /// How the analysis defines S-jumps and regimes (its defaults), for the reader of a report.
