@@ -296,6 +296,7 @@ fn help_names_the_files_each_command_writes_as_the_readme_does() {
         &["sharpness"],
         &["landscape", "line"],
         &["landscape", "slice"],
+        &["plot"],
     ] {
         let o = silab().args(cmd).arg("--help").output().unwrap();
         assert!(o.status.success(), "{cmd:?}: {}", text(&o));

@@ -136,10 +136,13 @@ fn read(path: &Path) -> Seen {
     Seen { plots, marks, legends, y_ticks, x_ticks, texts: texts.iter().map(|e| e.text.clone()).collect() }
 }
 
+/// `(name, figure, (log x, log y) per panel, values that cannot be drawn)`.
+type Case = (String, Figure, Vec<(bool, bool)>, usize);
+
 /// The figure types silab draws (training curves, final values against the ELR with regime
 /// shading and a reference line, an x-log panel), with values spanning `span` decades, some
 /// negative or NaN: `(name, figure, which panels have log x / log y, values that cannot be drawn)`.
-fn figures(span: f64) -> Vec<(String, Figure, Vec<(bool, bool)>, usize)> {
+fn figures(span: f64) -> Vec<Case> {
     let hi = 10f64.powf(span);
     let nine: Vec<Curve> = (0..9)
         .map(|i| Curve {

@@ -6,6 +6,7 @@ mod analyze;
 mod bench;
 mod check_si;
 mod landscape;
+mod plot;
 mod presets;
 mod progress;
 mod reproduce;
@@ -34,6 +35,7 @@ enum Cmd {
     Reproduce(reproduce::Args),
     Sharpness(sharpness::Args),
     Landscape(landscape::Args),
+    Plot(plot::Args),
     Presets(presets::Args),
     Bench(bench::Args),
     CheckSi(check_si::Args),
@@ -48,6 +50,7 @@ pub fn try_main() -> Result<()> {
         Cmd::Reproduce(a) => reproduce::run(a),
         Cmd::Sharpness(a) => sharpness::run(a),
         Cmd::Landscape(a) => landscape::run(a),
+        Cmd::Plot(a) => plot::run(a),
         Cmd::Presets(a) => presets::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::CheckSi(a) => check_si::run(a),

@@ -18,6 +18,8 @@ pub enum Style {
     LinePoints,
     /// Dashed-looking reference line (drawn thinner, in the series colour).
     Reference,
+    /// A shaded band (a spread): the points go along the upper edge and back along the lower.
+    Band,
 }
 
 /// One curve or point set.
@@ -110,17 +112,21 @@ fn shown(p: &Panel, (x, y): (f64, f64)) -> bool {
     x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0)
 }
 
-/// `n` or so round ticks (1, 2 or 5 × 10^k apart) inside `[lo, hi]`.
+/// About `n` round ticks (1, 2 or 5 × 10^k apart) inside `[lo, hi]`, never fewer than 3.
 fn linear_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let raw = (hi - lo) / n as f64;
     if !(raw > 0.0 && raw.is_finite()) {
         return vec![lo];
     }
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
+    // the round steps from 10^k·10 down; the first one at least `raw`, smaller while < 3 ticks
+    let steps: Vec<f64> = [10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1].iter().map(|m| m * mag).collect();
+    let ticks = |step: f64| -> Vec<f64> {
+        let (first, last) = ((lo / step).ceil() as i64, (hi / step).floor() as i64);
+        (first..=last).map(|k| k as f64 * step).collect()
+    };
+    let start = steps.iter().rposition(|&s| s >= raw).unwrap_or(0);
+    steps[start..].iter().map(|&s| ticks(s)).find(|t| t.len() >= 3).unwrap_or_else(|| ticks(steps[steps.len() - 1]))
 }
 
 /// Ticks for a log axis over `[lo, hi]` (both > 0): at least 3 over any range. Decades when
@@ -132,7 +138,11 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let decades: Vec<i32> = (a.ceil() as i32..=b.floor() as i32).collect();
     if decades.len() >= 3 {
         let stride = decades.len().div_ceil(8);
-        return decades.iter().filter(|k| (*k - decades[0]) as usize % stride == 0).map(|&k| 10f64.powi(k)).collect();
+        return decades
+            .iter()
+            .filter(|k| ((*k - decades[0]) as usize).is_multiple_of(stride))
+            .map(|&k| 10f64.powi(k))
+            .collect();
     }
     for mults in [&[1.0, 2.0, 5.0][..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]] {
         let t: Vec<f64> = (a.floor() as i32..=b.ceil() as i32)
@@ -294,6 +304,9 @@ where
             }
             Style::Points => {
                 chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+            }
+            Style::Band => {
+                chart.draw_series(std::iter::once(Polygon::new(pts, col.mix(0.18).filled()))).map_err(e)?;
             }
         }
     }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use base64::Engine;
 use std::path::PathBuf;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

@@ -2,5 +2,7 @@
 
 pub mod figures;
 pub mod html;
+pub mod interactive;
 pub mod landscape;
 pub mod papers;
+pub mod plot;

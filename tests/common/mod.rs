@@ -23,3 +23,34 @@ pub fn tb_check(dirs: &[&Path]) -> usize {
     assert_eq!(oks.len(), dirs.len(), "{text}");
     oks.iter().sum()
 }
+
+/// The DOM of `page` after headless Chromium has loaded it and run its scripts (10 s of virtual
+/// time). Panics when no Chromium runs here: pages are checked, not skipped.
+pub fn chromium_dom(page: &Path) -> String {
+    use std::process::Command;
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().map(|o| o.status.success()).unwrap_or(false))
+        .expect(
+            "pages must be checked in headless Chromium, but none ran here: install Debian's `chromium` \
+             (./run-tests does on first use, as root with apt)",
+        );
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

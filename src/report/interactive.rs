@@ -1,0 +1,76 @@
+//! Interactive HTML of a row/grid of [`Panel`]s with the `plotly` crate: one plotly.js chart per
+//! panel (zoom, pan, hover with the values), the library embedded so the file opens offline.
+
+use super::figures::{Panel, Style, color};
+use super::html::esc;
+use plotly::common::{Fill, HoverInfo, Line, Mode, Title};
+use plotly::layout::{Axis, AxisType, Layout, Margin};
+use plotly::{Plot, Scatter};
+
+fn css(i: usize, alpha: f64) -> String {
+    let c = color(i);
+    format!("rgba({},{},{},{alpha})", c.0, c.1, c.2)
+}
+
+/// One panel as a plotly chart.
+pub fn chart(p: &Panel) -> Plot {
+    let mut plot = Plot::new();
+    for c in &p.curves {
+        let ok =
+            |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0);
+        let pts: Vec<(f64, f64)> = c.points.iter().cloned().filter(ok).collect();
+        let (xs, ys): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+        let t = Scatter::new(xs, ys);
+        let t = match c.style {
+            Style::Band => t
+                .mode(Mode::Lines)
+                .fill(Fill::ToSelf)
+                .fill_color(css(c.color, 0.18))
+                .line(Line::new().width(0.0).color(css(c.color, 0.0)))
+                .hover_info(HoverInfo::Skip)
+                .show_legend(false),
+            Style::Points => {
+                t.mode(Mode::Markers).marker(plotly::common::Marker::new().color(css(c.color, 1.0)).size(7))
+            }
+            Style::LinePoints => t.mode(Mode::LinesMarkers).line(Line::new().color(css(c.color, 1.0)).width(2.0)),
+            Style::Line | Style::Reference => t
+                .mode(Mode::Lines)
+                .line(Line::new().color(css(c.color, 1.0)).width(if c.style == Style::Line { 2.0 } else { 1.0 })),
+        };
+        let t = if c.label.is_empty() { t.show_legend(false) } else { t.name(&c.label) };
+        plot.add_trace(t);
+    }
+    let axis = |label: &str, log: bool| {
+        let a = Axis::new().title(Title::with_text(label)).show_grid(true).zero_line(false);
+        if log { a.type_(AxisType::Log).exponent_format(plotly::common::ExponentFormat::SmallE) } else { a }
+    };
+    plot.set_layout(
+        Layout::new()
+            .title(Title::with_text(&p.title))
+            .x_axis(axis(&p.x_label, p.log_x))
+            .y_axis(axis(&p.y_label, p.log_y))
+            .width(640)
+            .height(420)
+            .margin(Margin::new().left(70).right(20).top(50).bottom(50))
+            .hover_mode(plotly::layout::HoverMode::Closest),
+    );
+    plot
+}
+
+/// A self-contained HTML page with one interactive chart per panel, `cols` per row.
+pub fn page(title: &str, panels: &[Panel], cols: usize) -> String {
+    let mut h = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t}</title>{js}<style>body{{font-family:sans-serif;margin:1em}}\
+         .grid{{display:grid;grid-template-columns:repeat({cols},640px);gap:12px}}</style></head><body><h2>{t}</h2>\
+         <p>silab {v}: drag to zoom, double-click to reset, hover for values; click a legend entry to hide a curve.</p><div class=\"grid\">",
+        t = esc(title),
+        js = Plot::offline_js_sources(),
+        cols = cols.max(1),
+        v = env!("CARGO_PKG_VERSION"),
+    );
+    for (i, p) in panels.iter().enumerate() {
+        h += &format!("<div>{}</div>", chart(p).to_inline_html(Some(&format!("panel{i}"))));
+    }
+    h += "</div></body></html>";
+    h
+}
