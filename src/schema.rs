@@ -120,16 +120,26 @@ pub const SHARPNESS: &[Column] = &[
     float("trace_stderr", "standard error of `trace`"),
     float("top_eig", "largest Hessian eigenvalue (Lanczos)"),
     float("top_eig_residual", "Lanczos residual norm ||H x - top_eig x|| of its vector"),
+    float(
+        "top_eig_rel_residual",
+        "top_eig_residual / |top_eig|: some eigenvalue of H lies within this fraction of top_eig",
+    ),
+    int(
+        "converged",
+        "1 when every Lanczos estimate of the row (top_eig, riemannian_top_eig, gn_top_eig) has a residual of at most 5% of its eigenvalue (landscape::LANCZOS_TOL), else 0: raise sharpness.lanczos_iters",
+    ),
     float("eff_trace", "trace * rho^2 (groups inside the SI group; for group:NAME its own norm squared)"),
     float("eff_top_eig", "top_eig * rho^2 (groups inside the SI group; for group:NAME its own norm squared)"),
     float("riemannian_trace", "trace per parameter of the Riemannian Hessian on the sphere of the SI group (group si)"),
     float("riemannian_trace_stderr", "standard error of `riemannian_trace`"),
     float("riemannian_top_eig", "largest eigenvalue of the Riemannian Hessian P H P - (<w, g>/||w||^2) P (group si)"),
+    float("riemannian_top_eig_residual", "Lanczos residual norm of riemannian_top_eig"),
     float("eff_riemannian_trace", "riemannian_trace * rho^2"),
     float("eff_riemannian_top_eig", "riemannian_top_eig * rho^2"),
     float("gn_trace", "Gauss-Newton / Fisher trace per parameter, with the loss's own output Hessian"),
     float("gn_trace_stderr", "standard error of `gn_trace`"),
     float("gn_top_eig", "largest Gauss-Newton eigenvalue"),
+    float("gn_top_eig_residual", "Lanczos residual norm of gn_top_eig"),
     float("eff_gn_trace", "gn_trace * rho^2 (groups inside the SI group)"),
     float("eff_gn_top_eig", "gn_top_eig * rho^2 (groups inside the SI group)"),
     float("seconds", "time this row took"),
@@ -165,6 +175,18 @@ pub const SCAN: &[Column] = &[
     float("rho", "||w_SI|| at the point"),
 ];
 
+/// The columns of a Hessian spectral density by stochastic Lanczos quadrature
+/// (`spectrum_posthoc.csv`, with `sharpness.density_probes > 0`): per probe, the Ritz values and
+/// their quadrature weights.
+pub const SPECTRUM: &[Column] = &[
+    int("epoch", "epochs completed when the weights were taken"),
+    int("step", "optimizer steps completed"),
+    text("group", "parameter group (as in the sharpness rows)"),
+    int("probe", "the random start vector, 0 … density_probes − 1"),
+    float("node", "a Ritz value θ_j of the probe's Lanczos tridiagonal matrix (an eigenvalue estimate)"),
+    float("weight", "its quadrature weight τ_j (each probe's weights sum to 1)"),
+];
+
 /// The columns a sweep table puts in front of each point's rows.
 pub const SWEEP_KEYS: &[Column] =
     &[int("point", "index of the point in the sweep's manifest"), int("seed", "the point's run seed")];
@@ -173,7 +195,7 @@ pub const SWEEP_KEYS: &[Column] =
 /// extra-eigenvalue families (floats). Unknown names are floats (a column added by a newer
 /// silab still reads as numbers).
 pub fn kind_of(name: &str) -> Kind {
-    [METRICS, SHARPNESS, SCAN, SWEEP_KEYS]
+    [METRICS, SHARPNESS, SCAN, SPECTRUM, SWEEP_KEYS]
         .iter()
         .flat_map(|t| t.iter())
         .find(|c| c.name == name)
@@ -193,7 +215,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_within_each_table_and_typed_consistently_across() {
-        for t in [METRICS, SHARPNESS, SCAN, SWEEP_KEYS] {
+        for t in [METRICS, SHARPNESS, SCAN, SPECTRUM, SWEEP_KEYS] {
             for (i, c) in t.iter().enumerate() {
                 assert!(!t[..i].iter().any(|d| d.name == c.name), "duplicate column {}", c.name);
                 assert_eq!(kind_of(c.name), c.kind, "{} has two types", c.name);

@@ -142,7 +142,7 @@ fn readme_documents_every_column_and_key() {
     for (key, _) in silab::config::all_keys() {
         assert!(readme.contains(&format!("| `{key}` [")), "README lacks config key `{key}`");
     }
-    for name in silab::schema::SHARPNESS.iter().map(|c| c.name) {
+    for name in silab::schema::SHARPNESS.iter().chain(silab::schema::SPECTRUM).map(|c| c.name) {
         assert!(readme.contains(&format!("| `{name}` |")), "README lacks sharpness column `{name}`");
     }
 }
@@ -196,6 +196,49 @@ fn sharpness_command_json_posthoc_file_and_sweeps() {
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(count(), want, "{bn}");
     }
+    // honesty: the table prints each trace's standard error and each top eigenvalue's
+    // residual; 2 Lanczos steps do not converge (flag, column, warning on stderr); with
+    // density_probes the spectral density's quadrature rows and figure are written
+    let o = silab()
+        .args(["sharpness", "--epochs", "2", "-q"])
+        .arg(&run)
+        .args([
+            "--set",
+            "sharpness.images=50",
+            "--set",
+            "sharpness.lanczos_iters=2",
+            "--set",
+            "sharpness.density_probes=3",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let row = out.lines().find(|l| l.starts_with("epoch")).unwrap();
+    assert!(row.contains(" ± ") && row.contains("(residual ") && row.ends_with("NOT CONVERGED"), "{out}");
+    assert!(err.contains("Lanczos has not converged") && err.contains("raise sharpness.lanczos_iters"), "{err}");
+    let r = silab::store::read_records(&posthoc, false).unwrap();
+    let (ce, cc, crr) = (r.col("epoch").unwrap(), r.col("converged").unwrap(), r.col("top_eig_rel_residual").unwrap());
+    let last = r.rows.iter().rfind(|x| x[ce] == "2").unwrap();
+    assert_eq!(last[cc], "0");
+    assert!(last[crr].parse::<f64>().unwrap() > 0.05);
+    let sp = silab::store::read_records(&run.join("spectrum_posthoc.csv"), false).unwrap();
+    let names: Vec<&str> = silab::schema::SPECTRUM.iter().map(|c| c.name).collect();
+    assert_eq!(sp.header, names);
+    for p in 0..3 {
+        let w: f64 = sp.rows.iter().filter(|x| x[3] == p.to_string()).map(|x| x[5].parse::<f64>().unwrap()).sum();
+        assert!((w - 1.0).abs() < 1e-9, "probe {p}: weights sum to {w}");
+    }
+    assert!(sp.rows.iter().all(|x| x[0] == "2" && x[2] == "si"));
+    assert!(out.contains("spectrum.png") && run.join("spectrum.png").is_file() && run.join("spectrum.svg").is_file());
+    // 40 steps on this small group converge
+    let o = silab()
+        .args(["sharpness", "--epochs", "2", "-q"])
+        .arg(&run)
+        .args(["--set", "sharpness.images=50", "--set", "sharpness.lanczos_iters=40"])
+        .output()
+        .unwrap();
+    assert!(o.status.success() && !text(&o).contains("NOT CONVERGED"), "{}", text(&o));
     for (args, needle) in [
         (vec!["--epochs", "7"], "no checkpoint for epoch 7"),
         (vec!["--epochs", "1-2"], "--epochs"),

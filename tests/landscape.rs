@@ -113,6 +113,48 @@ fn estimators_on_a_known_symmetric_operator() {
     }
 }
 
+/// Stochastic Lanczos quadrature on A = Q diag(λ) Qᵀ with known λ: with as many steps as the
+/// dimension the nodes are the eigenvalues; each probe's weights sum to 1; the mean of Σ τ θ
+/// over probes estimates tr(A)/n; the smoothed density integrates to 1 and puts 3/4 of its mass
+/// at the bulk and 1/4 at the outliers, as the eigenvalues are.
+#[test]
+fn slq_spectral_density_on_a_known_operator() {
+    use silab::landscape::{density, slq};
+    let lambdas: Vec<f64> = (0..40).map(|i| if i < 30 { i as f64 * 0.01 } else { 5.0 + i as f64 * 0.01 }).collect();
+    tch::manual_seed(4);
+    let (q, _) = Tensor::linalg_qr(&Tensor::randn([40, 40], (Kind::Double, Device::Cpu)), "reduced");
+    let a = q.mm(&Tensor::from_slice(&lambdas).diag(0)).mm(&q.transpose(0, 1));
+    let op = Dense(a.shallow_clone());
+    let like = Tensor::zeros([1], (Kind::Double, Device::Cpu));
+    // full dimension: the nodes are the eigenvalues
+    let full = slq(&op, 1, 40, 9, &like);
+    let mut nodes = full[0].0.clone();
+    nodes.sort_by(f64::total_cmp);
+    for (g, w) in nodes.iter().zip(&lambdas) {
+        assert!((g - w).abs() < 1e-8, "node {g} vs eigenvalue {w}");
+    }
+    // 8 steps per probe, 200 probes
+    let qs = slq(&op, 200, 8, 1, &like);
+    let mut mean = 0.0;
+    for (n, w) in &qs {
+        assert_eq!(n.len(), 8);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-10);
+        mean += n.iter().zip(w).map(|(t, tau)| t * tau).sum::<f64>() / qs.len() as f64;
+    }
+    let exact = lambdas.iter().sum::<f64>() / 40.0;
+    assert!((mean - exact).abs() < 0.1 * exact, "SLQ mean eigenvalue {mean} vs tr(A)/n {exact}");
+    let grid: Vec<f64> = (0..2000).map(|i| -1.0 + i as f64 * 0.004).collect();
+    let d = density(&qs, &grid, 0.05);
+    let mass: f64 = d.iter().sum::<f64>() * 0.004;
+    assert!((mass - 1.0).abs() < 1e-3, "density integrates to {mass}");
+    let near = |lo: f64, hi: f64| {
+        grid.iter().zip(&d).filter(|(t, _)| **t >= lo && **t <= hi).map(|(_, v)| v * 0.004).sum::<f64>()
+    };
+    // 30 of 40 eigenvalues in [0, 0.3], 10 in [5.3, 5.4]
+    assert!((near(-0.3, 0.6) - 0.75).abs() < 0.1, "mass near the bulk {}", near(-0.3, 0.6));
+    assert!((near(4.9, 5.8) - 0.25).abs() < 0.1, "mass near the outliers {}", near(4.9, 5.8));
+}
+
 /// f(w) = w^T A w restricted to the sphere: at an eigenvector w = u_i of A, the Riemannian
 /// Hessian on the tangent space has eigenvalues 2 (lambda_j - lambda_i), j != i, and maps w to 0.
 #[test]

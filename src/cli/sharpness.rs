@@ -3,6 +3,7 @@
 use super::progress::Bars;
 use anyhow::Result;
 use silab::landscape::sharpness::{Epochs, Row};
+use silab::store::RunDir;
 use std::path::PathBuf;
 
 /// Curvature of a run's checkpoints (post hoc): per group, Hessian trace and top eigenvalues,
@@ -11,7 +12,10 @@ use std::path::PathBuf;
 /// Rows go to RUN_DIR/sharpness_posthoc.csv; a sweep directory measures every point and
 /// rebuilds its sharpness_posthoc table.
 ///
-/// Writes: sharpness_posthoc.csv.
+/// With --set sharpness.density_probes=N (N > 0) also the Hessian's spectral density by
+/// stochastic Lanczos quadrature and its figure.
+///
+/// Writes: sharpness_posthoc.csv, spectrum_posthoc.csv, spectrum.png/svg.
 #[derive(clap::Args)]
 pub struct Args {
     /// A run directory, or a sweep directory (every point).
@@ -40,22 +44,48 @@ fn line(r: &Row, point: Option<usize>, json: bool) -> String {
         }
         return j.to_string();
     }
-    let f = |n: &str| {
-        let v = r.get(n);
-        if v.is_nan() { "-".to_string() } else { format!("{v:.4e}") }
-    };
+    let f = |n: &str| silab::human::num(r.get(n));
+    let flag = if r.get("converged") == 0.0 { "  NOT CONVERGED" } else { "" };
     format!(
-        "{}epoch {:>4}  {:<14} trace {}  top_eig {}  eff_top_eig {}  riem_top {}  gn_top {}  ({:.1} s)",
+        "{}epoch {:>4}  {:<14} trace {} ± {}  top_eig {} (residual {})  eff_top_eig {}  riem_top {}  gn_top {}  ({:.1} s){flag}",
         point.map(|p| format!("point {p:>3}  ")).unwrap_or_default(),
         r.get("epoch"),
         r.text("group").unwrap_or(""),
         f("trace"),
+        f("trace_stderr"),
         f("top_eig"),
+        f("top_eig_residual"),
         f("eff_top_eig"),
         f("riemannian_top_eig"),
         f("gn_top_eig"),
         r.get("seconds")
     )
+}
+
+/// The warning for a row whose Lanczos estimates have not converged.
+fn warning(r: &Row) -> Option<String> {
+    if r.get("converged") != 0.0 {
+        return None;
+    }
+    let worst = [
+        ("top_eig", "top_eig_residual"),
+        ("riemannian_top_eig", "riemannian_top_eig_residual"),
+        ("gn_top_eig", "gn_top_eig_residual"),
+    ]
+    .iter()
+    .map(|(e, res)| (*e, r.get(e), r.get(res)))
+    .filter(|(_, e, res)| e.is_finite() && res.is_finite())
+    .max_by(|a, b| (a.2 / a.1.abs()).total_cmp(&(b.2 / b.1.abs())))?;
+    Some(format!(
+        "warning: epoch {} group {}: Lanczos has not converged: {} = {} with residual {} ({:.0}% > {:.0}%); raise sharpness.lanczos_iters",
+        r.get("epoch"),
+        r.text("group").unwrap_or(""),
+        worst.0,
+        silab::human::num(worst.1),
+        silab::human::num(worst.2),
+        100.0 * worst.2 / worst.1.abs(),
+        100.0 * silab::landscape::LANCZOS_TOL,
+    ))
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -64,11 +94,28 @@ pub fn run(a: Args) -> Result<()> {
     let json = a.json;
     let mut on_rows = |point: Option<usize>, rows: &[Row]| {
         for r in rows {
-            // rows are the command's output: stdout, above the bar
-            printer.suspend(|| println!("{}", line(r, point, json)));
+            // rows are the command's output: stdout, above the bar; warnings go to stderr
+            printer.suspend(|| {
+                println!("{}", line(r, point, json));
+                if let Some(w) = warning(r) {
+                    eprintln!("{w}");
+                }
+            });
         }
     };
     let sweep = silab::sweep::measure_sharpness(&a.dir, &a.epochs, &a.sets, &mut bars, &mut on_rows)?;
+    // the spectral density's figure, for every run measured with sharpness.density_probes > 0
+    let runs: Vec<PathBuf> = if sweep {
+        let sd = silab::store::SweepDir::new(&a.dir);
+        silab::sweep::Manifest::read(&sd)?.points.iter().map(|p| p.run_dir(&sd).root).collect()
+    } else {
+        vec![a.dir.clone()]
+    };
+    for r in runs {
+        if let Some(png) = silab::report::landscape::spectrum_figure(&silab::store::RunDir::new(&r))? {
+            println!("{}, {}", RunDir::new(&r).spectrum_posthoc().display(), png.display());
+        }
+    }
     if sweep && !a.json {
         let sd = silab::store::SweepDir::new(&a.dir);
         println!(

@@ -711,6 +711,9 @@ pub struct SharpnessConfig {
     pub gauss_newton: bool,
     /// Also the Riemannian Hessian on the sphere of the SI group (`riemannian_*`, group `si`).
     pub riemannian: bool,
+    /// Post hoc only: the Hessian's spectral density by stochastic Lanczos quadrature with this
+    /// many random probes of `lanczos_iters` steps each (0 = off), into `spectrum_posthoc.csv`.
+    pub density_probes: usize,
 }
 
 impl Default for SharpnessConfig {
@@ -725,6 +728,7 @@ impl Default for SharpnessConfig {
             probes: 5,
             probe: Probe::Rademacher,
             lanczos_iters: 20,
+            density_probes: 0,
             top_k: 1,
             gauss_newton: true,
             riemannian: true,
@@ -1056,6 +1060,9 @@ impl RunConfig {
         if sh.probes < 2 {
             return bad("sharpness.probes", format!("must be >= 2 (for a standard error), got {}", sh.probes));
         }
+        if sh.density_probes > 1000 {
+            return bad("sharpness.density_probes", format!("must be in 0..=1000, got {}", sh.density_probes));
+        }
         if sh.lanczos_iters == 0 {
             return bad("sharpness.lanczos_iters", "must be >= 1".into());
         }
@@ -1107,6 +1114,7 @@ impl RunConfig {
 pub const LATER_KEYS: &[&str] = &[
     "train.stop_on_nonfinite",
     "train.tensorboard",
+    "sharpness.density_probes",
     "optim.name",
     "optim.wd_non_si",
     "optim.nesterov",

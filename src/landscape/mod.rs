@@ -353,6 +353,10 @@ pub fn hutchinson(op: &dyn Operator, probes: usize, probe: Probe, seed: u64, lik
     (m, (var / probes as f64).sqrt())
 }
 
+/// A Lanczos estimate counts as converged when its residual ‖A x − θ x‖ is at most this fraction
+/// of |θ| (then some eigenvalue of A lies within 5% of θ).
+pub const LANCZOS_TOL: f64 = 0.05;
+
 /// Result of Lanczos: the top-k Ritz values (descending), their vectors and residual norms
 /// `||A x - theta x||`.
 pub struct Eigen {
@@ -361,21 +365,10 @@ pub struct Eigen {
     pub residuals: Vec<f64>,
 }
 
-/// Lanczos with full reorthogonalisation, `iters` steps from `start` (or a seeded random vector;
-/// pass the previous top eigenvector to warm-start), returning the top `k` eigenpairs.
-pub fn lanczos(op: &dyn Operator, k: usize, iters: usize, start: Option<&Tensor>, seed: u64, like: &Tensor) -> Eigen {
-    let n = op.dim();
-    let m = (iters as i64).min(n) as usize;
-    let opts = (like.kind(), like.device());
-    let mut q = match start {
-        Some(s) => s.to_kind(like.kind()).shallow_clone(),
-        None => {
-            let mut r = rng(seed, 1);
-            let v: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut r)).collect();
-            Tensor::from_slice(&v).to_kind(opts.0).to_device(opts.1)
-        }
-    };
-    q = &q / q.norm();
+/// `iters` Lanczos steps with full reorthogonalisation from the unit vector `q`: the
+/// tridiagonal matrix's diagonal and off-diagonal, and the Lanczos vectors.
+fn tridiagonal(op: &dyn Operator, iters: usize, mut q: Tensor) -> (Vec<f64>, Vec<f64>, Vec<Tensor>) {
+    let m = (iters as i64).min(op.dim()) as usize;
     let mut qs: Vec<Tensor> = vec![];
     let (mut alpha, mut beta) = (vec![], vec![]);
     for j in 0..m {
@@ -397,6 +390,11 @@ pub fn lanczos(op: &dyn Operator, k: usize, iters: usize, start: Option<&Tensor>
         beta.push(b);
         q = &w / b;
     }
+    (alpha, beta, qs)
+}
+
+/// Eigenvalues (ascending) and eigenvectors (columns) of the symmetric tridiagonal matrix.
+fn eigh_tridiagonal(alpha: &[f64], beta: &[f64]) -> (Tensor, Tensor) {
     let mm = alpha.len() as i64;
     let t = Tensor::zeros([mm, mm], (Kind::Double, tch::Device::Cpu));
     for i in 0..mm as usize {
@@ -406,7 +404,31 @@ pub fn lanczos(op: &dyn Operator, k: usize, iters: usize, start: Option<&Tensor>
             let _ = t.get(i as i64 + 1).get(i as i64).fill_(beta[i]);
         }
     }
-    let (evals, evecs) = t.linalg_eigh("L");
+    t.linalg_eigh("L")
+}
+
+/// A seeded random unit vector shaped like `like`'s flat length `n`.
+fn random_unit(n: i64, seed: u64, stream: u64, like: &Tensor) -> Tensor {
+    let mut r = rng(seed, stream);
+    let v: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut r)).collect();
+    let v = Tensor::from_slice(&v).to_kind(like.kind()).to_device(like.device());
+    &v / v.norm()
+}
+
+/// Lanczos with full reorthogonalisation, `iters` steps from `start` (or a seeded random vector;
+/// pass the previous top eigenvector to warm-start), returning the top `k` eigenpairs.
+pub fn lanczos(op: &dyn Operator, k: usize, iters: usize, start: Option<&Tensor>, seed: u64, like: &Tensor) -> Eigen {
+    let opts = (like.kind(), like.device());
+    let q = match start {
+        Some(s) => {
+            let s = s.to_kind(like.kind());
+            &s / s.norm()
+        }
+        None => random_unit(op.dim(), seed, 1, like),
+    };
+    let (alpha, beta, qs) = tridiagonal(op, iters, q);
+    let mm = alpha.len() as i64;
+    let (evals, evecs) = eigh_tridiagonal(&alpha, &beta);
     let basis = Tensor::stack(&qs[..mm as usize], 1).to_kind(Kind::Double).to_device(tch::Device::Cpu);
     let mut out = Eigen { values: vec![], vectors: vec![], residuals: vec![] };
     for idx in (0..mm).rev().take(k) {
@@ -418,6 +440,43 @@ pub fn lanczos(op: &dyn Operator, k: usize, iters: usize, start: Option<&Tensor>
         out.residuals.push(r);
     }
     out
+}
+
+/// One probe's quadrature: `(nodes, weights)`.
+pub type Quadrature = (Vec<f64>, Vec<f64>);
+
+/// Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017; PyHessian's spectral density): per
+/// probe, `iters` Lanczos steps from a random unit vector v give Ritz values θ_j and weights
+/// τ_j = (first component of the j-th eigenvector of T)², a quadrature for vᵀ f(A) v. Returns
+/// `(nodes, weights)` per probe; each probe's weights sum to 1.
+pub fn slq(op: &dyn Operator, probes: usize, iters: usize, seed: u64, like: &Tensor) -> Vec<Quadrature> {
+    (0..probes)
+        .map(|p| {
+            let q = random_unit(op.dim(), seed.wrapping_add(p as u64), 7, like);
+            let (alpha, beta, _) = tridiagonal(op, iters, q);
+            let (evals, evecs) = eigh_tridiagonal(&alpha, &beta);
+            let m = alpha.len() as i64;
+            let nodes = (0..m).map(|j| evals.double_value(&[j])).collect();
+            let weights = (0..m).map(|j| evecs.double_value(&[0, j]).powi(2)).collect();
+            (nodes, weights)
+        })
+        .collect()
+}
+
+/// The spectral density at `grid` from SLQ quadratures: the mean over probes of
+/// Σ_j τ_j N(t; θ_j, σ²), a Gaussian of width `sigma` around each node (integrates to 1).
+pub fn density(quadratures: &[Quadrature], grid: &[f64], sigma: f64) -> Vec<f64> {
+    let norm = 1.0 / (sigma * (2.0 * std::f64::consts::PI).sqrt() * quadratures.len().max(1) as f64);
+    grid.iter()
+        .map(|&t| {
+            quadratures
+                .iter()
+                .flat_map(|(n, w)| n.iter().zip(w))
+                .map(|(&th, &tau)| tau * (-(t - th).powi(2) / (2.0 * sigma * sigma)).exp())
+                .sum::<f64>()
+                * norm
+        })
+        .collect()
 }
 
 /// Power iteration: the eigenvalue of largest magnitude and its vector, after `iters` steps or

@@ -9,14 +9,14 @@
 //! groups inside the SI group only (there scaling w by c scales H by 1/c², so × rho² is
 //! scale-free); empty elsewhere.
 
-use super::{GaussNewton, Group, Hessian, Operator, Riemannian, flatten, hutchinson, lanczos};
+use super::{GaussNewton, Group, Hessian, LANCZOS_TOL, Operator, Riemannian, flatten, hutchinson, lanczos, slq};
 use crate::config::{RunConfig, SharpnessConfig};
 use crate::data::Dataset;
 use crate::model::{BnMode, Net, loss};
 use crate::progress::Progress;
 use crate::run::verify::{Key, verify_rows};
 use crate::run::{At, Hook, Resume, Workspace};
-use crate::schema::{EIG_PREFIX, Kind as ColumnKind, SHARPNESS};
+use crate::schema::{EIG_PREFIX, Kind as ColumnKind, SHARPNESS, SPECTRUM};
 use crate::store::{self, Records, RunDir};
 use anyhow::{Result, bail};
 use std::collections::HashMap;
@@ -169,6 +169,7 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
             ("trace_stderr", se / n),
             ("top_eig", e.values[0]),
             ("top_eig_residual", e.residuals[0]),
+            ("top_eig_rel_residual", e.residuals[0] / e.values[0].abs()),
             ("eff_trace", eff(tr / n)),
             ("eff_top_eig", eff(e.values[0])),
         ];
@@ -181,6 +182,7 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
                 ("riemannian_trace", rt / n),
                 ("riemannian_trace_stderr", rse / n),
                 ("riemannian_top_eig", re.values[0]),
+                ("riemannian_top_eig_residual", re.residuals[0]),
                 ("eff_riemannian_trace", rt / n * rho2),
                 ("eff_riemannian_top_eig", re.values[0] * rho2),
             ]);
@@ -193,10 +195,22 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
                 ("gn_trace", gt / n),
                 ("gn_trace_stderr", gse / n),
                 ("gn_top_eig", ge.values[0]),
+                ("gn_top_eig_residual", ge.residuals[0]),
                 ("eff_gn_trace", eff(gt / n)),
                 ("eff_gn_top_eig", eff(ge.values[0])),
             ]);
         }
+        // every Lanczos estimate of the row within LANCZOS_TOL of its eigenvalue
+        let pairs = [
+            ("top_eig", "top_eig_residual"),
+            ("riemannian_top_eig", "riemannian_top_eig_residual"),
+            ("gn_top_eig", "gn_top_eig_residual"),
+        ];
+        let value = |k: &str| v.iter().find(|(n, _)| *n == k).map(|(_, x)| *x);
+        let converged = pairs.iter().all(|(e, r)| match (value(e), value(r)) {
+            (Some(e), Some(r)) => r <= LANCZOS_TOL * e.abs(),
+            _ => true,
+        });
         v.push(("seconds", t0.elapsed().as_secs_f64()));
         let row = header(s.cfg)
             .into_iter()
@@ -209,6 +223,7 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
                     "bn_mode" => Field::Str(bn_name.into()),
                     "ghost_batch" => Field::Int(s.batch as i64),
                     "images" => Field::Int(s.x.size()[0]),
+                    "converged" => Field::Int(converged as i64),
                     c => Field::Float(match c.strip_prefix(EIG_PREFIX).and_then(|k| k.parse::<usize>().ok()) {
                         Some(k) => e.values.get(k - 1).copied().unwrap_or(f64::NAN),
                         None => v.iter().find(|(k, _)| *k == c).map(|(_, x)| *x).unwrap_or(f64::NAN),
@@ -218,6 +233,41 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
             })
             .collect();
         rows.push(Row(row));
+    }
+    Ok(rows)
+}
+
+/// The Hessian's spectral density of each group by stochastic Lanczos quadrature
+/// (`sharpness.density_probes` probes of `sharpness.lanczos_iters` steps): rows of
+/// [`crate::schema::SPECTRUM`], one per probe and Ritz value.
+pub fn spectrum(net: &Net, s: &Setup, epoch: usize, step: usize) -> Result<Vec<Vec<String>>> {
+    let groups = Group::expand(&s.cfg.groups, net).map_err(|e| anyhow::anyhow!("sharpness.groups: {e}"))?;
+    let mut rows = vec![];
+    for (gi, g) in groups.iter().enumerate() {
+        let params: Vec<Tensor> = g.select(net).iter().map(|p| p.tensor.shallow_clone()).collect();
+        let h = Hessian {
+            net,
+            params,
+            x: s.x.shallow_clone(),
+            y: s.y.shallow_clone(),
+            loss: s.loss,
+            mode: s.mode,
+            batch: s.batch,
+        };
+        let like = h.params[0].detach();
+        let q = slq(&h, s.cfg.density_probes, s.cfg.lanczos_iters, seed_for(s.seed, epoch, gi, 6), &like);
+        for (p, (nodes, weights)) in q.iter().enumerate() {
+            for (n, w) in nodes.iter().zip(weights) {
+                rows.push(vec![
+                    epoch.to_string(),
+                    step.to_string(),
+                    g.name(),
+                    p.to_string(),
+                    format!("{n:e}"),
+                    format!("{w:e}"),
+                ]);
+            }
+        }
     }
     Ok(rows)
 }
@@ -412,18 +462,42 @@ pub fn posthoc(
     let setup = Setup::new(&cfg, &data.train);
     let mut warm = WarmStarts::new();
     let mut all = vec![];
+    let mut spectra = vec![];
     progress.start("checkpoints", todo.len(), 0);
     for (i, &e) in todo.iter().enumerate() {
         let (tensors, meta) = store::load_tensors(&dir.checkpoint(e))?;
         net.load(&tensors).map_err(|m| anyhow::anyhow!("{}: {m}", dir.checkpoint(e).display()))?;
         let step = meta.get("step").and_then(|s| s.parse().ok()).unwrap_or(0);
         let rows = measure(&net, &setup, e, step, &mut warm)?;
+        if cfg.sharpness.density_probes > 0 {
+            spectra.extend(spectrum(&net, &setup, e, step)?);
+        }
         on_rows(&rows);
         progress.set(i + 1, "");
         all.extend(rows);
     }
     merge_into(&dir.sharpness_posthoc(), &header(&cfg.sharpness), &all)?;
+    if !spectra.is_empty() {
+        merge_spectra(&dir.spectrum_posthoc(), spectra)?;
+    }
     Ok(all)
+}
+
+/// Merge spectrum rows into `path`, replacing the rows of an (epoch, group) measured again.
+fn merge_spectra(path: &Path, rows: Vec<Vec<String>>) -> Result<()> {
+    let header: Vec<String> = SPECTRUM.iter().map(|c| c.name.to_string()).collect();
+    let key = |r: &[String]| (r[0].parse::<i64>().unwrap_or(0), r[2].clone());
+    let new: std::collections::HashSet<(i64, String)> = rows.iter().map(|r| key(r)).collect();
+    let mut out: Vec<Vec<String>> = vec![];
+    if path.is_file() {
+        let old = store::read_records(path, false)?;
+        if old.header == header {
+            out.extend(old.rows.into_iter().filter(|r| !new.contains(&key(r))));
+        }
+    }
+    out.extend(rows);
+    out.sort_by_key(|r| key(r).0);
+    Ok(store::write_records(path, &Records { header, rows: out })?)
 }
 
 /// Merge rows into a CSV file, replacing rows with the same (epoch, group, bn_mode).

@@ -2,6 +2,7 @@
 //! lines; loss and error on 1-D slices; a heatmap of log10 train loss on 2-D slices.
 
 use super::figures::{Curve, Figure, Panel, Style, heatmap};
+use crate::landscape::Quadrature;
 use crate::landscape::lines::ScanRow;
 use anyhow::{Result, bail};
 use std::path::Path;
@@ -118,4 +119,78 @@ pub fn scan(
         }
     }
     Ok(out)
+}
+
+/// The Gaussian width of the spectral-density figure, as a fraction of the eigenvalue range.
+pub const DENSITY_SIGMA: f64 = 0.01;
+
+/// `RUN_DIR/spectrum.png/svg` from `spectrum_posthoc.csv`: per group, the Hessian's spectral
+/// density at each epoch measured (SLQ nodes smoothed by Gaussians of width
+/// [`DENSITY_SIGMA`] × the range; log density, as PyHessian draws it, down to 1e-6 of the peak).
+/// `None` when the run has no spectrum.
+pub fn spectrum_figure(run: &crate::store::RunDir) -> Result<Option<std::path::PathBuf>> {
+    let path = run.spectrum_posthoc();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let r = crate::store::read_records(&path, false)?;
+    let col = |n: &str| r.col(n).ok_or_else(|| anyhow::anyhow!("{}: no column `{n}`", path.display()));
+    let (ce, cg, cp, cn, cw) = (col("epoch")?, col("group")?, col("probe")?, col("node")?, col("weight")?);
+    let mut groups: Vec<String> = vec![];
+    let mut epochs: Vec<i64> = vec![];
+    for row in &r.rows {
+        if !groups.contains(&row[cg]) {
+            groups.push(row[cg].clone());
+        }
+        let e: i64 = row[ce].parse()?;
+        if !epochs.contains(&e) {
+            epochs.push(e);
+        }
+    }
+    epochs.sort();
+    let mut panels = vec![];
+    for g in &groups {
+        // per epoch, per probe: (nodes, weights)
+        let mut per_epoch: Vec<(i64, Vec<Quadrature>)> = vec![];
+        for &e in &epochs {
+            let mut q: std::collections::BTreeMap<i64, Quadrature> = Default::default();
+            for row in r.rows.iter().filter(|row| row[cg] == *g && row[ce].parse::<i64>().ok() == Some(e)) {
+                let p = q.entry(row[cp].parse()?).or_default();
+                p.0.push(row[cn].parse()?);
+                p.1.push(row[cw].parse()?);
+            }
+            if !q.is_empty() {
+                per_epoch.push((e, q.into_values().collect()));
+            }
+        }
+        // one grid and one width for every epoch of the group, so their densities compare
+        let (lo, hi) = per_epoch
+            .iter()
+            .flat_map(|(_, q)| q.iter().flat_map(|p| &p.0))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        let range = (hi - lo).max(1e-12);
+        let grid: Vec<f64> = (0..=800).map(|k| lo - 0.05 * range + 1.1 * range * k as f64 / 800.0).collect();
+        let mut curves = vec![];
+        for (i, (e, q)) in per_epoch.iter().enumerate() {
+            let d = crate::landscape::density(q, &grid, DENSITY_SIGMA * range);
+            let peak = d.iter().cloned().fold(0.0, f64::max);
+            // log density down to 1e-6 of the peak (below that drawn at the floor)
+            let pts = grid.iter().zip(d).map(|(&t, v)| (t, v.max(1e-6 * peak))).collect();
+            curves.push(curve(format!("epoch {e}"), pts, Style::Line, i));
+        }
+        panels.push(panel(
+            &format!("Hessian spectral density, {g}"),
+            "density (floor 1e-6 of peak)",
+            "eigenvalue",
+            true,
+            curves,
+        ));
+    }
+    if panels.is_empty() {
+        bail!("{}: no rows", path.display());
+    }
+    let stem = run.spectrum_figure();
+    let cols = panels.len().min(3);
+    Figure { panels, cols, panel_size: (560, 400) }.save(&stem)?;
+    Ok(Some(stem.with_extension("png")))
 }

@@ -48,6 +48,14 @@ impl RunDir {
     pub fn sharpness_posthoc(&self) -> PathBuf {
         self.root.join("sharpness_posthoc.csv")
     }
+    /// `spectrum_posthoc.csv`: Hessian spectral densities (SLQ) measured post hoc.
+    pub fn spectrum_posthoc(&self) -> PathBuf {
+        self.root.join("spectrum_posthoc.csv")
+    }
+    /// `spectrum.png` / `spectrum.svg` (the figure of spectrum_posthoc.csv), without extension.
+    pub fn spectrum_figure(&self) -> PathBuf {
+        self.root.join("spectrum")
+    }
     /// A sweep point's latest attempt.
     pub fn attempt(&self) -> PathBuf {
         self.root.join("attempt.json")
