@@ -85,6 +85,7 @@ struct Seen {
     y_ticks: Vec<Vec<f64>>,
     x_ticks: Vec<Vec<f64>>,
     texts: Vec<String>,
+    height: f64,
 }
 
 fn read(path: &Path) -> Seen {
@@ -133,7 +134,8 @@ fn read(path: &Path) -> Seen {
                 .collect()
         })
         .collect();
-    Seen { plots, marks, legends, y_ticks, x_ticks, texts: texts.iter().map(|e| e.text.clone()).collect() }
+    let height = els.iter().find(|e| e.name == "svg").map_or(f64::NAN, |e| e.f("height"));
+    Seen { plots, marks, legends, y_ticks, x_ticks, texts: texts.iter().map(|e| e.text.clone()).collect(), height }
 }
 
 /// `(name, figure, (log x, log y) per panel, values that cannot be drawn)`.
@@ -239,7 +241,14 @@ fn figures(span: f64) -> Vec<Case> {
         x_label: "epoch".into(),
         y_label: "loss".into(),
         log_y: true,
-        curves: runs(false),
+        curves: {
+            // a spread band under the curves (as `silab plot` draws seeds)
+            let mut c = runs(false);
+            let mut band = series(hi * 1.2, 1.2, 30);
+            band.extend(series(hi * 0.8, 0.8, 30).into_iter().rev());
+            c.insert(0, Curve { label: String::new(), points: band, style: Style::Band, color: 0 });
+            c
+        },
         ..Default::default()
     };
     let b = Panel {
@@ -262,6 +271,30 @@ fn figures(span: f64) -> Vec<Case> {
             format!("final_{}", tag(span)),
             Figure { panels: vec![fin, acc], cols: 2, panel_size: (600, 420) },
             vec![(true, true), (true, false)],
+            0,
+        ),
+        (
+            format!("many_{}", tag(span)),
+            Figure {
+                panels: vec![Panel {
+                    title: "20 runs".into(),
+                    x_label: "epoch".into(),
+                    y_label: "loss".into(),
+                    log_y: true,
+                    curves: (0..20)
+                        .map(|i| Curve {
+                            label: format!("run {i}"),
+                            points: series(hi, 1.0 + i as f64 * 0.1, 20),
+                            style: Style::Line,
+                            color: i,
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                cols: 1,
+                panel_size: (520, 380),
+            },
+            vec![(false, true)],
             0,
         ),
         (
@@ -303,6 +336,13 @@ fn figures_read_back_from_svg_are_readable() {
                     let over = x + r >= x0 && x - r <= x1 && y + r >= y0 && y - r <= y1;
                     assert!(!over, "{name}: legend box {:?} covers the mark at ({x}, {y})", (x0, y0, x1, y1));
                 }
+            }
+            // legends fit in the figure (a long one ends in "… and N more")
+            for &(_, _, _, y1) in &s.legends {
+                assert!(y1 <= s.height, "{name}: legend box ends at {y1}, the figure at {}", s.height);
+            }
+            if name.starts_with("many") {
+                assert!(s.texts.iter().any(|t| t.starts_with("… and ") && t.ends_with(" more")), "{name}");
             }
             // a legend box per panel with its own entries; panels of the same runs share one
             let want = if name.starts_with("shared") {

@@ -262,8 +262,32 @@ fn sharpness_during_training_resumes_and_leaves_training_alone() {
         std::fs::remove_file(bd.checkpoint(e)).unwrap();
         std::fs::remove_file(bd.optim_state(e)).unwrap();
     }
+    // b's sharpness.csv as silab 0.1 wrote it (without the columns added since, and with a
+    // line cut by the kill): the resumed run continues it with today's columns, and the rows
+    // measured after the resume point are the uninterrupted run's
+    let path = b.join("sharpness.csv");
+    let old = store::read_records(&path, false).unwrap();
+    let newer = ["top_eig_rel_residual", "converged", "riemannian_top_eig_residual", "gn_top_eig_residual"];
+    let keep: Vec<usize> = (0..old.header.len()).filter(|&i| !newer.contains(&old.header[i].as_str())).collect();
+    let thin = |r: &Vec<String>| keep.iter().map(|&i| r[i].clone()).collect::<Vec<_>>();
+    let mut text = store::Records { header: thin(&old.header), rows: old.rows.iter().map(thin).collect() }.to_csv();
+    text.extend_from_slice(b"3,15,si,27");
+    std::fs::write(&path, text).unwrap();
     run::resume(&b, &mut Silent).unwrap();
-    assert_eq!(sharpness_without_time(&a), sharpness_without_time(&b));
+    let (ra, rb) = (sharpness_without_time(&a), sharpness_without_time(&b));
+    assert_eq!(ra[0], rb[0], "today's header");
+    let c = ra[0].iter().position(|n| n == "converged").unwrap();
+    // rows kept from the old file (epochs 0 and 1) have the new cells empty, the others are equal
+    for (x, y) in ra.iter().zip(&rb).skip(1) {
+        if y[c].is_empty() {
+            assert!(y[0] == "0" || y[0] == "1", "{y:?}");
+            let same: Vec<usize> = (0..x.len()).filter(|&i| !y[i].is_empty()).collect();
+            assert!(same.iter().all(|&i| x[i] == y[i]), "{x:?} vs {y:?}");
+        } else {
+            assert_eq!(x, y);
+        }
+    }
+    assert_eq!(ra.len(), rb.len());
 }
 
 /// `sharpness.every_steps`: rows at init and every N steps, inside epochs too; an epoch end that

@@ -111,9 +111,9 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         vec![a.dir.clone()]
     };
-    for r in runs {
-        if let Some(png) = silab::report::landscape::spectrum_figure(&silab::store::RunDir::new(&r))? {
-            println!("{}, {}", RunDir::new(&r).spectrum_posthoc().display(), png.display());
+    for r in runs.iter().filter(|_| !a.json) {
+        if let Some(png) = silab::report::landscape::spectrum_figure(&silab::store::RunDir::new(r))? {
+            println!("{}, {}", RunDir::new(r).spectrum_posthoc().display(), png.display());
         }
     }
     if sweep && !a.json {

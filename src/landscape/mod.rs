@@ -452,7 +452,8 @@ pub type Quadrature = (Vec<f64>, Vec<f64>);
 pub fn slq(op: &dyn Operator, probes: usize, iters: usize, seed: u64, like: &Tensor) -> Vec<Quadrature> {
     (0..probes)
         .map(|p| {
-            let q = random_unit(op.dim(), seed.wrapping_add(p as u64), 7, like);
+            // each probe its own stream of the seed (seeds of different groups stay apart)
+            let q = random_unit(op.dim(), seed, 1000 + p as u64, like);
             let (alpha, beta, _) = tridiagonal(op, iters, q);
             let (evals, evecs) = eigh_tridiagonal(&alpha, &beta);
             let m = alpha.len() as i64;

@@ -361,6 +361,8 @@ impl Hook for InTraining {
             .into_iter()
             .flat_map(|(e, s)| groups.iter().map(move |g| vec![e.to_string(), s.to_string(), g.clone()]))
             .collect();
+        // a file an older silab began has fewer columns: continue it with this version's
+        store::widen(&self.file, &self.header)?;
         let rows = verify_rows(&self.file, &self.header, &["epoch", "step", "group"], &keys, step)?;
         if self.file.is_file() {
             store::write_records(&self.file, &rows)?;
@@ -489,6 +491,7 @@ fn merge_spectra(path: &Path, rows: Vec<Vec<String>>) -> Result<()> {
     let key = |r: &[String]| (r[0].parse::<i64>().unwrap_or(0), r[2].clone());
     let new: std::collections::HashSet<(i64, String)> = rows.iter().map(|r| key(r)).collect();
     let mut out: Vec<Vec<String>> = vec![];
+    store::widen(path, &header)?;
     if path.is_file() {
         let old = store::read_records(path, false)?;
         if old.header == header {
@@ -510,6 +513,8 @@ fn merge_into(path: &Path, header: &[String], rows: &[Row]) -> Result<()> {
         })
         .collect();
     let mut kept: Vec<(i64, Vec<String>)> = vec![];
+    // rows an older silab wrote keep their values under this version's columns
+    store::widen(path, header)?;
     if path.is_file() {
         let old = store::read_records(path, false)?;
         if old.header == header {

@@ -240,8 +240,11 @@ const LEGEND_CHARS: usize = 44;
 
 /// Width of the legend column beside a panel (0 without legend entries).
 fn legend_width(p: &Panel) -> u32 {
-    let chars = legend(p).iter().map(|(l, ..)| l.chars().count().min(LEGEND_CHARS)).max();
-    chars.map_or(0, |c| 48 + 7 * c as u32)
+    let entries = legend(p);
+    // room for "… and N more" when a long legend may be cut to the panel's height
+    let floor = if entries.len() > 10 { 16 } else { 0 };
+    let chars = entries.iter().map(|(l, ..)| l.chars().count().min(LEGEND_CHARS)).max();
+    chars.map_or(0, |c| 48 + 7 * c.max(floor) as u32)
 }
 
 fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, legend_w: u32) -> Result<()>
@@ -318,7 +321,14 @@ where
             .draw_text(&note, &("sans-serif", 15).into_font().color(&RGBColor(120, 120, 120)), (8, h as i32 - 20))
             .map_err(e)?;
     }
-    let entries = if legend_w > 0 { legend(p) } else { vec![] };
+    let mut entries = if legend_w > 0 { legend(p) } else { vec![] };
+    // as many entries as the panel's height holds; the rest said in one line
+    let fit = ((h as i32 - 60) / 20).max(2) as usize;
+    if entries.len() > fit {
+        let more = entries.len() - (fit - 1);
+        entries.truncate(fit - 1);
+        entries.push((format!("… and {more} more"), TRANSPARENT.to_rgba(), Style::Points));
+    }
     if !entries.is_empty() {
         let font = ("sans-serif", 16).into_font();
         let (lw, _) = legend_area.dim_in_pixel();

@@ -4,6 +4,7 @@
 //! min–max spread over the seeds as a band.
 
 use super::figures::{Curve, Figure, Panel, Style};
+use crate::config::RunConfig;
 use crate::human;
 use crate::schema::METRICS;
 use crate::store::{self, RunDir, StoreError};
@@ -69,25 +70,43 @@ pub struct Source {
 impl Source {
     fn load(dir: &Path, name: String) -> Result<Source> {
         let rd = RunDir::new(dir);
-        let text = std::fs::read_to_string(rd.config()).map_err(|e| StoreError::io(&rd.config(), e))?;
-        let config: toml::Table =
-            text.parse().map_err(|e: toml::de::Error| StoreError::format(&rd.config(), e.message()))?;
-        let r = store::read_records(&rd.metrics(), false)?;
-        Ok(Source { dir: dir.to_path_buf(), name, config, header: r.header, rows: r.rows })
+        // through RunConfig: every key present (an older run's config gets today's defaults),
+        // so runs compare key by key
+        let cfg = RunConfig::from_file(&rd.config(), &[])?;
+        let config = toml::Table::try_from(&cfg).context("a config serializes")?;
+        // a killed run's last line may be cut: keep the complete rows
+        let r = store::read_records(&rd.metrics(), true)?;
+        let n = r.header.len();
+        let rows = r.rows.into_iter().filter(|row| row.len() == n).collect();
+        Ok(Source { dir: dir.to_path_buf(), name, config, header: r.header, rows })
     }
 
-    /// The value of `key` for this run, for labels: `run`, `seed` or a dotted config key.
-    pub fn key(&self, key: &str) -> Option<String> {
+    /// The raw value of `key` (full precision), for telling runs apart: `run`, `seed` or a
+    /// dotted config key.
+    fn raw(&self, key: &str) -> Option<String> {
         if key == "run" {
             return Some(self.name.clone());
         }
+        self.value(key).map(|v| v.to_string())
+    }
+
+    fn value(&self, key: &str) -> Option<&toml::Value> {
         let mut v: Option<&toml::Value> = None;
         let mut table = Some(&self.config);
         for part in key.split('.') {
             v = table?.get(part);
             table = v.and_then(|x| x.as_table());
         }
-        Some(match v? {
+        v
+    }
+
+    /// The value of `key` for this run, for labels (numbers for people): `run`, `seed` or a
+    /// dotted config key.
+    pub fn key(&self, key: &str) -> Option<String> {
+        if key == "run" {
+            return Some(self.name.clone());
+        }
+        Some(match self.value(key)? {
             toml::Value::Float(f) => human::num(*f),
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::String(s) => s.clone(),
@@ -143,7 +162,7 @@ pub fn sources(paths: &[PathBuf]) -> Result<Vec<Source>> {
     Ok(out)
 }
 
-/// Config keys (and `run`) whose value differs between the sources, in the config's order.
+/// Config keys whose value differs between the sources, in the config's order.
 pub fn varying_keys(src: &[Source]) -> Vec<String> {
     fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
         for (k, v) in t {
@@ -158,7 +177,7 @@ pub fn varying_keys(src: &[Source]) -> Vec<String> {
     if let Some(s) = src.first() {
         walk(&s.config, "", &mut keys);
     }
-    keys.retain(|k| src.iter().any(|s| s.key(k) != src[0].key(k)));
+    keys.retain(|k| src.iter().any(|s| s.raw(k) != src[0].raw(k)));
     keys
 }
 
@@ -182,7 +201,7 @@ fn groups(src: &[Source], hue: &Option<String>, facet: &Option<String>) -> Vec<G
     let mut by: BTreeMap<Vec<String>, Group> = BTreeMap::new();
     let mut order = vec![];
     for (i, s) in src.iter().enumerate() {
-        let id: Vec<String> = varying.iter().map(|k| s.key(k).unwrap_or_default()).collect();
+        let id: Vec<String> = varying.iter().map(|k| s.raw(k).unwrap_or_default()).collect();
         let g = by.entry(id.clone()).or_insert_with(|| {
             order.push(id.clone());
             let label = varying
@@ -211,7 +230,7 @@ fn short_key(k: &str) -> &str {
 /// `(x, y)` points.
 type Series = Vec<(f64, f64)>;
 
-/// Mean and min–max of the members' series at each x they share.
+/// Mean and min–max of the members' series at each x they all have.
 fn aggregate(src: &[Source], members: &[usize], col: &str, x: XAxis) -> (Series, Series, Series) {
     let mut at: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     let mut xs: BTreeMap<u64, f64> = BTreeMap::new();
@@ -221,7 +240,10 @@ fn aggregate(src: &[Source], members: &[usize], col: &str, x: XAxis) -> (Series,
             xs.insert(xv.to_bits(), xv);
         }
     }
-    let mut pts: Vec<(f64, Vec<f64>)> = at.into_iter().map(|(k, v)| (xs[&k], v)).collect();
+    // only where every member has a value: a seed that stopped early or diverged (NaN cells
+    // are empty) ends the curve rather than changing what it averages
+    let mut pts: Vec<(f64, Vec<f64>)> =
+        at.into_iter().filter(|(_, v)| v.len() == members.len()).map(|(k, v)| (xs[&k], v)).collect();
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mean = pts.iter().map(|(x, v)| (*x, v.iter().sum::<f64>() / v.len() as f64)).collect();
     let lo = pts.iter().map(|(x, v)| (*x, v.iter().cloned().fold(f64::INFINITY, f64::min))).collect();
@@ -242,9 +264,12 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
         bail!("nothing to plot");
     }
     let known: Vec<&str> = src[0].header.iter().map(|s| s.as_str()).collect();
+    // default hue: the first varying key but the seed; runs that differ in nothing at all
+    // (copies of one config) are told apart by their name; seeds alone are averaged
     let hue = spec.hue.clone().or_else(|| {
         let v = varying_keys(src);
-        v.into_iter().find(|k| k != "seed").or(if src.len() > 1 { Some("run".into()) } else { None })
+        let none_varies = v.is_empty() && src.len() > 1;
+        v.into_iter().find(|k| k != "seed").or(if none_varies { Some("run".into()) } else { None })
     });
     for key in [&hue, &spec.facet].into_iter().flatten() {
         if src.iter().all(|s| s.key(key).is_none()) {
@@ -326,7 +351,11 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
                     curves.push(Curve { label: String::new(), points: band, style: Style::Band, color });
                 }
                 let n = if g.members.len() > 1 { format!(" (mean of {})", g.members.len()) } else { String::new() };
-                let label = if g.label.is_empty() { String::new() } else { format!("{}{n}", g.label) };
+                let label = match (g.label.is_empty(), g.members.len()) {
+                    (true, 1) => String::new(),
+                    (true, k) => format!("mean of {k} runs"),
+                    (false, _) => format!("{}{n}", g.label),
+                };
                 curves.push(Curve { label, points: mean, style: Style::Line, color });
             }
             let title = match (&spec.facet, f.is_empty()) {

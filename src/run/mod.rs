@@ -660,10 +660,10 @@ impl Trainer {
         }
         let (start_epoch, start_step, wall0) = self.from.unwrap_or((0, 0, 0.0));
         if self.cfg.train.tensorboard {
-            // a resumed session rewrites the rows after its checkpoint: TensorBoard drops what
-            // an earlier session wrote from there on
-            let resume = self.from.map(|(_, step, _)| step as i64 + 1);
-            self.tensorboard = Some(EventWriter::create(&self.dir.root, resume)?);
+            // a resumed session rewrites the rows after its checkpoint, a run started again
+            // from scratch all of them: TensorBoard drops what earlier sessions wrote from there
+            let start = self.from.map_or(0, |(_, step, _)| step as i64 + 1);
+            self.tensorboard = Some(EventWriter::create(&self.dir.root, start)?);
         }
         let cfg = self.cfg.clone();
         let dev = self.ws.device;

@@ -75,7 +75,7 @@ pub fn verify_rows(
         let line = i + 2;
         let rec = rec.map_err(|e| anyhow::anyhow!("{shown} line {line}: {e}"))?;
         let row: Vec<String> = rec.iter().map(String::from).collect();
-        check_row(&row, header, &kinds).map_err(|m| anyhow::anyhow!("{shown} line {line}: {m}"))?;
+        check_row(&row, header, &kinds, &keys).map_err(|m| anyhow::anyhow!("{shown} line {line}: {m}"))?;
         let step: usize = row[step_col].parse()?;
         if step > max_step {
             after = true;
@@ -115,13 +115,14 @@ pub fn verify_rows(
 
 /// A row's fields against the header's column types: the right number, integers where integers
 /// go, numbers (or empty: not measured) where floats go, non-empty text.
-fn check_row(row: &[String], header: &[String], kinds: &[Kind]) -> std::result::Result<(), String> {
+fn check_row(row: &[String], header: &[String], kinds: &[Kind], keys: &[usize]) -> std::result::Result<(), String> {
     if row.len() != header.len() {
         return Err(format!("{} fields, expected {}", row.len(), header.len()));
     }
-    for ((v, name), kind) in row.iter().zip(header).zip(kinds) {
+    for (i, ((v, name), kind)) in row.iter().zip(header).zip(kinds).enumerate() {
         let ok = match kind {
-            Kind::Int => v.parse::<i64>().is_ok(),
+            // empty = not measured (a column added after the row was written); never a key
+            Kind::Int => v.parse::<i64>().is_ok() || (v.is_empty() && !keys.contains(&i)),
             Kind::Float => v.is_empty() || v.parse::<f64>().is_ok(),
             Kind::Text => !v.is_empty(),
         };

@@ -42,6 +42,34 @@ pub fn read_records(path: &Path, flexible: bool) -> Result<Records, StoreError> 
     Ok(Records { header, rows })
 }
 
+/// Widen a CSV file written by an older silab to `header`: when every column of its header is
+/// one of `header`'s (and it lacks some), rewrite it with `header`'s columns, the new cells empty.
+/// Complete lines only (what follows the last newline, a line a kill cut, is dropped as a resume
+/// would). Returns whether the file was rewritten; a file with other columns is left alone.
+pub fn widen(path: &Path, header: &[String]) -> Result<bool, StoreError> {
+    let Some(found) = read_header(path) else { return Ok(false) };
+    if found == header {
+        return Ok(false);
+    }
+    let Some(cols) = found.iter().map(|c| header.iter().position(|h| h == c)).collect::<Option<Vec<usize>>>() else {
+        return Ok(false);
+    };
+    let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let complete = &bytes[..bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(complete);
+    let mut rows = vec![];
+    for rec in r.records() {
+        let rec = rec.map_err(|e| csv_error(path, e))?;
+        let mut row = vec![String::new(); header.len()];
+        for (v, &c) in rec.iter().zip(&cols) {
+            row[c] = v.to_string();
+        }
+        rows.push(row);
+    }
+    write_atomic(path, &Records { header: header.to_vec(), rows }.to_csv())?;
+    Ok(true)
+}
+
 /// The header line of a CSV file, if it has one.
 pub fn read_header(path: &Path) -> Option<Vec<String>> {
     let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path).ok()?;

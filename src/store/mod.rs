@@ -27,7 +27,7 @@ mod process;
 pub mod tensorboard;
 mod tensors;
 
-pub use csv_records::{Records, append_records, read_header, read_records, write_records};
+pub use csv_records::{Records, append_records, read_header, read_records, widen, write_records};
 pub use dirs::{RunDir, ScanFiles, StudyDir, SweepDir, default_run_dir, default_study_dir, default_sweep_dir};
 pub use process::{Lock, failpoint, hostname, pid_alive, unix_now};
 pub use tensors::{NamedTensors, load_tensors, save_tensors};

@@ -88,8 +88,10 @@ pub struct EventWriter {
 
 impl EventWriter {
     /// A new event file in `dir` (`events.out.tfevents.<unix s>.<host>.<pid>`), starting with
-    /// the file-version event and, when `resume_step` is given, a session START at that step.
-    pub fn create(dir: &Path, resume_step: Option<i64>) -> Result<EventWriter, StoreError> {
+    /// the file-version event and a session START at `start_step`: TensorBoard then drops what
+    /// earlier files of the folder hold at steps ≥ `start_step` (a resumed session rewrites
+    /// them; a run started again from scratch, at 0, replaces them all).
+    pub fn create(dir: &Path, start_step: i64) -> Result<EventWriter, StoreError> {
         let now = super::unix_now();
         // TensorBoard reads a folder's event files in name order, and a resumed session's START
         // must come after what it replaces: the seconds in the name are later than any there
@@ -104,9 +106,7 @@ impl EventWriter {
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
         let mut w = EventWriter { path, file };
         w.write(&Event { wall_time: now, step: 0, what: Some(What::FileVersion("brain.Event:2".into())) })?;
-        if let Some(step) = resume_step {
-            w.write(&Event { wall_time: now, step, what: Some(What::SessionLog(SessionLog { status: 1 })) })?;
-        }
+        w.write(&Event { wall_time: now, step: start_step, what: Some(What::SessionLog(SessionLog { status: 1 })) })?;
         Ok(w)
     }
 
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
         assert_eq!(masked_crc(b"123456789"), 0xE306_9283u32.rotate_right(15).wrapping_add(0xa282_ead8));
         let d = tempfile_dir();
-        let mut w = EventWriter::create(&d, Some(7)).unwrap();
+        let mut w = EventWriter::create(&d, 7).unwrap();
         w.scalars(8, &[("a", 0.0), ("b", f64::NAN), ("norm:c.weight", 2.5)]).unwrap();
         let recs = read_records(w.path()).unwrap();
         assert_eq!(recs.len(), 3);
@@ -202,7 +202,7 @@ mod tests {
         let e = read_records(w.path()).unwrap_err().to_string();
         assert!(e.contains("CRC") && e.contains("offset"), "{e}");
         // a second session's file sorts after the first (TensorBoard reads them in name order)
-        let w2 = EventWriter::create(&d, None).unwrap();
+        let w2 = EventWriter::create(&d, 0).unwrap();
         assert!(w2.path().file_name() > w.path().file_name());
         std::fs::remove_dir_all(d).unwrap();
     }
