@@ -229,7 +229,9 @@ fn legend(p: &Panel) -> Vec<(String, RGBAColor, Style)> {
         }
     }
     for c in &p.curves {
-        if !c.label.is_empty() && !out.iter().any(|(l, ..)| *l == c.label) {
+        // one entry per label and colour (a label may repeat in another colour)
+        let col = color(c.color).to_rgba();
+        if !c.label.is_empty() && !out.iter().any(|(l, k, _)| *l == c.label && *k == col) {
             out.push((c.label.clone(), color(c.color).to_rgba(), c.style));
         }
     }
@@ -244,7 +246,7 @@ fn legend_width(p: &Panel) -> u32 {
     // room for "… and N more" when a long legend may be cut to the panel's height
     let floor = if entries.len() > 10 { 16 } else { 0 };
     let chars = entries.iter().map(|(l, ..)| l.chars().count().min(LEGEND_CHARS)).max();
-    chars.map_or(0, |c| 48 + 7 * c.max(floor) as u32)
+    chars.map_or(0, |c| 52 + 8 * c.max(floor) as u32)
 }
 
 fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, legend_w: u32) -> Result<()>

@@ -59,7 +59,7 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
         ..Default::default()
     };
     for (i, (s, r)) in series.iter().enumerate() {
-        let label = format!("lr {} (lr*wd {})", num(r.lr), num(r.lr * r.wd));
+        let label = format!("lr {} (lr·wd {})", num(r.lr), num(r.lr * r.wd));
         loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
         let jumps: Vec<(f64, f64)> = r.s_jumps.iter().map(|j| (j.epoch, j.loss_after)).collect();
         loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
@@ -77,7 +77,7 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
         if let (Some(lo), Some(hi)) = (gs.iter().cloned().reduce(f64::min), gs.iter().cloned().reduce(f64::max)) {
             let c = (2.0 * r.lr * r.wd).sqrt();
             phase.curves.push(Curve {
-                label: format!("ELR* = sqrt(2 lr wd)/g_eff, lr {}", r.lr),
+                label: format!("ELR* = √(2 lr·wd)/g_eff, lr·wd {}", num(r.lr * r.wd)),
                 points: vec![(c / lo, lo), (c / hi, hi)],
                 style: Style::Reference,
                 color: i,
