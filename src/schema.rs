@@ -182,6 +182,7 @@ pub const SPECTRUM: &[Column] = &[
     int("epoch", "epochs completed when the weights were taken"),
     int("step", "optimizer steps completed"),
     text("group", "parameter group (as in the sharpness rows)"),
+    text("bn_mode", "BatchNorm while measuring (as in the sharpness rows)"),
     int("probe", "the random start vector, 0 … density_probes − 1"),
     float("node", "a Ritz value θ_j of the probe's Lanczos tridiagonal matrix (an eigenvalue estimate)"),
     float("weight", "its quadrature weight τ_j (each probe's weights sum to 1)"),

@@ -225,13 +225,19 @@ fn sharpness_command_json_posthoc_file_and_sweeps() {
     let sp = silab::store::read_records(&run.join("spectrum_posthoc.csv"), false).unwrap();
     let names: Vec<&str> = silab::schema::SPECTRUM.iter().map(|c| c.name).collect();
     assert_eq!(sp.header, names);
+    let c = |n: &str| sp.col(n).unwrap();
     for p in 0..3 {
-        let w: f64 = sp.rows.iter().filter(|x| x[3] == p.to_string()).map(|x| x[5].parse::<f64>().unwrap()).sum();
+        let w: f64 = sp
+            .rows
+            .iter()
+            .filter(|x| x[c("probe")] == p.to_string())
+            .map(|x| x[c("weight")].parse::<f64>().unwrap())
+            .sum();
         assert!((w - 1.0).abs() < 1e-9, "probe {p}: weights sum to {w}");
     }
-    assert!(sp.rows.iter().all(|x| x[0] == "2" && x[2] == "si"));
+    assert!(sp.rows.iter().all(|x| x[c("epoch")] == "2" && x[c("group")] == "si" && x[c("bn_mode")] == "train"));
     assert!(out.contains("spectrum.png") && run.join("spectrum.png").is_file() && run.join("spectrum.svg").is_file());
-    // 40 steps on this small group converge
+    // 40 steps on this small group converge; no spectrum measured, so no figure line
     let o = silab()
         .args(["sharpness", "--epochs", "2", "-q"])
         .arg(&run)
@@ -239,6 +245,7 @@ fn sharpness_command_json_posthoc_file_and_sweeps() {
         .output()
         .unwrap();
     assert!(o.status.success() && !text(&o).contains("NOT CONVERGED"), "{}", text(&o));
+    assert!(!text(&o).contains("spectrum.png"), "{}", text(&o));
     for (args, needle) in [
         (vec!["--epochs", "7"], "no checkpoint for epoch 7"),
         (vec!["--epochs", "1-2"], "--epochs"),

@@ -103,15 +103,21 @@ pub fn run(a: Args) -> Result<()> {
             });
         }
     };
+    let started = std::time::SystemTime::now();
     let sweep = silab::sweep::measure_sharpness(&a.dir, &a.epochs, &a.sets, &mut bars, &mut on_rows)?;
-    // the spectral density's figure, for every run measured with sharpness.density_probes > 0
+    // the spectral density's figure, for every run whose spectrum this command measured
+    // (sharpness.density_probes > 0)
     let runs: Vec<PathBuf> = if sweep {
         let sd = silab::store::SweepDir::new(&a.dir);
         silab::sweep::Manifest::read(&sd)?.points.iter().map(|p| p.run_dir(&sd).root).collect()
     } else {
         vec![a.dir.clone()]
     };
-    for r in runs.iter().filter(|_| !a.json) {
+    let fresh = |r: &PathBuf| {
+        let m = std::fs::metadata(RunDir::new(r).spectrum_posthoc()).and_then(|m| m.modified());
+        m.is_ok_and(|t| t >= started)
+    };
+    for r in runs.iter().filter(|r| !a.json && fresh(r)) {
         if let Some(png) = silab::report::landscape::spectrum_figure(&silab::store::RunDir::new(r))? {
             println!("{}, {}", RunDir::new(r).spectrum_posthoc().display(), png.display());
         }

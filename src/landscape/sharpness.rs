@@ -262,6 +262,7 @@ pub fn spectrum(net: &Net, s: &Setup, epoch: usize, step: usize) -> Result<Vec<V
                     epoch.to_string(),
                     step.to_string(),
                     g.name(),
+                    s.mode.name().to_string(),
                     p.to_string(),
                     format!("{n:e}"),
                     format!("{w:e}"),
@@ -485,10 +486,11 @@ pub fn posthoc(
     Ok(all)
 }
 
-/// Merge spectrum rows into `path`, replacing the rows of an (epoch, group) measured again.
+/// Merge spectrum rows into `path`, replacing the rows of an (epoch, group, BN mode) measured
+/// again.
 fn merge_spectra(path: &Path, rows: Vec<Vec<String>>) -> Result<()> {
     let header: Vec<String> = SPECTRUM.iter().map(|c| c.name.to_string()).collect();
-    let key = |r: &[String]| (r[0].parse::<i64>().unwrap_or(0), r[2].clone());
+    let key = |r: &[String]| (r[0].parse::<i64>().unwrap_or(0), format!("{}|{}", r[2], r[3]));
     let new: std::collections::HashSet<(i64, String)> = rows.iter().map(|r| key(r)).collect();
     let mut out: Vec<Vec<String>> = vec![];
     store::widen(path, &header)?;

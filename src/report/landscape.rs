@@ -136,11 +136,17 @@ pub fn spectrum_figure(run: &crate::store::RunDir) -> Result<Option<std::path::P
     let r = crate::store::read_records(&path, false)?;
     let col = |n: &str| r.col(n).ok_or_else(|| anyhow::anyhow!("{}: no column `{n}`", path.display()));
     let (ce, cg, cp, cn, cw) = (col("epoch")?, col("group")?, col("probe")?, col("node")?, col("weight")?);
+    // a panel per group and BN mode
+    let cb = r.col("bn_mode");
+    let panel_of = |row: &Vec<String>| match cb {
+        Some(b) => format!("{}, BN {}", row[cg], row[b]),
+        None => row[cg].clone(),
+    };
     let mut groups: Vec<String> = vec![];
     let mut epochs: Vec<i64> = vec![];
     for row in &r.rows {
-        if !groups.contains(&row[cg]) {
-            groups.push(row[cg].clone());
+        if !groups.contains(&panel_of(row)) {
+            groups.push(panel_of(row));
         }
         let e: i64 = row[ce].parse()?;
         if !epochs.contains(&e) {
@@ -154,7 +160,7 @@ pub fn spectrum_figure(run: &crate::store::RunDir) -> Result<Option<std::path::P
         let mut per_epoch: Vec<(i64, Vec<Quadrature>)> = vec![];
         for &e in &epochs {
             let mut q: std::collections::BTreeMap<i64, Quadrature> = Default::default();
-            for row in r.rows.iter().filter(|row| row[cg] == *g && row[ce].parse::<i64>().ok() == Some(e)) {
+            for row in r.rows.iter().filter(|row| panel_of(row) == *g && row[ce].parse::<i64>().ok() == Some(e)) {
                 let p = q.entry(row[cp].parse()?).or_default();
                 p.0.push(row[cn].parse()?);
                 p.1.push(row[cw].parse()?);
