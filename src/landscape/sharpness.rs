@@ -103,6 +103,20 @@ pub struct Setup<'a> {
 }
 
 impl<'a> Setup<'a> {
+    /// The Hessian of the mean loss on this setup's images, restricted to group `g`.
+    fn hessian<'n>(&self, net: &'n Net, g: &Group) -> Hessian<'n> {
+        let params: Vec<Tensor> = g.select(net).iter().map(|p| p.tensor.shallow_clone()).collect();
+        Hessian {
+            net,
+            params,
+            x: self.x.shallow_clone(),
+            y: self.y.shallow_clone(),
+            loss: self.loss,
+            mode: self.mode,
+            batch: self.batch,
+        }
+    }
+
     /// The fixed subset of `train` and the BN mode of `run.sharpness`.
     pub fn new(run: &'a RunConfig, train: &Dataset) -> Setup<'a> {
         let cfg = &run.sharpness;
@@ -129,16 +143,7 @@ pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmS
     let mut mean_loss: Option<f64> = None;
     for (gi, g) in groups.iter().enumerate() {
         let t0 = Instant::now();
-        let params: Vec<Tensor> = g.select(net).iter().map(|p| p.tensor.shallow_clone()).collect();
-        let h = Hessian {
-            net,
-            params,
-            x: s.x.shallow_clone(),
-            y: s.y.shallow_clone(),
-            loss: s.loss,
-            mode: s.mode,
-            batch: s.batch,
-        };
+        let h = s.hessian(net, g);
         let n = h.dim() as f64;
         let like = h.params[0].detach();
         let name = g.name();
@@ -244,16 +249,7 @@ pub fn spectrum(net: &Net, s: &Setup, epoch: usize, step: usize) -> Result<Vec<V
     let groups = Group::expand(&s.cfg.groups, net).map_err(|e| anyhow::anyhow!("sharpness.groups: {e}"))?;
     let mut rows = vec![];
     for (gi, g) in groups.iter().enumerate() {
-        let params: Vec<Tensor> = g.select(net).iter().map(|p| p.tensor.shallow_clone()).collect();
-        let h = Hessian {
-            net,
-            params,
-            x: s.x.shallow_clone(),
-            y: s.y.shallow_clone(),
-            loss: s.loss,
-            mode: s.mode,
-            batch: s.batch,
-        };
+        let h = s.hessian(net, g);
         let like = h.params[0].detach();
         let q = slq(&h, s.cfg.density_probes, s.cfg.lanczos_iters, seed_for(s.seed, epoch, gi, 6), &like);
         for (p, (nodes, weights)) in q.iter().enumerate() {
