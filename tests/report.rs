@@ -144,27 +144,168 @@ fn reproduce_mse_smoke_and_unknown_names() {
     check_boundaries(&s);
     let o = Command::new(env!("CARGO_BIN_EXE_silab")).args(["reproduce", "sharpness"]).output().unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("[possible values: periodic, regimes, mse]"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("[possible values: periodic, regimes, mse, periodic-ln, regimes-ln, rotational, beyond]")
+    );
 }
 
-/// Every experiment's sweep file parses and expands at every scale (the cpu and paper ones too).
+/// Every experiment's sweeps parse and expand at every scale (the cpu and paper ones too).
 #[test]
 fn every_experiment_and_scale_expands() {
-    use silab::studies::{Experiment, Scale, sweep_spec};
-    for e in Experiment::ALL {
+    use silab::studies::{Experiment, Scale, arms};
+    for e in Experiment::ALL.into_iter().filter(|e| *e != Experiment::Beyond) {
         for s in Scale::ALL {
-            let spec = sweep_spec(e, s, Some(Path::new("/data/cifar")), &[]).unwrap();
-            let pts = spec.expand().unwrap();
-            assert!(pts.len() >= 2, "{e:?} {s:?}");
-            if s == Scale::Paper {
-                assert!(pts.iter().all(|p| p.2.model.width == 32 && p.2.train.epochs == 1000));
-                assert!(pts.iter().all(|p| p.2.data.dir == Path::new("/data/cifar")));
-            }
-            if e == Experiment::Mse {
-                assert!(pts.iter().all(|p| p.2.loss == silab::config::Loss::Mse));
+            let arms = arms(e, s, Some(Path::new("/data/cifar")), &[]).unwrap();
+            assert_eq!(arms.len() > 1, e.has_arms(), "{e:?} {s:?}");
+            for arm in &arms {
+                let pts = arm.spec.expand().unwrap();
+                assert!(pts.len() >= if arm.jumps { 1 } else { 2 }, "{e:?} {s:?} {}", arm.key);
+                if s == Scale::Paper {
+                    assert!(pts.iter().all(|p| p.2.train.device == silab::config::DeviceName::Cuda));
+                    assert!(pts.iter().all(|p| p.2.data.dir == Path::new("/data/cifar")));
+                    if !e.has_arms() {
+                        assert!(pts.iter().all(|p| p.2.model.width == 32 && p.2.train.epochs == 1000));
+                    }
+                }
+                if e == Experiment::Mse {
+                    assert!(pts.iter().all(|p| p.2.loss == silab::config::Loss::Mse));
+                }
             }
         }
     }
+    assert!(silab::studies::sweep_spec(Experiment::Rotational, Scale::Cpu, None, &[]).is_err());
+}
+
+/// `silab reproduce beyond` at smoke scale: the three experiments beyond the thesis, each with
+/// its arms' folders, figures, stacked table (an `arm` column) and a report that opens in
+/// headless Chromium with every image; the cross-architecture summary naming every network and
+/// optimizer; the summary.json contract.
+#[test]
+fn reproduce_beyond_smoke() {
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_silab"))
+        .args(["reproduce", "beyond", "--scale", "smoke", "-q", "--out"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    // every check is printed, and marked as not expected at smoke scale
+    assert!(
+        text.contains("rotational: (not expected at smoke scale) ConvNet-BN + SGD: median angular update"),
+        "{text}"
+    );
+    let read = |p: &Path| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let all = read(&d.path().join("summary.json"));
+    let cross = all["cross_architecture"].as_array().unwrap();
+    let nets: Vec<String> = cross
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}/{}",
+                r["net"]["arch"].as_str().unwrap(),
+                r["net"]["norm"].as_str().unwrap(),
+                r["net"]["optimizer"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for n in [
+        "convnet/batch/sgd",
+        "mlp/layer/sgd",
+        "mlp/layer/adamw",
+        "mlp/layer/adam",
+        "vit/layer/sgd",
+        "vit/layer/adam",
+        "mlp/layer/lion",
+    ] {
+        assert!(nets.contains(&n.to_string()), "{n} not in {nets:?}");
+    }
+    let mlp_sgd = &cross[nets.iter().position(|n| n == "mlp/layer/sgd").unwrap()];
+    for k in ["periodic", "regimes", "equilibrium"] {
+        assert!(mlp_sgd[k].is_string(), "{k} of mlp/layer/sgd: {mlp_sgd}");
+    }
+    for (exp, figs, arms) in [
+        ("periodic-ln", vec!["fig_periodic_ln", "fig_period_law"], 4),
+        ("regimes-ln", vec!["fig_regimes_ln"], 5),
+        ("rotational", vec!["fig_angle_ratio", "fig_time_to_equilibrium", "fig_jumps"], 3),
+    ] {
+        let out = d.path().join(exp);
+        for f in ["report.html", "summary.json", "table.csv", "table.parquet", "analysis.json"] {
+            assert!(out.join(f).is_file(), "{exp}/{f} missing");
+        }
+        for f in &figs {
+            for ext in ["png", "svg"] {
+                assert!(out.join(format!("{f}.{ext}")).is_file(), "{exp}/{f}.{ext}");
+            }
+        }
+        let s = read(&out.join("summary.json"));
+        assert_eq!(s["experiment"], exp);
+        let a = s["arms"].as_array().unwrap();
+        assert_eq!(a.len(), arms, "{exp}");
+        for arm in a {
+            let dir = out.join(arm["dir"].as_str().unwrap());
+            for f in ["summary.json", "analysis.json", "table.csv", "sweep/manifest.json"] {
+                assert!(dir.join(f).is_file(), "{}/{f}", dir.display());
+            }
+            assert!(!arm["runs"].as_array().unwrap().is_empty());
+            match exp {
+                "regimes-ln" => assert!(arm["boundaries"].is_object() && arm.get("period_law").is_none(), "{arm}"),
+                _ => assert!(arm["period_law"].is_object() && arm["equilibrium_law"].is_object(), "{arm}"),
+            }
+        }
+        // the stacked table: one block of rows per arm, the arm named in its first column
+        let csv = std::fs::read_to_string(out.join("table.csv")).unwrap();
+        assert!(csv.starts_with("arm,point,"), "{exp}");
+        for arm in a {
+            let key = arm["arm"].as_str().unwrap();
+            assert!(csv.lines().any(|l| l.starts_with(&format!("{key},"))), "{exp}: no rows of {key}");
+        }
+        check_report(&out, figs.len());
+    }
+    let html = std::fs::read_to_string(d.path().join("report.html")).unwrap();
+    assert!(html.contains("Across architectures") && html.contains("periodic-ln/report.html"));
+    // the top report shows the experiments' figures
+    check_report(d.path(), 6);
+}
+
+/// The law of a quantity against lr*wd: exactly 1/(lr*wd) gives exponent -1 and the ratio of the
+/// extremes equal to the lr*wd ratio; a constant gives exponent 0 and fails the 25% band.
+#[test]
+fn law_against_lr_wd() {
+    use silab::analysis::arms::Law;
+    let l = Law::fit(vec![(4e-3, 250.0), (1e-3, 1000.0), (2e-3, 500.0)]);
+    assert!((l.exponent.unwrap() + 1.0).abs() < 1e-12);
+    assert_eq!(l.points[0].0, 1e-3);
+    assert!((l.measured_ratio.unwrap() - 4.0).abs() < 1e-12 && (l.predicted_ratio.unwrap() - 4.0).abs() < 1e-12);
+    assert!((l.steps_times_lr_wd.unwrap() - 1.0).abs() < 1e-12 && l.within(0.25));
+    let flat = Law::fit(vec![(1e-3, 300.0), (2e-3, 300.0), (4e-3, 300.0)]);
+    assert!(flat.exponent.unwrap().abs() < 1e-12 && !flat.within(0.25));
+    // too few lr*wd values: no law, and never within
+    let one = Law::fit(vec![(1e-3, 300.0), (1e-3, 310.0), (2e-3, f64::NAN)]);
+    assert!(one.exponent.is_none() && !one.within(0.25) && one.points.len() == 2);
+}
+
+/// Stacking tables: the key column, missing columns empty, int and float merged to float.
+#[test]
+fn stacked_tables() {
+    use silab::sweep::table::{Column, Table};
+    let a = Table {
+        columns: vec![
+            ("x".into(), Column::Int(vec![Some(1), Some(2)])),
+            ("a".into(), Column::Str(vec![Some("u".into()), None])),
+        ],
+    };
+    let b = Table {
+        columns: vec![("x".into(), Column::Float(vec![Some(0.5)])), ("b".into(), Column::Bool(vec![Some(true)]))],
+    };
+    let t = Table::stack("arm", &[("p".into(), a), ("q".into(), b)]);
+    assert_eq!(t.rows(), 3);
+    assert_eq!(t.column("arm"), Some(&Column::Str(vec![Some("p".into()), Some("p".into()), Some("q".into())])));
+    assert_eq!(t.column("x"), Some(&Column::Float(vec![Some(1.0), Some(2.0), Some(0.5)])));
+    assert_eq!(t.column("a"), Some(&Column::Str(vec![Some("u".into()), None, None])));
+    assert_eq!(t.column("b"), Some(&Column::Bool(vec![None, None, Some(true)])));
+    assert_eq!(String::from_utf8(t.to_csv().unwrap()).unwrap().lines().next(), Some("arm,x,a,b"));
 }
 
 /// `silab plot` on a 2-ELR × 2-seed sweep: the PNG/SVG/HTML files, one mean curve per ELR equal

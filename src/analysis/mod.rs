@@ -15,6 +15,7 @@ use crate::sweep::Manifest;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::Path;
+pub mod arms;
 
 /// The epoch rows of one run, as columns, plus what the analysis needs from its config.
 #[derive(Clone, Debug, Default)]

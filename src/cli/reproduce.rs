@@ -5,12 +5,17 @@ use anyhow::Result;
 use silab::studies::{self, Experiment, ReproOptions, Scale};
 use std::path::PathBuf;
 
-/// Reproduce a paper's experiment: sweep, analysis, figures and report.html in one command.
+/// Reproduce a paper's experiment, or run one beyond the thesis: sweeps, analysis, figures and
+/// report.html in one command.
 ///
-/// Writes: report.html, summary.json, analysis.json, table.csv, table.parquet, sweep/.
+/// Writes: report.html, summary.json, analysis.json, table.csv, table.parquet, sweep/ or arms/.
+/// The papers' experiments have one sweep (sweep/); periodic-ln, regimes-ln and rotational have
+/// one per network and optimizer (arms/<arm>/); beyond writes the three into periodic-ln/,
+/// regimes-ln/ and rotational/ beside its own cross-architecture report.html and summary.json.
 #[derive(clap::Args)]
 pub struct Args {
-    /// periodic (P1), regimes (P2) or mse (P3).
+    /// periodic (P1), regimes (P2), mse (P3); beyond the thesis: periodic-ln, regimes-ln,
+    /// rotational, or beyond (all three and the cross-architecture summary).
     #[arg(value_enum)]
     experiment: Experiment,
     /// smoke (seconds to a minute: checks the pipeline), cpu (under 20 min on 2 cores, built-in
@@ -30,8 +35,9 @@ pub struct Args {
     sets: Vec<String>,
     #[arg(long, short)]
     quiet: bool,
-    /// regimes / mse: also measure the sharpness of every run's final point and of the minimum
-    /// reached by fine-tuning it at the smallest ELR (figure fig_sharpness_vs_elr).
+    /// regimes / mse / regimes-ln / beyond: also measure the sharpness of every run's final point
+    /// and of the minimum reached by fine-tuning it at the smallest ELR (figure
+    /// fig_sharpness_vs_elr; per arm for regimes-ln).
     #[arg(long)]
     sharpness: bool,
 }

@@ -1,5 +1,6 @@
 //! Figures and the HTML report: what the analysis and the studies return, drawn and laid out.
 
+pub mod beyond;
 pub mod figures;
 pub mod html;
 pub mod interactive;

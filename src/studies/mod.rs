@@ -3,6 +3,7 @@
 //! experiments themselves are data: `setups.toml` (compiled in) holds each one's title, the
 //! papers' numbers and one sweep per scale.
 
+pub mod beyond;
 pub mod sharpness;
 
 use crate::analysis::{self, JumpParams, Regime, RegimeParams, SweepAnalysis};
@@ -25,6 +26,19 @@ pub enum Experiment {
     Regimes,
     /// P3: the regimes with MSE loss.
     Mse,
+    /// Beyond the thesis: periodic behaviour (S-jumps, period against lr*wd) of LayerNorm MLPs
+    /// and the scale-invariant ViT, with SGD and AdamW.
+    PeriodicLn,
+    /// Beyond the thesis: the three regimes on the sphere for the MLP-LN and the SI-ViT with SGD
+    /// and Adam, against the BatchNorm ConvNet on the same data and ELR grid.
+    RegimesLn,
+    /// Beyond the thesis: measured angular update against the predicted rotational equilibrium
+    /// for SGD, SGDM, AdamW and Lion on a BatchNorm ConvNet and a LayerNorm MLP; time to
+    /// equilibrium against 1/(lr*wd); the angular update around S-jumps.
+    Rotational,
+    /// periodic-ln, regimes-ln and rotational into one folder, with the cross-architecture
+    /// summary.
+    Beyond,
 }
 
 /// How big.
@@ -39,21 +53,38 @@ pub enum Scale {
 }
 
 impl Experiment {
-    pub const ALL: [Experiment; 3] = [Experiment::Periodic, Experiment::Regimes, Experiment::Mse];
+    pub const ALL: [Experiment; 7] = [
+        Experiment::Periodic,
+        Experiment::Regimes,
+        Experiment::Mse,
+        Experiment::PeriodicLn,
+        Experiment::RegimesLn,
+        Experiment::Rotational,
+        Experiment::Beyond,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Experiment::Periodic => "periodic",
             Experiment::Regimes => "regimes",
             Experiment::Mse => "mse",
+            Experiment::PeriodicLn => "periodic-ln",
+            Experiment::RegimesLn => "regimes-ln",
+            Experiment::Rotational => "rotational",
+            Experiment::Beyond => "beyond",
         }
     }
-    /// The paper it reproduces, for captions.
+    /// The paper it reproduces, or "beyond", for captions.
     fn paper(self) -> &'static str {
         match self {
             Experiment::Periodic => "P1",
             Experiment::Regimes => "P2",
             Experiment::Mse => "P3",
+            _ => "beyond",
         }
+    }
+    /// An experiment of several arms (one sweep per network and optimizer), [`beyond`].
+    pub fn has_arms(self) -> bool {
+        matches!(self, Experiment::PeriodicLn | Experiment::RegimesLn | Experiment::Rotational)
     }
 }
 
@@ -84,31 +115,92 @@ pub fn about(e: Experiment) -> (String, String) {
     (s("title"), s("numbers"))
 }
 
-/// The sweep of an experiment at a scale, from `setups.toml`: its `[base]` starts from the
-/// shared base (`bases.smoke`, `bases.cpu`) or a preset (paper scale), then the scale's own keys;
-/// `data_dir` sets `data.dir` at the paper scale (the CIFAR-10 folder); `sets` override [base].
-pub fn sweep_spec(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[String]) -> Result<SweepSpec> {
+/// One sweep of an experiment: the whole experiment for the papers' ones, one network and
+/// optimizer for those beyond the thesis.
+#[derive(Clone, Debug)]
+pub struct Arm {
+    /// Its key in `setups.toml` and its folder under `arms/` (empty for a single-sweep
+    /// experiment).
+    pub key: String,
+    /// For people: "MLP-LN + SGD".
+    pub label: String,
+    /// Meant to show S-jumps (P1's periodic regime) rather than an equilibrium (`jumps = true`).
+    pub jumps: bool,
+    pub spec: SweepSpec,
+}
+
+/// Merge the shared bases named by `from.base` (a name or a list of names) and the preset
+/// `from.preset` into `base`.
+fn merge_from(base: &mut toml::Table, all: &toml::Table, from: &toml::Table) -> Result<()> {
+    let bases = table(all.get("bases"));
+    let names: Vec<String> = match from.get("base") {
+        Some(toml::Value::String(b)) => vec![b.clone()],
+        Some(toml::Value::Array(v)) => v.iter().filter_map(|b| b.as_str().map(String::from)).collect(),
+        _ => vec![],
+    };
+    for b in names {
+        config::merge(base, table(bases.get(&b)).clone());
+    }
+    if let Some(p) = from.get("preset").and_then(|p| p.as_str()) {
+        config::merge(base, config::preset(p)?.table);
+    }
+    Ok(())
+}
+
+/// The sweeps of an experiment at a scale, from `setups.toml`. A scale's `[base]` starts from
+/// the shared bases (`bases.smoke`, `bases.cpu`, ...) or a preset (paper scale), then its own
+/// keys; each of its `arms.<key>` (if any) adds its own bases, keys and axes. `data_dir` sets
+/// `data.dir` at the paper scale (the CIFAR-10 folder); `sets` override every [base].
+pub fn arms(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[String]) -> Result<Vec<Arm>> {
     let all = setups();
     let exp = table(all.get(e.name()));
     let scale = table(exp.get(s.name()));
-    let from = table(scale.get("from"));
     let mut base = toml::Table::new();
-    if let Some(b) = from.get("base").and_then(|b| b.as_str()) {
-        config::merge(&mut base, table(table(all.get("bases")).get(b)));
-    }
-    if let Some(p) = from.get("preset").and_then(|p| p.as_str()) {
-        config::merge(&mut base, config::preset(p)?.table);
-    }
+    merge_from(&mut base, &all, &table(scale.get("from")))?;
     config::merge(&mut base, table(scale.get("base")));
-    if let (Scale::Paper, Some(d)) = (s, data_dir) {
-        config::apply_set(&mut base, &format!("data.dir={}", toml::Value::String(d.display().to_string())))?;
+    let name = scale.get("name").and_then(|n| n.as_str()).context("setups.toml: a scale without a name")?;
+    let mut parts: Vec<(String, String, bool, toml::Table, toml::Table)> = vec![];
+    match scale.get("arms").and_then(|a| a.as_table()) {
+        None => parts.push((String::new(), String::new(), false, base, table(scale.get("axes")))),
+        Some(arms) => {
+            for (key, arm) in arms {
+                let arm = table(Some(arm));
+                let mut b = base.clone();
+                merge_from(&mut b, &all, &table(arm.get("from")))?;
+                config::merge(&mut b, table(arm.get("base")));
+                let label = arm.get("label").and_then(|l| l.as_str()).unwrap_or(key).to_string();
+                let jumps = arm.get("jumps").and_then(|j| j.as_bool()).unwrap_or(false);
+                parts.push((key.clone(), label, jumps, b, table(arm.get("axes"))));
+            }
+        }
     }
-    let mut file = toml::Table::new();
-    file.insert("name".into(), scale.get("name").cloned().context("setups.toml: a scale without a name")?);
-    file.insert("base".into(), toml::Value::Table(base));
-    file.insert("axes".into(), toml::Value::Table(table(scale.get("axes"))));
-    let text = toml::to_string(&file)?;
-    SweepSpec::parse(&text, &format!("{} {}", e.name(), s.name()), sets)
+    let mut out = vec![];
+    for (key, label, jumps, mut b, axes) in parts {
+        if let (Scale::Paper, Some(d)) = (s, data_dir) {
+            config::apply_set(&mut b, &format!("data.dir={}", toml::Value::String(d.display().to_string())))?;
+        }
+        let mut file = toml::Table::new();
+        let n = if key.is_empty() { name.to_string() } else { format!("{name}-{key}") };
+        file.insert("name".into(), toml::Value::String(n));
+        file.insert("base".into(), toml::Value::Table(b));
+        file.insert("axes".into(), toml::Value::Table(axes));
+        let text = toml::to_string(&file)?;
+        let origin = if key.is_empty() {
+            format!("{} {}", e.name(), s.name())
+        } else {
+            format!("{} {} arm {key}", e.name(), s.name())
+        };
+        out.push(Arm { key, label, jumps, spec: SweepSpec::parse(&text, &origin, sets)? });
+    }
+    Ok(out)
+}
+
+/// The sweep of a single-sweep experiment (the papers' ones) at a scale; see [`arms`].
+pub fn sweep_spec(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[String]) -> Result<SweepSpec> {
+    if e.has_arms() || e == Experiment::Beyond {
+        bail!("{} has several sweeps (arms): see studies::arms", e.name());
+    }
+    Ok(arms(e, s, data_dir, sets)?.remove(0).spec)
 }
 
 /// `summary.json` of a reproduction (the fields scripts rely on, and more).
@@ -128,6 +220,12 @@ pub struct ReproSummary {
     /// `--sharpness`: the sharpness study (also in `sharpness.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharpness: Option<sharpness::SharpnessStudy>,
+    /// The experiments beyond the thesis: each arm (network and optimizer) and its results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arms: Option<Vec<beyond::ArmResult>>,
+    /// The experiments beyond the thesis: one row per network and optimizer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_architecture: Option<Vec<beyond::CrossRow>>,
 }
 
 /// Options of a reproduction besides the experiment and scale.
@@ -159,8 +257,14 @@ pub fn reproduce(
     o: &ReproOptions,
     progress: &mut dyn Progress,
 ) -> Result<ReproSummary> {
-    if o.sharpness && e == Experiment::Periodic {
-        bail!("--sharpness goes with the regimes and mse experiments (an ELR sweep)");
+    if o.sharpness && matches!(e, Experiment::Periodic | Experiment::PeriodicLn | Experiment::Rotational) {
+        bail!("--sharpness goes with the regimes, mse, regimes-ln and beyond experiments (ELR sweeps)");
+    }
+    if e == Experiment::Beyond {
+        return beyond::reproduce_all(s, out, o, progress);
+    }
+    if e.has_arms() {
+        return beyond::reproduce(e, s, out, o, progress);
     }
     let t0 = Instant::now();
     let dir = StudyDir::new(out);
@@ -239,6 +343,8 @@ pub fn reproduce(
         period_scaling: a.period_scaling.clone(),
         checks: checks.clone(),
         sharpness: study,
+        arms: None,
+        cross_architecture: None,
     };
     store::write_json(&dir.summary(), &summary)?;
     let (title, paper) = about(e);
@@ -285,7 +391,8 @@ pub fn checks(e: Experiment, s: Scale, a: &SweepAnalysis) -> Vec<(String, bool)>
                 None => c.push(("a period measured for two lr*wd values".into(), false)),
             }
         }
-        Experiment::Regimes | Experiment::Mse => {
+        // the experiments beyond the thesis have their own (beyond::checks)
+        Experiment::Regimes | Experiment::Mse | _ => {
             let has = |r: Regime| a.runs.iter().any(|x| x.regime.regime == r);
             c.push((
                 "all three regimes appear".into(),

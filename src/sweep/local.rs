@@ -60,22 +60,53 @@ fn epochs_of(sd: &SweepDir, m: &Manifest, i: usize) -> usize {
 /// hears about twice a second: points done (`set`), the running ones with their epochs
 /// (`parts`), and a line for each point that fails.
 pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) -> Result<Report> {
-    let m = Manifest::read(sd)?;
-    let total = m.points.len();
-    let mut queue: Vec<usize> =
-        m.points.iter().filter(|p| point_state(sd, p) != PointState::Done).map(|p| p.index).collect();
+    run_all(std::slice::from_ref(sd), jobs, exe, progress)
+}
+
+/// [`run`] over several sweeps with one pool of `jobs` workers, so that no core idles while
+/// another sweep still has points (the arms of an experiment). Point indices in the report are
+/// those of each point's own sweep; its log path says which sweep.
+pub fn run_all(sds: &[SweepDir], jobs: usize, exe: &Path, progress: &mut dyn Progress) -> Result<Report> {
+    let ms: Vec<Manifest> = sds.iter().map(Manifest::read).collect::<Result<_>>()?;
+    let total: usize = ms.iter().map(|m| m.points.len()).sum();
+    // (sweep, point) pairs, the first to run last in the vector
+    let mut queue: Vec<(usize, usize)> = vec![];
+    for (k, (sd, m)) in sds.iter().zip(&ms).enumerate() {
+        queue.extend(m.points.iter().filter(|p| point_state(sd, p) != PointState::Done).map(|p| (k, p.index)));
+        store::create_dir(&sd.logs())?;
+    }
     queue.reverse();
     let mut report = Report { done: total - queue.len(), ..Default::default() };
-    let mut running: Vec<(usize, Child, usize)> = vec![];
-    store::create_dir(&sd.logs())?;
+    let mut running: Vec<((usize, usize), Child, usize)> = vec![];
+    // a global id per point for the progress display
+    let offset: Vec<usize> = ms
+        .iter()
+        .scan(0, |acc, m| {
+            let o = *acc;
+            *acc += m.points.len();
+            Some(o)
+        })
+        .collect();
+    let many = sds.len() > 1;
+    let name = |k: usize, i: usize| {
+        if many {
+            format!(
+                "{} point {i}",
+                sds[k].root.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            )
+        } else {
+            format!("point {i}")
+        }
+    };
     progress.start("points", total, report.done);
     let status = |r: &Report| if r.failed.is_empty() { String::new() } else { format!("{} failed", r.failed.len()) };
     loop {
         while running.len() < jobs.max(1)
-            && let Some(i) = queue.pop()
+            && let Some((k, i)) = queue.pop()
         {
+            let (sd, m) = (&sds[k], &ms[k]);
             if let Some(holder) = store::Lock::holder(&m.points[i].run_dir(sd).lock_file()) {
-                progress.warn(&format!("point {i} is being run by {holder}: not started again"));
+                progress.warn(&format!("{} is being run by {holder}: not started again", name(k, i)));
                 report.busy.push((i, holder));
                 continue;
             }
@@ -93,21 +124,23 @@ pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) 
                 .stdout(log.try_clone()?)
                 .stderr(log)
                 .spawn()?;
-            running.push((i, child, epochs_of(sd, &m, i)));
+            running.push(((k, i), child, epochs_of(sd, m, i)));
         }
         if running.is_empty() {
             break;
         }
         let mut still = vec![];
-        for (i, mut child, epochs) in running {
+        for ((k, i), mut child, epochs) in running {
+            let (sd, m) = (&sds[k], &ms[k]);
             match child.try_wait()? {
-                None => still.push((i, child, epochs)),
+                None => still.push(((k, i), child, epochs)),
                 Some(status) => {
                     if status.success() && point_state(sd, &m.points[i]) == PointState::Done {
                         report.done += 1;
                     } else {
                         progress.line(&format!(
-                            "point {i} ({}) failed; its log: {}",
+                            "{} ({}) failed; its log: {}",
+                            name(k, i),
                             m.points[i].label(),
                             sd.log(i).display()
                         ));
@@ -119,10 +152,10 @@ pub fn run(sd: &SweepDir, jobs: usize, exe: &Path, progress: &mut dyn Progress) 
         running = still;
         let parts: Vec<Part> = running
             .iter()
-            .map(|(i, _, e)| Part {
-                id: *i,
-                label: format!("point {i} {}", m.points[*i].label()),
-                done: epochs_done(sd, &m, *i),
+            .map(|((k, i), _, e)| Part {
+                id: offset[*k] + *i,
+                label: format!("{} {}", name(*k, *i), ms[*k].points[*i].label()),
+                done: epochs_done(&sds[*k], &ms[*k], *i),
                 total: *e,
             })
             .collect();

@@ -60,6 +60,78 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
     }
+    /// Tables one after another, with a first column `key` (text) naming each one's part. A
+    /// column missing from a part is empty there; a column typed differently by two parts
+    /// becomes a float column if both are numeric, else text.
+    pub fn stack(key: &str, parts: &[(String, Table)]) -> Table {
+        let total: usize = parts.iter().map(|(_, t)| t.rows()).sum();
+        let mut names: Vec<&str> = vec![];
+        for (_, t) in parts {
+            for (n, _) in &t.columns {
+                if !names.contains(&n.as_str()) {
+                    names.push(n);
+                }
+            }
+        }
+        let mut columns = vec![(
+            key.to_string(),
+            Column::Str(parts.iter().flat_map(|(k, t)| std::iter::repeat_n(Some(k.clone()), t.rows())).collect()),
+        )];
+        for n in names {
+            let cols: Vec<(usize, Option<&Column>)> = parts.iter().map(|(_, t)| (t.rows(), t.column(n))).collect();
+            let kinds: Vec<u8> = cols
+                .iter()
+                .filter_map(|c| c.1)
+                .map(|c| match c {
+                    Column::Int(_) => 0,
+                    Column::Float(_) => 1,
+                    Column::Bool(_) => 2,
+                    Column::Str(_) => 3,
+                })
+                .collect();
+            let same = kinds.windows(2).all(|w| w[0] == w[1]);
+            let numeric = kinds.iter().all(|k| *k <= 1);
+            let col = match (same, kinds.first()) {
+                (true, Some(0)) => Column::Int(
+                    cols.iter()
+                        .flat_map(|(n, c)| match c {
+                            Some(Column::Int(v)) => v.clone(),
+                            _ => vec![None; *n],
+                        })
+                        .collect(),
+                ),
+                (true, Some(2)) => Column::Bool(
+                    cols.iter()
+                        .flat_map(|(n, c)| match c {
+                            Some(Column::Bool(v)) => v.clone(),
+                            _ => vec![None; *n],
+                        })
+                        .collect(),
+                ),
+                _ if numeric => Column::Float(
+                    cols.iter()
+                        .flat_map(|(n, c)| match c {
+                            Some(Column::Int(v)) => v.iter().map(|x| x.map(|x| x as f64)).collect(),
+                            Some(Column::Float(v)) => v.clone(),
+                            _ => vec![None; *n],
+                        })
+                        .collect(),
+                ),
+                _ => Column::Str(
+                    cols.iter()
+                        .flat_map(|(n, c)| match c {
+                            Some(Column::Str(v)) => v.clone(),
+                            Some(c) => (0..*n).map(|i| Some(c.csv_field(i)).filter(|f| !f.is_empty())).collect(),
+                            None => vec![None; *n],
+                        })
+                        .collect(),
+                ),
+            };
+            debug_assert_eq!(col.len(), total);
+            columns.push((n.to_string(), col));
+        }
+        Table { columns }
+    }
     /// CSV text (empty field = missing).
     pub fn to_csv(&self) -> Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(vec![]);

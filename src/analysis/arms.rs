@@ -1,0 +1,226 @@
+//! The arms of a multi-arm experiment (one sweep per network and optimizer, the experiments
+//! beyond the thesis): what each arm's runs show, as data for its checks, figures and the
+//! cross-architecture summary: S-jumps and the period's law against lr*wd, regimes and their
+//! boundaries, the angular update against its predicted equilibrium and the time to reach it.
+
+use super::{Boundaries, EQUILIBRIUM_TOL, Regime, Series, SweepAnalysis, equilibrium};
+use crate::config::{OptimMode, OptimName, RunConfig};
+use crate::schema::{self, METRICS};
+use crate::stats::{median, trend};
+use crate::store::{self, RunDir};
+use anyhow::Result;
+use serde::Serialize;
+use std::path::Path;
+
+/// A network and optimizer, as the cross-architecture summary names them.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Net {
+    /// `convnet`, `mlp`, `vit`.
+    pub arch: String,
+    /// The normalization, resolved (`batch`, `layer`, ...).
+    pub norm: String,
+    /// `sgd`, `sgdm` (SGD with momentum), `adam`, `adamw`, `lion`.
+    pub optimizer: String,
+}
+
+impl Net {
+    pub fn of(cfg: &RunConfig) -> Net {
+        let o = cfg.optim.name;
+        let optimizer = if o == OptimName::Sgd && cfg.optim.momentum > 0.0 { "sgdm".into() } else { o.name().into() };
+        Net { arch: cfg.model.arch.name().into(), norm: cfg.model.norm().name().into(), optimizer }
+    }
+    /// "mlp / layer / adamw".
+    pub fn name(&self) -> String {
+        format!("{} / {} / {}", self.arch, self.norm, self.optimizer)
+    }
+}
+
+/// How a period (or a time) scales with lr*wd over the runs of an arm.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Law {
+    /// `(lr*wd, steps)` of each run that has the quantity, by increasing lr*wd.
+    pub points: Vec<(f64, f64)>,
+    /// Least-squares slope of ln(steps) against ln(lr*wd): -1 when steps ∝ 1/(lr*wd); None
+    /// under two lr*wd values.
+    pub exponent: Option<f64>,
+    /// Steps at the smallest lr*wd over steps at the largest, and what 1/(lr*wd) predicts (the
+    /// ratio of the lr*wd values).
+    pub measured_ratio: Option<f64>,
+    pub predicted_ratio: Option<f64>,
+    /// Median of steps × lr*wd (constant when steps ∝ 1/(lr*wd)).
+    pub steps_times_lr_wd: Option<f64>,
+}
+
+impl Law {
+    pub fn fit(mut points: Vec<(f64, f64)>) -> Law {
+        points.retain(|p| p.0 > 0.0 && p.1 > 0.0 && p.1.is_finite());
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let xs: Vec<f64> = points.iter().map(|p| p.0.ln()).collect();
+        let distinct = xs.windows(2).any(|w| w[1] > w[0]);
+        let exponent = distinct.then(|| trend(&xs, &points.iter().map(|p| p.1.ln()).collect::<Vec<_>>()).0);
+        let (first, last) = (points.first().copied(), points.last().copied());
+        let (measured_ratio, predicted_ratio) = match (first, last) {
+            (Some(f), Some(l)) if distinct => (Some(f.1 / l.1), Some(l.0 / f.0)),
+            _ => (None, None),
+        };
+        let st: Vec<f64> = points.iter().map(|p| p.0 * p.1).collect();
+        Law {
+            exponent,
+            measured_ratio,
+            predicted_ratio,
+            steps_times_lr_wd: (!st.is_empty()).then(|| median(&st)),
+            points,
+        }
+    }
+    /// Does the ratio of the extreme points lie within `tol` (0.25 = 25%) of 1/(lr*wd)'s?
+    pub fn within(&self, tol: f64) -> bool {
+        matches!((self.measured_ratio, self.predicted_ratio), (Some(m), Some(p)) if (m / p - 1.0).abs() <= tol)
+    }
+    pub fn describe(&self) -> String {
+        match (self.exponent, self.measured_ratio, self.predicted_ratio) {
+            (Some(b), Some(m), Some(p)) => format!("∝ (lr·wd)^{b:.2}; ratio {m:.2} vs {p:.2} for 1/(lr·wd)"),
+            _ => format!("{} value(s): no law", self.points.len()),
+        }
+    }
+}
+
+/// One run of an arm in `summary.json`.
+#[derive(Serialize, Clone, Debug)]
+pub struct ArmRun {
+    pub dir: String,
+    pub lr: f64,
+    pub wd: f64,
+    /// Sphere mode: the configured ELR.
+    pub elr: f64,
+    pub regime: Regime,
+    pub s_jumps: Vec<f64>,
+    pub period_steps: Option<f64>,
+    /// Predicted equilibrium angular update per step (last epoch row), full space with wd.
+    pub eta_r: Option<f64>,
+    /// Median measured/predicted angular update from the first epoch within 10% on.
+    pub angle_ratio: Option<f64>,
+    /// Steps until the mean angular update (step rows) first comes within 10% of eta_r.
+    pub steps_to_equilibrium: Option<f64>,
+    /// `(epoch, ratio)`: the measured/predicted ratio farthest from 1 around each S-jump.
+    pub at_jumps: Vec<(f64, f64)>,
+    /// Median measured/predicted ratio over the 5 epoch rows before each S-jump.
+    pub before_jumps: Vec<f64>,
+    pub final_test_acc: f64,
+    pub final_train_loss: f64,
+}
+
+/// One arm in `summary.json`.
+#[derive(Serialize, Clone, Debug)]
+pub struct ArmSummary {
+    pub arm: String,
+    pub label: String,
+    pub net: Net,
+    pub mode: OptimMode,
+    /// Meant to show S-jumps (P1's periodic regime) rather than an equilibrium.
+    pub jumps: bool,
+    /// Its folder, relative to the experiment's.
+    pub dir: String,
+    pub runs: Vec<ArmRun>,
+    /// Full space: the S-jump period against lr*wd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_law: Option<Law>,
+    /// Sphere: the regime boundaries along ELR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundaries: Option<Boundaries>,
+    /// Full space: the steps to rotational equilibrium against lr*wd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equilibrium_law: Option<Law>,
+    /// Median over the runs of the measured/predicted angular update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub angle_ratio: Option<f64>,
+}
+
+/// The mean angular update of the whole SI group and its prediction at every row (step and
+/// epoch rows), by step: for the time to equilibrium at a finer grain than epochs.
+pub fn angle_by_step(run: &Path) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    let rd = RunDir::new(run);
+    let rec = store::read_records(&rd.metrics(), false)?;
+    let col = |n: &str| {
+        let _ = schema::index(METRICS, n);
+        rec.header.iter().position(|c| c == n)
+    };
+    let (Some(s), Some(a), Some(q)) = (col("step"), col("angle_mean"), col("angle_eq")) else {
+        return Ok((vec![], vec![], vec![]));
+    };
+    let f = |r: &Vec<String>, i: usize| r[i].parse::<f64>().unwrap_or(f64::NAN);
+    let rows: Vec<&Vec<String>> = rec.rows.iter().filter(|r| f(r, a).is_finite()).collect();
+    Ok((
+        rows.iter().map(|r| f(r, s)).collect(),
+        rows.iter().map(|r| f(r, a)).collect(),
+        rows.iter().map(|r| f(r, q)).collect(),
+    ))
+}
+
+/// The summary of an arm (`key`, `label`; its runs' configs share `cfg`'s network and
+/// optimizer) from its sweep's analysis `a` and the runs' series (same order); `dir` is the
+/// arm's folder as the summary names it.
+pub fn arm_summary(
+    key: &str,
+    label: &str,
+    jumps: bool,
+    cfg: &RunConfig,
+    dir: &str,
+    a: &SweepAnalysis,
+    series: &[Series],
+) -> Result<ArmSummary> {
+    let mut runs = vec![];
+    for (r, s) in a.runs.iter().zip(series) {
+        let all = r.equilibrium.iter().find(|e| e.name == "all");
+        let (steps, ang, eq) = angle_by_step(Path::new(&r.dir))?;
+        let steps_to_eq = equilibrium("all", &steps, &ang, &eq, &[], EQUILIBRIUM_TOL, 0).and_then(|e| e.first_within);
+        // the ratio over the 5 epoch rows before each jump (the converged phase)
+        let ratio_at = |i: usize| -> f64 {
+            let a = s.angles.first().map(|x| x.1[i]).unwrap_or(f64::NAN);
+            a / s.angle_eq.get(i).copied().unwrap_or(f64::NAN)
+        };
+        let before_jumps = r
+            .s_jumps
+            .iter()
+            .map(|j| {
+                let v: Vec<f64> = (0..s.epoch.len())
+                    .filter(|&i| s.epoch[i] < j.epoch && s.epoch[i] >= j.epoch - 5.0)
+                    .map(ratio_at)
+                    .filter(|x| x.is_finite())
+                    .collect();
+                median(&v)
+            })
+            .collect();
+        runs.push(ArmRun {
+            dir: r.dir.clone(),
+            lr: r.lr,
+            wd: r.wd,
+            elr: r.elr,
+            regime: r.regime.regime,
+            s_jumps: r.s_jumps.iter().map(|j| j.epoch).collect(),
+            period_steps: r.period_steps,
+            eta_r: all.map(|e| e.eta_r),
+            angle_ratio: all.map(|e| e.ratio),
+            steps_to_equilibrium: steps_to_eq,
+            at_jumps: all.map(|e| e.at_jumps.iter().map(|j| (j.epoch, j.ratio)).collect()).unwrap_or_default(),
+            before_jumps,
+            final_test_acc: r.final_test_acc,
+            final_train_loss: r.final_train_loss,
+        });
+    }
+    let full = cfg.optim.mode == OptimMode::Full;
+    let ratios: Vec<f64> = runs.iter().filter_map(|r| r.angle_ratio).collect();
+    Ok(ArmSummary {
+        arm: key.to_string(),
+        label: label.to_string(),
+        net: Net::of(cfg),
+        mode: cfg.optim.mode,
+        jumps,
+        dir: dir.to_string(),
+        period_law: full.then(|| Law::fit(runs.iter().filter_map(|r| Some((r.lr * r.wd, r.period_steps?))).collect())),
+        boundaries: if full { None } else { a.boundaries.clone() },
+        equilibrium_law: full
+            .then(|| Law::fit(runs.iter().filter_map(|r| Some((r.lr * r.wd, r.steps_to_equilibrium?))).collect())),
+        angle_ratio: (!ratios.is_empty()).then(|| median(&ratios)),
+        runs,
+    })
+}

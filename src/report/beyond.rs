@@ -1,0 +1,265 @@
+//! Figures of the experiments beyond the thesis ([`crate::studies::beyond`]): one panel (or a
+//! row of panels) per arm, and the laws against lr*wd with their 1/(lr*wd) references.
+
+use super::figures::{Curve, Figure, Panel, Style};
+use super::papers::regime_shade;
+use crate::analysis::Series;
+use crate::analysis::arms::{ArmSummary, Law};
+use crate::human::num;
+use crate::store::StudyDir;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Which experiment a figure belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    PeriodicLn,
+    RegimesLn,
+    Rotational,
+}
+
+/// The figures of each experiment: `(file stem, caption)`.
+pub fn names(e: Kind) -> Vec<(&'static str, &'static str)> {
+    match e {
+        Kind::PeriodicLn => vec![
+            ("fig_periodic_ln", "periodic-ln: train loss (S-jumps marked) and ELR over epochs, per arm and lr·wd"),
+            ("fig_period_law", "periodic-ln: S-jump period against lr·wd per arm, with 1/(lr·wd) references"),
+        ],
+        Kind::RegimesLn => vec![
+            ("fig_regimes_ln", "regimes-ln: final train loss against ELR per arm, regimes shaded"),
+            ("fig_sharpness_ln", "regimes-ln: sharpness (eff top eigenvalue) of the final points against ELR, per arm"),
+        ],
+        Kind::Rotational => vec![
+            ("fig_angle_ratio", "rotational: mean angular update per step over the predicted eta_r, per arm and lr·wd"),
+            (
+                "fig_time_to_equilibrium",
+                "rotational: steps to equilibrium against lr·wd per arm, with 1/(lr·wd) references",
+            ),
+            ("fig_jumps", "rotational: train loss and angular update / eta_r around S-jumps (periodic regime)"),
+        ],
+    }
+}
+
+fn caption(e: Kind, stem: &str) -> String {
+    names(e).into_iter().find(|n| n.0 == stem).map(|n| n.1.to_string()).unwrap_or_default()
+}
+
+fn save(e: Kind, f: Figure, stem: &str, dir: &StudyDir, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    f.save(&dir.figure(stem))?;
+    out.push((caption(e, stem), dir.figure(stem).with_extension("png")));
+    Ok(())
+}
+
+fn over_epochs(title: String, y: &str, log_y: bool) -> Panel {
+    Panel { title, x_label: "epoch".into(), y_label: y.into(), log_y, ..Default::default() }
+}
+
+fn ep(s: &Series, v: &[f64]) -> Vec<(f64, f64)> {
+    s.epoch.iter().cloned().zip(v.iter().cloned()).collect()
+}
+
+/// Measured over predicted angular update of the whole SI group, per epoch row.
+fn angle_ratio(s: &Series) -> Vec<(f64, f64)> {
+    match s.angles.first() {
+        Some((_, a)) => s.epoch.iter().zip(a.iter().zip(&s.angle_eq)).map(|(e, (a, q))| (*e, a / q)).collect(),
+        None => vec![],
+    }
+}
+
+/// A law's points against lr*wd in one panel, each arm its own colour, with a 1/(lr*wd)
+/// reference through each arm's geometric centre.
+fn law_panel(title: &str, y: &str, laws: &[(&str, &Law)]) -> Panel {
+    let mut p = Panel {
+        title: title.into(),
+        x_label: "lr·wd".into(),
+        y_label: y.into(),
+        log_x: true,
+        log_y: true,
+        ..Default::default()
+    };
+    for (i, (label, l)) in laws.iter().enumerate() {
+        if l.points.is_empty() {
+            continue;
+        }
+        p.curves.push(Curve { label: label.to_string(), points: l.points.clone(), style: Style::LinePoints, color: i });
+        let n = l.points.len() as f64;
+        let c = (l.points.iter().map(|p| p.0.ln() + p.1.ln()).sum::<f64>() / n).exp(); // steps × lr·wd
+        let (lo, hi) = (l.points[0].0 / 1.3, l.points[l.points.len() - 1].0 * 1.3);
+        p.curves.push(Curve {
+            label: if i == 0 { "∝ 1/(lr·wd)".into() } else { String::new() },
+            points: vec![(lo, c / lo), (hi, c / hi)],
+            style: Style::Reference,
+            color: i,
+        });
+    }
+    p
+}
+
+/// `fig_periodic_ln` and `fig_period_law`.
+pub fn periodic_ln(arms: &[ArmSummary], series: &[Vec<Series>], dir: &StudyDir) -> Result<Vec<(String, PathBuf)>> {
+    let e = Kind::PeriodicLn;
+    let mut out = vec![];
+    let mut panels = vec![];
+    for (a, ss) in arms.iter().zip(series) {
+        let (mut loss, mut elr) = (
+            over_epochs(format!("{}: train loss", a.label), "loss", true),
+            over_epochs(format!("{}: ELR", a.label), "ELR", true),
+        );
+        for (i, (r, s)) in a.runs.iter().zip(ss).enumerate() {
+            let label = format!("lr·wd {}", num(r.lr * r.wd));
+            loss.curves.push(Curve {
+                label: label.clone(),
+                points: ep(s, &s.train_loss),
+                style: Style::Line,
+                color: i,
+            });
+            let jumps: Vec<(f64, f64)> = r
+                .s_jumps
+                .iter()
+                .filter_map(|j| s.epoch.iter().position(|e| e == j).map(|k| (*j, s.train_loss[k])))
+                .collect();
+            loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
+            elr.curves.push(Curve {
+                label,
+                points: ep(s, &s.elr).into_iter().skip(1).collect(),
+                style: Style::Line,
+                color: i,
+            });
+        }
+        panels.push(loss);
+        panels.push(elr);
+    }
+    save(e, Figure { panels, cols: 2, panel_size: (560, 330) }, "fig_periodic_ln", dir, &mut out)?;
+    let laws: Vec<(&str, &Law)> =
+        arms.iter().filter_map(|a| Some((a.label.as_str(), a.period_law.as_ref()?))).collect();
+    let p = law_panel("S-jump period against lr·wd", "period (steps)", &laws);
+    save(e, Figure { panels: vec![p], cols: 1, panel_size: (760, 480) }, "fig_period_law", dir, &mut out)?;
+    Ok(out)
+}
+
+/// `fig_regimes_ln`, and `fig_sharpness_ln` when the arms carry a sharpness study.
+/// `sharpness`: `(arm label, (ELR, eff top eigenvalue) of each final point)` of the arms
+/// measured.
+pub fn regimes_ln(
+    arms: &[ArmSummary],
+    sharpness: &[(String, Vec<(f64, f64)>)],
+    dir: &StudyDir,
+) -> Result<Vec<(String, PathBuf)>> {
+    let e = Kind::RegimesLn;
+    let mut out = vec![];
+    let mut panels = vec![];
+    for a in arms {
+        let mut runs: Vec<_> = a.runs.iter().collect();
+        runs.sort_by(|x, y| x.elr.total_cmp(&y.elr));
+        panels.push(Panel {
+            title: a.label.clone(),
+            x_label: "ELR".into(),
+            y_label: "final train loss".into(),
+            log_x: true,
+            log_y: true,
+            curves: vec![Curve {
+                label: String::new(),
+                points: runs.iter().map(|r| (r.elr, r.final_train_loss)).collect(),
+                style: Style::LinePoints,
+                color: 0,
+            }],
+            shade: regime_shade(&runs.iter().map(|r| (r.elr, r.regime)).collect::<Vec<_>>()),
+        });
+    }
+    save(e, Figure { panels, cols: 3, panel_size: (440, 340) }, "fig_regimes_ln", dir, &mut out)?;
+    if !sharpness.is_empty() {
+        let mut p = Panel {
+            title: "sharpness of the final points".into(),
+            x_label: "ELR".into(),
+            y_label: "eff top eigenvalue".into(),
+            log_x: true,
+            log_y: true,
+            ..Default::default()
+        };
+        for (i, (label, pts)) in sharpness.iter().enumerate() {
+            p.curves.push(Curve { label: label.clone(), points: pts.clone(), style: Style::LinePoints, color: i });
+        }
+        save(e, Figure { panels: vec![p], cols: 1, panel_size: (760, 480) }, "fig_sharpness_ln", dir, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// `fig_angle_ratio`, `fig_time_to_equilibrium` and (when an arm has S-jumps) `fig_jumps`.
+pub fn rotational(arms: &[ArmSummary], series: &[Vec<Series>], dir: &StudyDir) -> Result<Vec<(String, PathBuf)>> {
+    let e = Kind::Rotational;
+    let mut out = vec![];
+    let jumpy = |a: &ArmSummary| a.jumps;
+    let mut panels = vec![];
+    for (a, ss) in arms.iter().zip(series).filter(|(a, _)| !jumpy(a)) {
+        let mut p = over_epochs(a.label.clone(), "angle / eta_r", true);
+        let mut last = 0.0f64;
+        for (i, (r, s)) in a.runs.iter().zip(ss).enumerate() {
+            last = last.max(s.epoch.last().copied().unwrap_or(0.0));
+            p.curves.push(Curve {
+                label: format!("lr·wd {}", num(r.lr * r.wd)),
+                points: angle_ratio(s),
+                style: Style::Line,
+                color: i,
+            });
+        }
+        p.curves.push(Curve {
+            label: "eta_r".into(),
+            points: vec![(0.0, 1.0), (last, 1.0)],
+            style: Style::Reference,
+            color: 7,
+        });
+        panels.push(p);
+    }
+    if !panels.is_empty() {
+        save(e, Figure { panels, cols: 4, panel_size: (400, 320) }, "fig_angle_ratio", dir, &mut out)?;
+        let laws: Vec<(&str, &Law)> = arms
+            .iter()
+            .filter(|a| !jumpy(a))
+            .filter_map(|a| Some((a.label.as_str(), a.equilibrium_law.as_ref()?)))
+            .collect();
+        let p = law_panel("steps until the angular update is within 10% of eta_r", "steps", &laws);
+        save(e, Figure { panels: vec![p], cols: 1, panel_size: (760, 480) }, "fig_time_to_equilibrium", dir, &mut out)?;
+    }
+    let mut panels = vec![];
+    for (a, ss) in arms.iter().zip(series).filter(|(a, _)| jumpy(a)) {
+        let (mut loss, mut ratio) = (
+            over_epochs(format!("{}: train loss", a.label), "loss", true),
+            over_epochs(format!("{}: angle / eta_r", a.label), "angle / eta_r", true),
+        );
+        let mut last = 0.0f64;
+        for (i, (r, s)) in a.runs.iter().zip(ss).enumerate() {
+            last = last.max(s.epoch.last().copied().unwrap_or(0.0));
+            let label = format!("lr·wd {}", num(r.lr * r.wd));
+            loss.curves.push(Curve {
+                label: label.clone(),
+                points: ep(s, &s.train_loss),
+                style: Style::Line,
+                color: i,
+            });
+            let ra = angle_ratio(s);
+            let at = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
+                r.s_jumps.iter().filter_map(|j| pts.iter().find(|p| p.0 == *j).copied()).collect()
+            };
+            loss.curves.push(Curve {
+                label: String::new(),
+                points: at(&ep(s, &s.train_loss)),
+                style: Style::Points,
+                color: i,
+            });
+            ratio.curves.push(Curve { label: String::new(), points: at(&ra), style: Style::Points, color: i });
+            ratio.curves.push(Curve { label, points: ra, style: Style::Line, color: i });
+        }
+        ratio.curves.push(Curve {
+            label: "eta_r".into(),
+            points: vec![(0.0, 1.0), (last, 1.0)],
+            style: Style::Reference,
+            color: 7,
+        });
+        panels.push(loss);
+        panels.push(ratio);
+    }
+    if !panels.is_empty() {
+        save(e, Figure { panels, cols: 2, panel_size: (560, 360) }, "fig_jumps", dir, &mut out)?;
+    }
+    Ok(out)
+}
