@@ -269,6 +269,36 @@ fn reproduce_beyond_smoke() {
     check_report(d.path(), 6);
 }
 
+/// `regimes-ln --sharpness` at smoke scale: the sharpness study of every sphere arm (final points
+/// and fine-tuned minima measured, in the arm's folder), its figure across arms in the report,
+/// one check per arm.
+#[test]
+fn reproduce_regimes_ln_smoke_with_sharpness() {
+    let d = tempfile::tempdir().unwrap();
+    let s = reproduce_with("regimes-ln", d.path(), &["--sharpness"]);
+    let arms = s["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 5);
+    for a in arms {
+        let pts = a["sharpness"]["points"].as_array().unwrap_or_else(|| panic!("no sharpness in {a}"));
+        assert_eq!(pts.len(), a["runs"].as_array().unwrap().len());
+        assert!(pts.iter().all(|p| p["eff_top_eig"].is_f64() && p["ft_eff_top_eig"].is_f64()), "{a}");
+        let dir = d.path().join(a["dir"].as_str().unwrap());
+        for f in ["sharpness.json", "finetune/table.parquet", "sweep/sharpness_posthoc.parquet"] {
+            assert!(dir.join(f).is_file(), "{}/{f}", dir.display());
+        }
+        let label = a["label"].as_str().unwrap();
+        assert!(
+            s["checks"].as_array().unwrap().iter().any(|c| c[0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{label}: in the convergence regime, flatter minima"))),
+            "no sharpness check for {label}"
+        );
+    }
+    assert!(d.path().join("fig_sharpness_ln.png").is_file());
+    check_report(d.path(), 2);
+}
+
 /// The law of a quantity against lr*wd: exactly 1/(lr*wd) gives exponent -1 and the ratio of the
 /// extremes equal to the lr*wd ratio; a constant gives exponent 0 and fails the 25% band.
 #[test]

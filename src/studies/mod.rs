@@ -392,7 +392,8 @@ pub fn checks(e: Experiment, s: Scale, a: &SweepAnalysis) -> Vec<(String, bool)>
             }
         }
         // the experiments beyond the thesis have their own (beyond::checks)
-        Experiment::Regimes | Experiment::Mse | _ => {
+        Experiment::PeriodicLn | Experiment::RegimesLn | Experiment::Rotational | Experiment::Beyond => {}
+        Experiment::Regimes | Experiment::Mse => {
             let has = |r: Regime| a.runs.iter().any(|x| x.regime.regime == r);
             c.push((
                 "all three regimes appear".into(),
