@@ -79,7 +79,7 @@ impl Law {
     pub fn describe(&self) -> String {
         match (self.exponent, self.measured_ratio, self.predicted_ratio) {
             (Some(b), Some(m), Some(p)) => format!("∝ (lr·wd)^{b:.2}; ratio {m:.2} vs {p:.2} for 1/(lr·wd)"),
-            _ => format!("{} value(s): no law", self.points.len()),
+            _ => format!("no law ({} run(s) with a value)", self.points.len()),
         }
     }
 }

@@ -130,6 +130,7 @@ pub struct Page<'a> {
     pub figures: &'a [(String, PathBuf)],
     /// HTML sections after the figures (our tables, the papers' numbers).
     pub sections: Vec<String>,
+    /// The sweep file(s); empty for none (a report of reports).
     pub sweep_toml: &'a str,
     pub seconds: f64,
     pub rows: usize,
@@ -142,7 +143,7 @@ impl Page<'_> {
         let mut h = format!(
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
              body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}} table{{border-collapse:collapse;margin:1em 0}}\
-             td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} td{{white-space:nowrap}} th{{background:#f4f4f4}}\
+             td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} td{{white-space:nowrap}} td.text{{white-space:normal;text-align:left;min-width:16em}} th{{background:#f4f4f4}}\
              .pass{{color:#080}} .fail{{color:#b00}} tr.convergence td{{background:#eef8ee}} tr.chaotic td{{background:#fff4e6}}\
              tr.divergence td{{background:#fbeaea}} figure{{margin:1em 0;overflow-x:auto}} img{{max-width:none;border:1px solid #eee}} pre{{background:#f8f8f8;padding:1em}}</style></head><body>\
              <h1>{}</h1><p>silab {} &middot; <code>{}</code> &middot; {} runs, {} table rows &middot; \
@@ -185,7 +186,9 @@ impl Page<'_> {
         for s in &self.sections {
             h += s;
         }
-        h += &format!("<h2>The sweep</h2><pre>{}</pre>", esc(self.sweep_toml));
+        if !self.sweep_toml.is_empty() {
+            h += &format!("<h2>The sweep</h2><pre>{}</pre>", esc(self.sweep_toml));
+        }
         h += DEFINITIONS;
         h += "<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);\
               document.body.setAttribute('data-images-loaded',i.filter(function(x){return x.complete&&x.naturalWidth>0}).length+'/'+i.length);});</script>\

@@ -321,7 +321,7 @@ pub fn checks(e: Experiment, results: &[ArmResult]) -> Vec<(String, bool)> {
                     format!(
                         "{}: at every S-jump the angular update leaves the 10% band around eta_r (ratios {})",
                         a.label,
-                        at.iter().map(|r| num(*r)).collect::<Vec<_>>().join(", ")
+                        list(&at)
                     ),
                     !at.is_empty() && at.iter().all(|r| (r - 1.0).abs() > EQUILIBRIUM_TOL),
                 ));
@@ -329,7 +329,7 @@ pub fn checks(e: Experiment, results: &[ArmResult]) -> Vec<(String, bool)> {
                     format!(
                         "{}: before every S-jump (the converged phase) the angular update is below half of eta_r (ratios {})",
                         a.label,
-                        before.iter().map(|r| num(*r)).collect::<Vec<_>>().join(", ")
+                        list(&before)
                     ),
                     !before.is_empty() && before.iter().all(|r| *r < 0.5),
                 ));
@@ -337,6 +337,11 @@ pub fn checks(e: Experiment, results: &[ArmResult]) -> Vec<(String, bool)> {
         }
     }
     c
+}
+
+/// Numbers for a check's text ("none" for an empty list).
+fn list(v: &[f64]) -> String {
+    if v.is_empty() { "none".into() } else { v.iter().map(|r| num(*r)).collect::<Vec<_>>().join(", ") }
 }
 
 /// The cross-architecture summary of one or more experiments: one row per network and optimizer.
@@ -364,13 +369,20 @@ pub fn cross_rows(exps: &[(Experiment, &[ArmSummary])]) -> Vec<CrossRow> {
                 }
                 Experiment::RegimesLn => {
                     let b = a.boundaries.as_ref();
-                    let f =
-                        |x: Option<[f64; 2]>| x.map(|[l, h]| format!("[{}, {}]", num(l), num(h))).unwrap_or("-".into());
+                    let f = |x: Option<[f64; 2]>| {
+                        x.map(|[l, h]| format!("[{}, {}]", num(l), num(h))).unwrap_or("none".into())
+                    };
+                    let seen: Vec<&str> = [Regime::Convergence, Regime::Chaotic, Regime::Divergence]
+                        .into_iter()
+                        .filter(|g| a.runs.iter().any(|r| r.regime == *g))
+                        .map(|g| g.name())
+                        .collect();
                     row.regimes = Some(format!(
-                        "1→2 {}, 2→3 {}{}",
+                        "1→2 {}, 2→3 {} (seen: {}{})",
                         f(b.and_then(|b| b.convergence_chaotic)),
                         f(b.and_then(|b| b.chaotic_divergence)),
-                        if b.is_some_and(|b| b.ordered) { "" } else { " (not in order)" }
+                        seen.join(", "),
+                        if b.is_some_and(|b| b.ordered) { "" } else { "; not in increasing-ELR order" }
                     ));
                 }
                 _ => {
@@ -415,7 +427,7 @@ pub fn cross_table(rows: &[CrossRow]) -> String {
     );
     for r in rows {
         h += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td><td style=\"text-align:left\">{}</td><td style=\"text-align:left\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
             r.net.arch,
             r.net.norm,
             r.net.optimizer,
@@ -537,6 +549,14 @@ pub fn reproduce_all(s: Scale, out: &Path, o: &ReproOptions, progress: &mut dyn 
         .filter(|(_, p)| p.is_file())
         .collect();
     let points = done.iter().map(|(_, s)| s.runs.len()).sum();
+    // the experiments' tables, counted (the header line aside)
+    let rows = done
+        .iter()
+        .map(|(e, _)| {
+            let t = StudyDir::new(out.join(e.name())).table_csv();
+            std::fs::read_to_string(&t).map(|c| c.lines().count().saturating_sub(1)).unwrap_or(0)
+        })
+        .sum();
     let page = html::Page {
         title: &title,
         command: format!("silab reproduce beyond --scale {}", s.name()),
@@ -544,9 +564,9 @@ pub fn reproduce_all(s: Scale, out: &Path, o: &ReproOptions, progress: &mut dyn 
         checks: &checks,
         figures: &figures,
         sections: vec![cross_table(&cross), links, about_html],
-        sweep_toml: "# the sweeps are in each experiment's report",
+        sweep_toml: "",
         seconds,
-        rows: 0,
+        rows,
         points,
     };
     store::write_atomic(&dir.report(), page.render()?.as_bytes())?;
