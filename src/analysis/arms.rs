@@ -35,6 +35,10 @@ impl Net {
     }
 }
 
+/// An S-jump starts from a converged state when the train loss before it is at most this
+/// fraction of the initial train loss.
+pub const CONVERGED: f64 = 0.01;
+
 /// How a period (or a time) scales with lr*wd over the runs of an arm.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Law {
@@ -93,7 +97,13 @@ pub struct ArmRun {
     /// Sphere mode: the configured ELR.
     pub elr: f64,
     pub regime: Regime,
+    /// Epochs of the S-jumps the detector found.
     pub s_jumps: Vec<f64>,
+    /// Epochs of the S-jumps from a converged state: the train loss before the spike at most
+    /// [`CONVERGED`] times the initial one (P1's converge-then-destabilise cycle; spikes of a
+    /// run in chaotic equilibrium are not counted).
+    pub converged_jumps: Vec<f64>,
+    /// Median spacing of the converged S-jumps, in steps (None under two).
     pub period_steps: Option<f64>,
     /// Predicted equilibrium angular update per step (last epoch row), full space with wd.
     pub eta_r: Option<f64>,
@@ -171,6 +181,9 @@ pub fn arm_summary(
     let mut runs = vec![];
     for (r, s) in a.runs.iter().zip(series) {
         let all = r.equilibrium.iter().find(|e| e.name == "all");
+        let initial = s.train_loss.first().copied().unwrap_or(f64::NAN);
+        let converged: Vec<f64> =
+            r.s_jumps.iter().filter(|j| j.loss_before <= CONVERGED * initial).map(|j| j.epoch).collect();
         let (steps, ang, eq) = angle_by_step(Path::new(&r.dir))?;
         let steps_to_eq = equilibrium("all", &steps, &ang, &eq, &[], EQUILIBRIUM_TOL, 0).and_then(|e| e.first_within);
         // the ratio over the 5 epoch rows before each jump (the converged phase)
@@ -197,7 +210,10 @@ pub fn arm_summary(
             elr: r.elr,
             regime: r.regime.regime,
             s_jumps: r.s_jumps.iter().map(|j| j.epoch).collect(),
-            period_steps: r.period_steps,
+            period_steps: (converged.len() >= 2).then(|| {
+                median(&converged.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()) * s.steps_per_epoch as f64
+            }),
+            converged_jumps: converged,
             eta_r: all.map(|e| e.eta_r),
             angle_ratio: all.map(|e| e.ratio),
             steps_to_equilibrium: steps_to_eq,

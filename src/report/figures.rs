@@ -107,6 +107,27 @@ fn bounds(p: &Panel) -> ((f64, f64), (f64, f64)) {
     (pad(x0, x1, p.log_x), pad(y0, y1, p.log_y))
 }
 
+/// A polyline cut into pieces (index ranges, each sharing its first point with the previous
+/// piece's last) wherever it turns back by more than 150° in pixel space: a thick line's miter
+/// join at such a turn is a spike far out of the plot in the bitmap backend (a loss that jumps
+/// up and falls back within one pixel column).
+fn at_sharp_turns(px: &[(i32, i32)]) -> Vec<std::ops::Range<usize>> {
+    if px.len() < 3 {
+        return vec![0..px.len()];
+    }
+    let mut cuts = vec![0];
+    for i in 1..px.len().saturating_sub(1) {
+        let (a, b, c) = (px[i - 1], px[i], px[i + 1]);
+        let (u, v) = (((b.0 - a.0) as f64, (b.1 - a.1) as f64), ((c.0 - b.0) as f64, (c.1 - b.1) as f64));
+        let (nu, nv) = (u.0.hypot(u.1), v.0.hypot(v.1));
+        if nu > 0.0 && nv > 0.0 && (u.0 * v.0 + u.1 * v.1) / (nu * nv) < -0.866 {
+            cuts.push(i);
+        }
+    }
+    cuts.push(px.len().saturating_sub(1));
+    cuts.windows(2).map(|w| w[0]..w[1] + 1).collect()
+}
+
 /// Whether a point can be drawn: finite, and positive on a log axis.
 fn shown(p: &Panel, (x, y): (f64, f64)) -> bool {
     x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0)
@@ -302,7 +323,10 @@ where
         match c.style {
             Style::Line | Style::LinePoints | Style::Reference => {
                 let width = if c.style == Style::Reference { 1 } else { 2 };
-                chart.draw_series(LineSeries::new(pts.clone(), col.stroke_width(width))).map_err(e)?;
+                let pixels: Vec<(i32, i32)> = pts.iter().map(|q| chart.backend_coord(q)).collect();
+                for piece in at_sharp_turns(&pixels) {
+                    chart.draw_series(LineSeries::new(pts[piece].to_vec(), col.stroke_width(width))).map_err(e)?;
+                }
                 if c.style == Style::LinePoints {
                     chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
                 }
@@ -544,4 +568,19 @@ pub fn heatmap(
         (lo, hi, log_z),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_sharp_turns;
+
+    /// A spike (up and straight back down) is cut at its tip; a gentle bend and a straight line
+    /// are not; every point stays in a piece, neighbours share their joint.
+    #[test]
+    fn cuts_at_sharp_turns_only() {
+        assert_eq!(at_sharp_turns(&[(0, 100), (1, 0), (2, 100), (3, 100)]), vec![0..2, 1..4]);
+        assert_eq!(at_sharp_turns(&[(0, 0), (10, 5), (20, 0), (30, 5)]), vec![0..4]);
+        assert_eq!(at_sharp_turns(&[(0, 0), (1, 0)]), vec![0..2]);
+        assert_eq!(at_sharp_turns(&[]), vec![0..0]);
+    }
 }

@@ -229,19 +229,25 @@ pub fn checks(e: Experiment, results: &[ArmResult]) -> Vec<(String, bool)> {
     match e {
         Experiment::PeriodicLn => {
             for a in &arms {
-                let n: Vec<usize> = a.runs.iter().map(|r| r.s_jumps.len()).collect();
+                let n: Vec<usize> = a.runs.iter().map(|r| r.converged_jumps.len()).collect();
+                let all: Vec<usize> = a.runs.iter().map(|r| r.s_jumps.len()).collect();
                 c.push((
-                    format!("{}: S-jumps in every run (S-jumps per run: {n:?})", a.label),
+                    format!(
+                        "{}: S-jumps from a converged state (train loss before ≤ 1% of the initial) in every run (per run: {n:?}; all spikes detected: {all:?})",
+                        a.label
+                    ),
                     !n.is_empty() && n.iter().all(|&k| k >= 1),
                 ));
                 let law = a.period_law.as_ref();
                 c.push((
                     format!(
-                        "{}: period ∝ 1/(lr·wd), the period ratio within 25% of the lr·wd ratio ({})",
+                        "{}: period ∝ 1/(lr·wd) over all {} lr·wd values, the period ratio within 25% of the lr·wd ratio ({}; {} value(s) with a period)",
                         a.label,
-                        law.map(Law::describe).unwrap_or("no period".into())
+                        a.runs.len(),
+                        law.map(Law::describe).unwrap_or("no period".into()),
+                        law.map(|l| l.points.len()).unwrap_or(0)
                     ),
-                    law.is_some_and(|l| l.within(0.25)),
+                    law.is_some_and(|l| l.points.len() == a.runs.len() && l.points.len() >= 3 && l.within(0.25)),
                 ));
             }
         }
@@ -359,10 +365,10 @@ pub fn cross_rows(exps: &[(Experiment, &[ArmSummary])]) -> Vec<CrossRow> {
             let row = &mut rows[i];
             match e {
                 Experiment::PeriodicLn => {
-                    let n: Vec<usize> = a.runs.iter().map(|r| r.s_jumps.len()).collect();
+                    let n: Vec<usize> = a.runs.iter().map(|r| r.converged_jumps.len()).collect();
                     let yes = n.iter().all(|&k| k >= 1);
                     row.periodic = Some(format!(
-                        "{} (S-jumps per run {n:?}); period {}",
+                        "{} (S-jumps from a converged state per run {n:?}); period {}",
                         if yes { "yes" } else { "no" },
                         a.period_law.as_ref().map(Law::describe).unwrap_or("-".into())
                     ));
@@ -459,7 +465,7 @@ fn arm_tables(e: Experiment, arms: &[ArmSummary]) -> String {
                 }
             }
             _ => {
-                h += "<tr><th>lr</th><th>wd</th><th>lr&middot;wd</th><th>1/(lr&middot;wd) steps</th><th>S-jumps at epochs</th><th>period (steps)</th>\
+                h += "<tr><th>lr</th><th>wd</th><th>lr&middot;wd</th><th>1/(lr&middot;wd) steps</th><th>S-jumps at epochs (converged: *)</th><th>period (steps)</th>\
                       <th>eta_r</th><th>angle / eta_r</th><th>steps to equilibrium</th><th>angle / eta_r at S-jumps</th><th>final test acc</th></tr>";
                 for r in &a.runs {
                     let o = |x: Option<f64>| x.map(num).unwrap_or("-".into());
@@ -469,7 +475,11 @@ fn arm_tables(e: Experiment, arms: &[ArmSummary]) -> String {
                         num(r.wd),
                         num(r.lr * r.wd),
                         1.0 / (r.lr * r.wd),
-                        r.s_jumps.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "),
+                        r.s_jumps
+                            .iter()
+                            .map(|x| if r.converged_jumps.contains(x) { format!("{x}*") } else { format!("{x}") })
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         r.period_steps.map(|p| format!("{p:.0}")).unwrap_or("-".into()),
                         o(r.eta_r),
                         r.angle_ratio.map(|x| format!("{x:.3}")).unwrap_or("-".into()),
