@@ -311,6 +311,9 @@ fn law_against_lr_wd() {
     assert!((l.steps_times_lr_wd.unwrap() - 1.0).abs() < 1e-12 && l.within(0.25));
     let flat = Law::fit(vec![(1e-3, 300.0), (2e-3, 300.0), (4e-3, 300.0)]);
     assert!(flat.exponent.unwrap().abs() < 1e-12 && !flat.within(0.25));
+    // the smoothing of the time to equilibrium: one outlier row is dropped, a step is kept
+    let m = silab::analysis::arms::rolling_median(&[1.0, 1.0, 9.0, 1.0, 1.0, 2.0, 2.0, 2.0], 3);
+    assert_eq!(m, vec![1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
     // too few lr*wd values: no law, and never within
     let one = Law::fit(vec![(1e-3, 300.0), (1e-3, 310.0), (2e-3, f64::NAN)]);
     assert!(one.exponent.is_none() && !one.within(0.25) && one.points.len() == 2);

@@ -107,9 +107,12 @@ pub struct ArmRun {
     pub period_steps: Option<f64>,
     /// Predicted equilibrium angular update per step (last epoch row), full space with wd.
     pub eta_r: Option<f64>,
-    /// Median measured/predicted angular update from the first epoch within 10% on.
+    /// Median measured/predicted angular update after equilibrium (every row from
+    /// `steps_to_equilibrium` on; the second half of the rows when it never settles).
     pub angle_ratio: Option<f64>,
-    /// Steps until the mean angular update (step rows) first comes within 10% of eta_r.
+    /// Time to equilibrium: the step from which the angular update over eta_r (step rows, rolling
+    /// median of [`SMOOTH_ROWS`]) stays within 10% of 1 to the end of the run (None if it never
+    /// settles).
     pub steps_to_equilibrium: Option<f64>,
     /// `(epoch, ratio)`: the measured/predicted ratio farthest from 1 around each S-jump.
     pub at_jumps: Vec<(f64, f64)>,
@@ -143,6 +146,22 @@ pub struct ArmSummary {
     /// Median over the runs of the measured/predicted angular update.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub angle_ratio: Option<f64>,
+}
+
+/// Rows of the rolling median that smooths the angular update's step rows before the time to
+/// equilibrium is read from them (5 rows: 50 steps at `log_every = 10`).
+pub const SMOOTH_ROWS: usize = 5;
+
+/// Centred rolling median over `w` values (fewer at the ends; NaN values skipped).
+pub fn rolling_median(v: &[f64], w: usize) -> Vec<f64> {
+    let h = w / 2;
+    (0..v.len())
+        .map(|i| {
+            let win: Vec<f64> =
+                v[i.saturating_sub(h)..(i + h + 1).min(v.len())].iter().copied().filter(|x| x.is_finite()).collect();
+            if win.is_empty() { f64::NAN } else { median(&win) }
+        })
+        .collect()
 }
 
 /// The mean angular update of the whole SI group and its prediction at every row (step and
@@ -185,7 +204,11 @@ pub fn arm_summary(
         let converged: Vec<f64> =
             r.s_jumps.iter().filter(|j| j.loss_before <= CONVERGED * initial).map(|j| j.epoch).collect();
         let (steps, ang, eq) = angle_by_step(Path::new(&r.dir))?;
-        let steps_to_eq = equilibrium("all", &steps, &ang, &eq, &[], EQUILIBRIUM_TOL, 0).and_then(|e| e.first_within);
+        let ratio: Vec<f64> = ang.iter().zip(&eq).map(|(a, q)| a / q).collect();
+        let ones = vec![1.0; ratio.len()];
+        let steps_to_eq =
+            equilibrium("all", &steps, &rolling_median(&ratio, SMOOTH_ROWS), &ones, &[], EQUILIBRIUM_TOL, 0)
+                .and_then(|e| e.settled);
         // the ratio over the 5 epoch rows before each jump (the converged phase)
         let ratio_at = |i: usize| -> f64 {
             let a = s.angles.first().map(|x| x.1[i]).unwrap_or(f64::NAN);
@@ -215,7 +238,15 @@ pub fn arm_summary(
             }),
             converged_jumps: converged,
             eta_r: all.map(|e| e.eta_r),
-            angle_ratio: all.map(|e| e.ratio),
+            angle_ratio: {
+                // after equilibrium (the second half of the run when it never settles)
+                let from = match steps_to_eq {
+                    Some(t) => steps.iter().position(|s| *s >= t).unwrap_or(0),
+                    None => ratio.len() / 2,
+                };
+                let after: Vec<f64> = ratio[from..].iter().copied().filter(|r| r.is_finite()).collect();
+                (!after.is_empty()).then(|| median(&after))
+            },
             steps_to_equilibrium: steps_to_eq,
             at_jumps: all.map(|e| e.at_jumps.iter().map(|j| (j.epoch, j.ratio)).collect()).unwrap_or_default(),
             before_jumps,

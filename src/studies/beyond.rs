@@ -511,7 +511,9 @@ pub fn reproduce_all(s: Scale, out: &Path, o: &ReproOptions, progress: &mut dyn 
     let mut done = vec![];
     for e in exps {
         progress.line(&format!("{}:", e.name()));
-        let sum = super::reproduce(e, s, &out.join(e.name()), o, progress)?;
+        // --sharpness is the regimes' study (ELR sweeps)
+        let oe = ReproOptions { sharpness: o.sharpness && e == Experiment::RegimesLn, ..o.clone() };
+        let sum = super::reproduce(e, s, &out.join(e.name()), &oe, progress)?;
         done.push((e, sum));
     }
     let arms: Vec<(Experiment, Vec<ArmSummary>)> =
