@@ -270,3 +270,29 @@ fn every_architecture_and_norm_trains_and_is_measured() {
     }
     assert!(n >= 20, "{n} combinations trained");
 }
+
+/// `model.init_scale` multiplies every SI tensor, and only those, by its factor at init: the norm
+/// of the SI weights grows by c, the other trained tensors are untouched, and every combination
+/// with SI groups computes the same loss (f64, eps 0).
+#[test]
+fn init_scale_scales_the_si_weights_only() {
+    for cfg in combos() {
+        let scaled = ModelConfig { init_scale: 7.0, ..cfg.clone() };
+        let (a, b) =
+            (Net::new(&cfg, 10, 3, Kind::Double, Device::Cpu), Net::new(&scaled, 10, 3, Kind::Double, Device::Cpu));
+        if !a.has_si() {
+            continue;
+        }
+        assert!((b.rho() / a.rho() - 7.0).abs() < 1e-12, "{cfg:?}");
+        for (p, q) in a.params().iter().zip(b.params()) {
+            let ratio = sq_norm(&[&q.tensor]).sqrt() / sq_norm(&[&p.tensor]).sqrt().max(1e-300);
+            let is_si = a.si().iter().any(|t| t.data_ptr() == p.tensor.data_ptr());
+            if sq_norm(&[&p.tensor]) > 0.0 {
+                assert!((ratio - if is_si { 7.0 } else { 1.0 }).abs() < 1e-12, "{cfg:?} {}", p.name);
+            }
+        }
+        let (x, y) = batch(8, 4);
+        let (la, lb) = (loss_of(&a, &x, &y), loss_of(&b, &x, &y));
+        assert!((la - lb).abs() <= 1e-9 * la.abs(), "{cfg:?}: {la} vs {lb}");
+    }
+}

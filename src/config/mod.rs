@@ -244,6 +244,10 @@ pub struct ModelConfig {
     /// Seed of the last layer's initialisation, separate from `seed` so that every run of a
     /// sweep shares the same last layer (as P2 does).
     pub last_layer_seed: u64,
+    /// Every SI weight is multiplied by this after initialisation: the function is unchanged
+    /// (scale invariance), the norm and so the effective step start elsewhere (a net far from
+    /// its rotational equilibrium).
+    pub init_scale: f64,
 }
 
 impl ModelConfig {
@@ -318,6 +322,7 @@ impl Default for ModelConfig {
             last_layer_norm: 10.0,
             bn_eps: 1e-5,
             last_layer_seed: 0,
+            init_scale: 1.0,
         }
     }
 }
@@ -945,6 +950,9 @@ impl RunConfig {
                 ),
             );
         }
+        if !(self.model.init_scale > 0.0 && self.model.init_scale.is_finite()) {
+            return bad("model.init_scale", format!("must be a finite number > 0, got {}", self.model.init_scale));
+        }
         if !(self.model.bn_eps >= 0.0) {
             return bad("model.bn_eps", format!("must be >= 0, got {}", self.model.bn_eps));
         }
@@ -1134,6 +1142,7 @@ pub const LATER_KEYS: &[&str] = &[
     "model.patch",
     "model.pool",
     "optim.sphere",
+    "model.init_scale",
 ];
 
 /// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.

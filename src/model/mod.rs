@@ -294,7 +294,15 @@ impl Net {
             Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
             Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
         };
-        Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph }
+        let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph };
+        if config.init_scale != 1.0 {
+            tch::no_grad(|| {
+                for t in net.si() {
+                    let _ = t.shallow_clone().g_mul_scalar_(config.init_scale);
+                }
+            });
+        }
+        net
     }
 
     /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
