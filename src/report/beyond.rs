@@ -86,7 +86,7 @@ fn law_panel(title: &str, y: &str, laws: &[(&str, &Law)]) -> Panel {
         let c = (l.points.iter().map(|p| p.0.ln() + p.1.ln()).sum::<f64>() / n).exp(); // steps × lr·wd
         let (lo, hi) = (l.points[0].0 / 1.3, l.points[l.points.len() - 1].0 * 1.3);
         p.curves.push(Curve {
-            label: if i == 0 { "∝ 1/(lr·wd)".into() } else { String::new() },
+            label: if p.curves.len() == 1 { "thin: ∝ 1/(lr·wd), each arm".into() } else { String::new() },
             points: vec![(lo, c / lo), (hi, c / hi)],
             style: Style::Reference,
             color: i,
