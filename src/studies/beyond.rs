@@ -422,7 +422,8 @@ pub fn cross_rows(exps: &[(Experiment, &[ArmSummary])]) -> Vec<CrossRow> {
 }
 
 fn cell(s: &Option<String>) -> String {
-    html::esc(s.as_deref().unwrap_or("not run"))
+    // "—": the network and optimizer are not an arm of that experiment
+    html::esc(s.as_deref().unwrap_or("—"))
 }
 
 /// The cross-architecture summary as HTML.
