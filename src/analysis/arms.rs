@@ -35,6 +35,9 @@ impl Net {
     }
 }
 
+/// Epochs after an S-jump's own in which its overshoot of eta_r is looked for.
+pub const AFTER_JUMP: f64 = 2.0;
+
 /// An S-jump starts from a converged state when the train loss before it is at most this
 /// fraction of the initial train loss.
 pub const CONVERGED: f64 = 0.01;
@@ -114,9 +117,10 @@ pub struct ArmRun {
     /// median of [`SMOOTH_ROWS`]) stays within 10% of 1 to the end of the run (None if it never
     /// settles).
     pub steps_to_equilibrium: Option<f64>,
-    /// `(epoch, ratio)`: the measured/predicted ratio farthest from 1 around each S-jump.
+    /// `(epoch, ratio)` of each converged S-jump: the largest measured/predicted angular update
+    /// over the jump's epoch and the [`AFTER_JUMP`] epochs after it.
     pub at_jumps: Vec<(f64, f64)>,
-    /// Median measured/predicted ratio over the 5 epoch rows before each S-jump.
+    /// Median measured/predicted ratio over the 5 epochs before each converged S-jump.
     pub before_jumps: Vec<f64>,
     pub final_test_acc: f64,
     pub final_train_loss: f64,
@@ -164,8 +168,9 @@ pub fn rolling_median(v: &[f64], w: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The mean angular update of the whole SI group and its prediction at every row (step and
-/// epoch rows), by step: for the time to equilibrium at a finer grain than epochs.
+/// The mean angular update of the whole SI group and its prediction at every step row (every
+/// epoch row when the run logged no step rows), by step: for the time to equilibrium at a finer
+/// grain than epochs.
 pub fn angle_by_step(run: &Path) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
     let rd = RunDir::new(run);
     let rec = store::read_records(&rd.metrics(), false)?;
@@ -173,11 +178,14 @@ pub fn angle_by_step(run: &Path) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
         let _ = schema::index(METRICS, n);
         rec.header.iter().position(|c| c == n)
     };
-    let (Some(s), Some(a), Some(q)) = (col("step"), col("angle_mean"), col("angle_eq")) else {
+    let (Some(k), Some(s), Some(a), Some(q)) = (col("row"), col("step"), col("angle_mean"), col("angle_eq")) else {
         return Ok((vec![], vec![], vec![]));
     };
     let f = |r: &Vec<String>, i: usize| r[i].parse::<f64>().unwrap_or(f64::NAN);
-    let rows: Vec<&Vec<String>> = rec.rows.iter().filter(|r| f(r, a).is_finite()).collect();
+    // step rows when there are any (an epoch row's angle is the mean over its whole epoch)
+    let steps = rec.rows.iter().any(|r| r[k] == "step");
+    let rows: Vec<&Vec<String>> =
+        rec.rows.iter().filter(|r| (!steps || r[k] == "step") && f(r, a).is_finite()).collect();
     Ok((
         rows.iter().map(|r| f(r, s)).collect(),
         rows.iter().map(|r| f(r, a)).collect(),
@@ -197,6 +205,9 @@ pub fn arm_summary(
     a: &SweepAnalysis,
     series: &[Series],
 ) -> Result<ArmSummary> {
+    if a.runs.len() != series.len() {
+        anyhow::bail!("arm {key}: {} analysed runs but {} series", a.runs.len(), series.len());
+    }
     let mut runs = vec![];
     for (r, s) in a.runs.iter().zip(series) {
         let all = r.equilibrium.iter().find(|e| e.name == "all");
@@ -209,21 +220,30 @@ pub fn arm_summary(
         let steps_to_eq =
             equilibrium("all", &steps, &rolling_median(&ratio, SMOOTH_ROWS), &ones, &[], EQUILIBRIUM_TOL, 0)
                 .and_then(|e| e.settled);
-        // the ratio over the 5 epoch rows before each jump (the converged phase)
-        let ratio_at = |i: usize| -> f64 {
-            let a = s.angles.first().map(|x| x.1[i]).unwrap_or(f64::NAN);
-            a / s.angle_eq.get(i).copied().unwrap_or(f64::NAN)
+        // measured / predicted angle of the epoch rows in [lo, hi]
+        let ratios_in = |lo: f64, hi: f64| -> Vec<f64> {
+            (0..s.epoch.len())
+                .filter(|&i| s.epoch[i] >= lo && s.epoch[i] <= hi)
+                .map(|i| {
+                    s.angles.first().map(|x| x.1[i]).unwrap_or(f64::NAN)
+                        / s.angle_eq.get(i).copied().unwrap_or(f64::NAN)
+                })
+                .filter(|x| x.is_finite())
+                .collect()
         };
-        let before_jumps = r
-            .s_jumps
+        // the converged phase: the 5 epochs before each converged jump
+        let before_jumps = converged
             .iter()
-            .map(|j| {
-                let v: Vec<f64> = (0..s.epoch.len())
-                    .filter(|&i| s.epoch[i] < j.epoch && s.epoch[i] >= j.epoch - 5.0)
-                    .map(ratio_at)
-                    .filter(|x| x.is_finite())
-                    .collect();
-                median(&v)
+            .map(|j| ratios_in(j - 5.0, j - 1.0))
+            .filter(|v| !v.is_empty())
+            .map(|v| median(&v))
+            .collect();
+        // the overshoot: the largest ratio over the jump's epoch and the ones after it
+        let at_jumps = converged
+            .iter()
+            .filter_map(|j| {
+                let v = ratios_in(*j, j + AFTER_JUMP);
+                v.into_iter().reduce(f64::max).map(|m| (*j, m))
             })
             .collect();
         runs.push(ArmRun {
@@ -248,7 +268,7 @@ pub fn arm_summary(
                 (!after.is_empty()).then(|| median(&after))
             },
             steps_to_equilibrium: steps_to_eq,
-            at_jumps: all.map(|e| e.at_jumps.iter().map(|j| (j.epoch, j.ratio)).collect()).unwrap_or_default(),
+            at_jumps,
             before_jumps,
             final_test_acc: r.final_test_acc,
             final_train_loss: r.final_train_loss,

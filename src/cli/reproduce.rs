@@ -37,7 +37,7 @@ pub struct Args {
     quiet: bool,
     /// regimes / mse / regimes-ln / beyond: also measure the sharpness of every run's final point
     /// and of the minimum reached by fine-tuning it at the smallest ELR (figure
-    /// fig_sharpness_vs_elr; per arm for regimes-ln).
+    /// fig_sharpness_vs_elr; regimes-ln: per arm, and fig_sharpness_ln across arms).
     #[arg(long)]
     sharpness: bool,
 }

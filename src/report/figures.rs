@@ -111,20 +111,28 @@ fn bounds(p: &Panel) -> ((f64, f64), (f64, f64)) {
 /// piece's last) wherever it turns back by more than 150° in pixel space: a thick line's miter
 /// join at such a turn is a spike far out of the plot in the bitmap backend (a loss that jumps
 /// up and falls back within one pixel column).
+#[allow(clippy::single_range_in_vec_init)]
 fn at_sharp_turns(px: &[(i32, i32)]) -> Vec<std::ops::Range<usize>> {
     if px.len() < 3 {
         return vec![0..px.len()];
     }
-    let mut cuts = vec![0];
-    for i in 1..px.len().saturating_sub(1) {
-        let (a, b, c) = (px[i - 1], px[i], px[i + 1]);
-        let (u, v) = (((b.0 - a.0) as f64, (b.1 - a.1) as f64), ((c.0 - b.0) as f64, (c.1 - b.1) as f64));
-        let (nu, nv) = (u.0.hypot(u.1), v.0.hypot(v.1));
-        if nu > 0.0 && nv > 0.0 && (u.0 * v.0 + u.1 * v.1) / (nu * nv) < -0.866 {
-            cuts.push(i);
+    // the turns are measured between distinct pixels (a spike's tip may repeat one)
+    let mut keep: Vec<usize> = vec![0];
+    for i in 1..px.len() {
+        if px[i] != px[keep[keep.len() - 1]] {
+            keep.push(i);
         }
     }
-    cuts.push(px.len().saturating_sub(1));
+    let mut cuts = vec![0];
+    for w in keep.windows(3) {
+        let (a, b, c) = (px[w[0]], px[w[1]], px[w[2]]);
+        let (u, v) = (((b.0 - a.0) as f64, (b.1 - a.1) as f64), ((c.0 - b.0) as f64, (c.1 - b.1) as f64));
+        let (nu, nv) = (u.0.hypot(u.1), v.0.hypot(v.1));
+        if (u.0 * v.0 + u.1 * v.1) / (nu * nv) < -0.866 {
+            cuts.push(w[1]);
+        }
+    }
+    cuts.push(px.len() - 1);
     cuts.windows(2).map(|w| w[0]..w[1] + 1).collect()
 }
 
@@ -582,5 +590,7 @@ mod tests {
         assert_eq!(at_sharp_turns(&[(0, 0), (10, 5), (20, 0), (30, 5)]), vec![0..4]);
         assert_eq!(at_sharp_turns(&[(0, 0), (1, 0)]), vec![0..2]);
         assert_eq!(at_sharp_turns(&[]), vec![0..0]);
+        // a tip drawn twice on the same pixel is still a turn
+        assert_eq!(at_sharp_turns(&[(0, 100), (1, 0), (1, 0), (2, 100)]), vec![0..2, 1..4]);
     }
 }

@@ -90,10 +90,11 @@ pub fn run_all(sds: &[SweepDir], jobs: usize, exe: &Path, progress: &mut dyn Pro
     let many = sds.len() > 1;
     let name = |k: usize, i: usize| {
         if many {
-            format!(
-                "{} point {i}",
-                sds[k].root.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
-            )
+            // an arm's sweep is `arms/<key>/sweep`: named by its key
+            let root = &sds[k].root;
+            let dir = if root.file_name().is_some_and(|f| f == "sweep") { root.parent() } else { Some(root.as_path()) };
+            let dir = dir.and_then(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            format!("{dir} point {i}")
         } else {
             format!("point {i}")
         }
