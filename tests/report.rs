@@ -294,6 +294,13 @@ fn reproduce_regimes_ln_smoke_with_sharpness() {
                 .contains(&format!("{label}: in the convergence regime, flatter minima"))),
             "no sharpness check for {label}"
         );
+        assert!(
+            s["checks"].as_array().unwrap().iter().any(|c| c[0]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("(not expected at smoke scale) {label}: a high-sharpness zone"))),
+            "no boundary-peak check for {label}"
+        );
     }
     assert!(d.path().join("fig_sharpness_ln.png").is_file());
     check_report(d.path(), 2);

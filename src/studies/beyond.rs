@@ -296,6 +296,17 @@ pub fn checks(e: Experiment, results: &[ArmResult]) -> Vec<(String, bool)> {
                         ),
                         st.convergence_rank_corr.is_some_and(|r| r < 0.0),
                     ));
+                    c.push((
+                        format!(
+                            "{}: a high-sharpness zone between regimes 1 and 2 (the last convergence or first chaotic point sharper than its neighbours; {})",
+                            a.summary.label,
+                            match st.boundary_peak {
+                                Some(_) => "divergent runs left out",
+                                None => "no convergence and chaotic runs to compare",
+                            }
+                        ),
+                        st.boundary_peak == Some(true),
+                    ));
                 }
             }
         }
