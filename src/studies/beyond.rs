@@ -505,7 +505,8 @@ fn arm_tables(e: Experiment, arms: &[ArmSummary]) -> String {
             }
         }
         h += "</table>";
-        if let Some(l) = &a.period_law {
+        // rotational arms are not about periods: said only where there are S-jumps
+        if let Some(l) = a.period_law.as_ref().filter(|l| e == Experiment::PeriodicLn || !l.points.is_empty()) {
             h += &format!("<p>Period: {}.</p>", html::esc(&l.describe()));
         }
         if let Some(l) = a.equilibrium_law.as_ref().filter(|_| e == Experiment::Rotational) {
