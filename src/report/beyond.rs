@@ -66,6 +66,16 @@ fn angle_ratio(s: &Series) -> Vec<(f64, f64)> {
     }
 }
 
+/// The points of `pts` at the given epochs (the S-jumps), for markers on a curve.
+fn at_epochs(pts: &[(f64, f64)], epochs: &[f64]) -> Vec<(f64, f64)> {
+    epochs.iter().filter_map(|j| pts.iter().find(|p| p.0 == *j).copied()).collect()
+}
+
+/// The predicted equilibrium, ratio 1, as a reference line over epochs `[0, last]`.
+fn eta_line(last: f64) -> Curve {
+    Curve { label: "eta_r".into(), points: vec![(0.0, 1.0), (last, 1.0)], style: Style::Reference, color: 7 }
+}
+
 /// A law's points against lr*wd in one panel, each arm its own colour, with a 1/(lr*wd)
 /// reference through each arm's geometric centre.
 fn law_panel(title: &str, y: &str, laws: &[(&str, &Law)]) -> Panel {
@@ -113,11 +123,7 @@ pub fn periodic_ln(arms: &[ArmSummary], series: &[Vec<Series>], dir: &StudyDir) 
                 style: Style::Line,
                 color: i,
             });
-            let jumps: Vec<(f64, f64)> = r
-                .s_jumps
-                .iter()
-                .filter_map(|j| s.epoch.iter().position(|e| e == j).map(|k| (*j, s.train_loss[k])))
-                .collect();
+            let jumps = at_epochs(&ep(s, &s.train_loss), &r.s_jumps);
             loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
             elr.curves.push(Curve {
                 label,
@@ -202,12 +208,7 @@ pub fn rotational(arms: &[ArmSummary], series: &[Vec<Series>], dir: &StudyDir) -
                 color: i,
             });
         }
-        p.curves.push(Curve {
-            label: "eta_r".into(),
-            points: vec![(0.0, 1.0), (last, 1.0)],
-            style: Style::Reference,
-            color: 7,
-        });
+        p.curves.push(eta_line(last));
         panels.push(p);
     }
     if !panels.is_empty() {
@@ -237,24 +238,17 @@ pub fn rotational(arms: &[ArmSummary], series: &[Vec<Series>], dir: &StudyDir) -
                 color: i,
             });
             let ra = angle_ratio(s);
-            let at = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
-                r.s_jumps.iter().filter_map(|j| pts.iter().find(|p| p.0 == *j).copied()).collect()
-            };
-            loss.curves.push(Curve {
+            let jumps = at_epochs(&ep(s, &s.train_loss), &r.s_jumps);
+            loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
+            ratio.curves.push(Curve {
                 label: String::new(),
-                points: at(&ep(s, &s.train_loss)),
+                points: at_epochs(&ra, &r.s_jumps),
                 style: Style::Points,
                 color: i,
             });
-            ratio.curves.push(Curve { label: String::new(), points: at(&ra), style: Style::Points, color: i });
             ratio.curves.push(Curve { label, points: ra, style: Style::Line, color: i });
         }
-        ratio.curves.push(Curve {
-            label: "eta_r".into(),
-            points: vec![(0.0, 1.0), (last, 1.0)],
-            style: Style::Reference,
-            color: 7,
-        });
+        ratio.curves.push(eta_line(last));
         panels.push(loss);
         panels.push(ratio);
     }

@@ -18,7 +18,7 @@ use crate::report::{beyond as figs, html};
 use crate::stats::median;
 use crate::store::{self, StudyDir};
 use crate::sweep::{self, SweepDir};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -90,15 +90,7 @@ pub fn reproduce(
     let sds: Vec<SweepDir> = arms.iter().map(|a| a.dir.sweep()).collect();
     let jobs = o.jobs.unwrap_or_else(|| sweep::local::default_jobs(threads));
     let report = sweep::local::run_all(&sds, jobs, &o.exe, progress)?;
-    if !report.failed.is_empty() || !report.busy.is_empty() {
-        let list: Vec<String> = report.failed.iter().map(|(_, l)| l.display().to_string()).collect();
-        bail!(
-            "{} points failed (logs: {}); {} run by other processes",
-            report.failed.len(),
-            list.join(", "),
-            report.busy.len()
-        );
-    }
+    super::all_done(&report)?;
     let mut summaries = vec![];
     let mut all_series = vec![];
     let mut analyses = serde_json::Map::new();
@@ -157,10 +149,7 @@ pub fn reproduce(
     if s == Scale::Smoke {
         checks.iter_mut().for_each(|x| x.0 = format!("(not expected at smoke scale) {}", x.0));
     }
-    let before: f64 =
-        store::read_json::<serde_json::Value>(&dir.timing()).ok().and_then(|v| v["seconds"].as_f64()).unwrap_or(0.0);
-    let seconds = before + t0.elapsed().as_secs_f64();
-    store::write_atomic(&dir.timing(), &serde_json::to_vec(&serde_json::json!({ "seconds": seconds }))?)?;
+    let seconds = super::add_time(&dir, t0)?;
     let cross = cross_rows(&[(e, &plain)]);
     let runs = plain
         .iter()

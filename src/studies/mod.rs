@@ -275,17 +275,7 @@ pub fn reproduce(
     let (_, cfgs) = spec.manifest()?;
     let jobs = o.jobs.unwrap_or_else(|| sweep::local::default_jobs(cfgs[0].train.threads));
     let report = sweep::local::run(&sd, jobs, &o.exe, progress)?;
-    if !report.failed.is_empty() || !report.busy.is_empty() {
-        let list: Vec<String> = report.failed.iter().map(|(i, l)| format!("point {i} ({})", l.display())).collect();
-        let busy: Vec<String> = report.busy.iter().map(|(i, h)| format!("point {i} ({h})")).collect();
-        bail!(
-            "{} points failed: {}; {} run by other processes: {}",
-            report.failed.len(),
-            list.join(", "),
-            report.busy.len(),
-            busy.join(", ")
-        );
-    }
+    all_done(&report)?;
     let table = sweep::table::write(&sd)?;
     store::copy(&sd.table_csv("table"), &dir.table_csv())?;
     store::copy(&sd.table_parquet("table"), &dir.table_parquet())?;
@@ -314,11 +304,7 @@ pub fn reproduce(
         checks.extend(c);
         study = Some(st);
     }
-    // wall-clock over every invocation (a resumed reproduction adds to the earlier ones)
-    let before: f64 =
-        store::read_json::<serde_json::Value>(&dir.timing()).ok().and_then(|v| v["seconds"].as_f64()).unwrap_or(0.0);
-    let seconds = before + t0.elapsed().as_secs_f64();
-    store::write_atomic(&dir.timing(), &serde_json::to_vec(&serde_json::json!({ "seconds": seconds }))?)?;
+    let seconds = add_time(&dir, t0)?;
     let runs: Vec<serde_json::Value> = a
         .runs
         .iter()
@@ -366,6 +352,32 @@ pub fn reproduce(
     };
     store::write_atomic(&dir.report(), page.render()?.as_bytes())?;
     Ok(summary)
+}
+
+/// An error naming every point that failed (its log) or that another process holds, if any.
+fn all_done(report: &sweep::local::Report) -> Result<()> {
+    if !report.failed.is_empty() || !report.busy.is_empty() {
+        let list: Vec<String> = report.failed.iter().map(|(i, l)| format!("point {i} ({})", l.display())).collect();
+        let busy: Vec<String> = report.busy.iter().map(|(i, h)| format!("point {i} ({h})")).collect();
+        bail!(
+            "{} points failed: {}; {} run by other processes: {}",
+            report.failed.len(),
+            list.join(", "),
+            report.busy.len(),
+            busy.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Wall-clock seconds of a study over every invocation: this one's (since `t0`) added to those
+/// in `timing.json` (a resumed reproduction adds to the earlier ones), and written back.
+fn add_time(dir: &StudyDir, t0: Instant) -> Result<f64> {
+    let before: f64 =
+        store::read_json::<serde_json::Value>(&dir.timing()).ok().and_then(|v| v["seconds"].as_f64()).unwrap_or(0.0);
+    let seconds = before + t0.elapsed().as_secs_f64();
+    store::write_atomic(&dir.timing(), &serde_json::to_vec(&serde_json::json!({ "seconds": seconds }))?)?;
+    Ok(seconds)
 }
 
 /// What must hold for the reproduction to show the paper's phenomena at this scale.
