@@ -29,10 +29,6 @@ impl Net {
         let optimizer = if o == OptimName::Sgd && cfg.optim.momentum > 0.0 { "sgdm".into() } else { o.name().into() };
         Net { arch: cfg.model.arch.name().into(), norm: cfg.model.norm().name().into(), optimizer }
     }
-    /// "mlp / layer / adamw".
-    pub fn name(&self) -> String {
-        format!("{} / {} / {}", self.arch, self.norm, self.optimizer)
-    }
 }
 
 /// Epochs after an S-jump's own in which its overshoot of eta_r is looked for.
