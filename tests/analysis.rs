@@ -181,7 +181,7 @@ fn divergence_needs_the_loss_to_stay_near_its_initial_value() {
 #[test]
 fn sharpness_boundary_peak_on_constructed_points() {
     use silab::analysis::Regime::*;
-    use silab::studies::sharpness::{SharpPoint, boundary_peak};
+    use silab::studies::sharpness_study::{SharpPoint, boundary_peak};
     let pt = |elr: f64, regime, e: f64| SharpPoint {
         elr,
         regime,

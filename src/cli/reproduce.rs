@@ -12,6 +12,8 @@ use std::path::PathBuf;
 /// The papers' experiments have one sweep (sweep/); periodic-ln, regimes-ln and rotational have
 /// one per network and optimizer (arms/<arm>/); beyond writes the three into periodic-ln/,
 /// regimes-ln/ and rotational/ beside its own cross-architecture report.html and summary.json.
+/// Each check is printed as ok, FAIL or n/t (not testable: the runs lack what it needs); in
+/// summary.json a check is {claim, passed, outcome, why, expected, numbers} (silab 0.1.0: [claim, passed] pairs).
 #[derive(clap::Args)]
 pub struct Args {
     /// periodic (P1), regimes (P2), mse (P3); beyond the thesis: periodic-ln, regimes-ln,
@@ -52,8 +54,8 @@ pub fn run(a: Args) -> Result<()> {
         sharpness: a.sharpness,
     };
     let s = studies::reproduce(a.experiment, a.scale, &out, &opts, &mut Bars::new(a.quiet))?;
-    for (what, ok) in &s.checks {
-        println!("{} {what}", if *ok { "ok  " } else { "FAIL" });
+    for c in &s.checks {
+        println!("{} {}", c.mark(), c.text());
     }
     let files = silab::store::StudyDir::new(&out);
     println!(

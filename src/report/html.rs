@@ -2,6 +2,7 @@
 //! analysis, the papers' numbers beside ours, the checks, timing. What goes in is given by the
 //! study ([`Page`]); this module only lays it out.
 
+use super::checks::{Check, Outcome};
 use crate::analysis::{RunAnalysis, SweepAnalysis};
 use crate::human::{num as f, num_sig};
 use crate::stats::median;
@@ -117,6 +118,29 @@ pub fn regime_tables(a: &SweepAnalysis) -> String {
     h
 }
 
+/// One experiment of a report of reports (`reproduce beyond`).
+pub struct Linked<'a> {
+    /// Its name, also its folder.
+    pub name: &'a str,
+    pub checks: &'a [Check],
+    pub seconds: f64,
+}
+
+/// Links to the reports of several experiments, each with how many of its checks held.
+pub fn experiment_links(exps: &[Linked]) -> String {
+    let mut h = String::from("<h2>The experiments</h2><ul>");
+    for e in exps {
+        h += &format!(
+            "<li><a href=\"{0}/report.html\">{0}</a>: {1} of {2} checks hold, {3:.1} minutes</li>",
+            e.name,
+            e.checks.iter().filter(|c| c.held()).count(),
+            e.checks.len(),
+            e.seconds / 60.0
+        );
+    }
+    h + "</ul>"
+}
+
 /// A study's report page.
 pub struct Page<'a> {
     pub title: &'a str,
@@ -124,8 +148,7 @@ pub struct Page<'a> {
     pub command: String,
     /// Say that the built-in data and a narrow net give other absolute numbers than the papers'.
     pub scale_note: bool,
-    /// `(what, passed)` of each check.
-    pub checks: &'a [(String, bool)],
+    pub checks: &'a [Check],
     /// `(caption, PNG file)` of each figure, embedded in the page.
     pub figures: &'a [(String, PathBuf)],
     /// HTML sections after the figures (our tables, the papers' numbers).
@@ -144,7 +167,7 @@ impl Page<'_> {
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
              body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}} table{{border-collapse:collapse;margin:1em 0}}\
              td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}} td{{white-space:nowrap}} td.text{{white-space:normal;text-align:left;min-width:16em}} th{{background:#f4f4f4}}\
-             .pass{{color:#080}} .fail{{color:#b00}} tr.convergence td{{background:#eef8ee}} tr.chaotic td{{background:#fff4e6}}\
+             .pass{{color:#080}} .fail{{color:#b00}} .untestable{{color:#777}} tr.convergence td{{background:#eef8ee}} tr.chaotic td{{background:#fff4e6}}\
              tr.divergence td{{background:#fbeaea}} figure{{margin:1em 0;overflow-x:auto}} img{{max-width:none;border:1px solid #eee}} pre{{background:#f8f8f8;padding:1em}}</style></head><body>\
              <h1>{}</h1><p>silab {} &middot; <code>{}</code> &middot; {} runs, {} table rows &middot; \
              took <b>{:.1} minutes</b>.</p>",
@@ -157,13 +180,13 @@ impl Page<'_> {
             self.seconds / 60.0
         );
         h += "<h2>What matched</h2><ul>";
-        for (what, ok) in self.checks {
-            h += &format!(
-                "<li class=\"{}\">{} {}</li>",
-                if *ok { "pass" } else { "fail" },
-                if *ok { "&#10003;" } else { "&#10007;" },
-                esc(what)
-            );
+        for c in self.checks {
+            let (class, mark) = match c.outcome {
+                Outcome::Held => ("pass", "&#10003;"),
+                Outcome::Failed => ("fail", "&#10007;"),
+                Outcome::NotTestable { .. } => ("untestable", "?"),
+            };
+            h += &format!("<li class=\"{class}\">{mark} {}</li>", esc(&c.text()));
         }
         h += "</ul>";
         if self.scale_note {

@@ -1,6 +1,7 @@
 //! Figures and the HTML report: what the analysis and the studies return, drawn and laid out.
 
-pub mod beyond;
+pub mod arms;
+pub mod checks;
 pub mod figures;
 pub mod html;
 pub mod interactive;

@@ -3,19 +3,26 @@
 //! experiments themselves are data: `setups.toml` (compiled in) holds each one's title, the
 //! papers' numbers and one sweep per scale.
 
-pub mod beyond;
-pub mod sharpness;
+pub mod cross;
+pub mod multi_arm;
+pub mod papers;
+pub mod pipeline;
+pub mod sharpness_study;
 
-use crate::analysis::{self, JumpParams, Regime, RegimeParams, SweepAnalysis};
+use crate::analysis::arms::{ArmRun, ArmSummary};
+use crate::analysis::{self, Regime};
 use crate::config;
 use crate::progress::Progress;
-use crate::report::{html, papers};
-use crate::store::{self, StudyDir};
-use crate::sweep::{self, Manifest, SweepSpec};
+pub use crate::report::arms::CrossRow;
+pub use crate::report::checks::{Check, Outcome};
+use crate::store;
+use crate::sweep::SweepSpec;
 use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use pipeline::Study;
 use serde::Serialize;
+use sharpness_study::SharpnessStudy;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Which paper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -62,25 +69,9 @@ impl Experiment {
         Experiment::Rotational,
         Experiment::Beyond,
     ];
-    pub fn name(self) -> &'static str {
-        match self {
-            Experiment::Periodic => "periodic",
-            Experiment::Regimes => "regimes",
-            Experiment::Mse => "mse",
-            Experiment::PeriodicLn => "periodic-ln",
-            Experiment::RegimesLn => "regimes-ln",
-            Experiment::Rotational => "rotational",
-            Experiment::Beyond => "beyond",
-        }
-    }
-    /// The paper it reproduces, or "beyond", for captions.
-    fn paper(self) -> &'static str {
-        match self {
-            Experiment::Periodic => "P1",
-            Experiment::Regimes => "P2",
-            Experiment::Mse => "P3",
-            _ => "beyond",
-        }
+    /// Its name on the command line (and folder): clap's, from the variant.
+    pub fn name(self) -> String {
+        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
     }
     /// An experiment of several arms (one sweep per network and optimizer), [`beyond`].
     pub fn has_arms(self) -> bool {
@@ -90,12 +81,14 @@ impl Experiment {
 
 impl Scale {
     pub const ALL: [Scale; 3] = [Scale::Smoke, Scale::Cpu, Scale::Paper];
-    pub fn name(self) -> &'static str {
-        match self {
-            Scale::Smoke => "smoke",
-            Scale::Cpu => "cpu",
-            Scale::Paper => "paper",
-        }
+    /// Its name on the command line: clap's, from the variant.
+    pub fn name(self) -> String {
+        self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+    }
+    /// Whether runs at this scale can show the papers' phenomena (smoke checks the pipeline
+    /// only: its checks are marked "not expected").
+    pub fn shows_phenomena(self) -> bool {
+        self != Scale::Smoke
     }
 }
 
@@ -110,7 +103,7 @@ fn table(v: Option<&toml::Value>) -> toml::Table {
 /// An experiment's title and the papers' numbers (HTML), from `setups.toml`.
 pub fn about(e: Experiment) -> (String, String) {
     let all = setups();
-    let t = table(all.get(e.name()));
+    let t = table(all.get(&e.name()));
     let s = |k: &str| t.get(k).and_then(|v| v.as_str()).unwrap_or_default().trim().to_string();
     (s("title"), s("numbers"))
 }
@@ -153,8 +146,8 @@ fn merge_from(base: &mut toml::Table, all: &toml::Table, from: &toml::Table) -> 
 /// `data.dir` at the paper scale (the CIFAR-10 folder); `sets` override every [base].
 pub fn arms(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[String]) -> Result<Vec<Arm>> {
     let all = setups();
-    let exp = table(all.get(e.name()));
-    let scale = table(exp.get(s.name()));
+    let exp = table(all.get(&e.name()));
+    let scale = table(exp.get(&s.name()));
     let mut base = toml::Table::new();
     merge_from(&mut base, &all, &table(scale.get("from")))?;
     config::merge(&mut base, table(scale.get("base")));
@@ -204,28 +197,80 @@ pub fn sweep_spec(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[Stri
 }
 
 /// `summary.json` of a reproduction (the fields scripts rely on, and more).
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Clone, Debug)]
 pub struct ReproSummary {
     pub experiment: String,
     pub scale: String,
     /// Wall-clock seconds, summed over resumed invocations.
     pub seconds: f64,
-    pub runs: Vec<serde_json::Value>,
+    pub runs: Vec<RunRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub boundaries: Option<serde_json::Value>,
+    pub boundaries: Option<analysis::Boundaries>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period_scaling: Option<analysis::PeriodScaling>,
-    /// Each check of the report: `(what, passed)`.
-    pub checks: Vec<(String, bool)>,
+    /// Each check of the report (see [`Check`] for its JSON form).
+    pub checks: Vec<Check>,
     /// `--sharpness`: the sharpness study (also in `sharpness.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sharpness: Option<sharpness::SharpnessStudy>,
+    pub sharpness: Option<SharpnessStudy>,
     /// The experiments beyond the thesis: each arm (network and optimizer) and its results.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arms: Option<Vec<beyond::ArmResult>>,
+    pub arms: Option<Vec<ArmResult>>,
     /// The experiments beyond the thesis: one row per network and optimizer.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cross_architecture: Option<Vec<beyond::CrossRow>>,
+    pub cross_architecture: Option<Vec<CrossRow>>,
+}
+
+/// A run in `summary.json`: its fields depend on the experiment.
+#[derive(Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum RunRecord {
+    Periodic(PeriodicRun),
+    Regime(RegimeRun),
+    Arm(ArmRunRecord),
+}
+
+/// A run of `periodic` (full space): its S-jumps, period and theory.
+#[derive(Serialize, Clone, Debug)]
+pub struct PeriodicRun {
+    pub lr: f64,
+    pub wd: f64,
+    pub s_jumps: Vec<analysis::SJump>,
+    pub period_epochs: Option<f64>,
+    pub period_steps: Option<f64>,
+    pub theory: Option<analysis::Theory>,
+    pub final_test_acc: f64,
+    pub regime: Regime,
+    pub dir: String,
+}
+
+/// A run of `regimes` / `mse` (sphere): its regime and the tail it was read from.
+#[derive(Serialize, Clone, Debug)]
+pub struct RegimeRun {
+    pub elr: f64,
+    pub regime: Regime,
+    pub tail: analysis::RegimeReport,
+    pub final_test_acc: f64,
+    pub final_train_loss: f64,
+    pub dir: String,
+}
+
+/// A run of an experiment of several arms, with its arm's key.
+#[derive(Serialize, Clone, Debug)]
+pub struct ArmRunRecord {
+    #[serde(flatten)]
+    pub run: ArmRun,
+    pub arm: String,
+}
+
+/// An arm in `summary.json` (and its own `arms/<key>/summary.json`): what its runs show, and
+/// the sharpness study (`--sharpness`, sphere arms).
+#[derive(Serialize, Clone, Debug)]
+pub struct ArmResult {
+    #[serde(flatten)]
+    pub summary: ArmSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharpness: Option<SharpnessStudy>,
 }
 
 /// Options of a reproduction besides the experiment and scale.
@@ -246,7 +291,7 @@ pub struct ReproOptions {
 
 /// The default output folder: `reproduce/<experiment>-<scale>`.
 pub fn default_dir(e: Experiment, s: Scale) -> PathBuf {
-    store::default_study_dir(e.name(), s.name())
+    store::default_study_dir(&e.name(), &s.name())
 }
 
 /// Run an experiment end to end into `out` (rerunning on the same folder resumes).
@@ -260,179 +305,22 @@ pub fn reproduce(
     if o.sharpness && matches!(e, Experiment::Periodic | Experiment::PeriodicLn | Experiment::Rotational) {
         bail!("--sharpness goes with the regimes, mse, regimes-ln and beyond experiments (ELR sweeps)");
     }
-    if e == Experiment::Beyond {
-        return beyond::reproduce_all(s, out, o, progress);
+    match study(e) {
+        Some(st) => Ok(pipeline::reproduce(e, st.as_ref(), s, out, o, progress)?.summary),
+        None => cross::reproduce_beyond(s, out, o, progress),
     }
-    if e.has_arms() {
-        return beyond::reproduce(e, s, out, o, progress);
-    }
-    let t0 = Instant::now();
-    let dir = StudyDir::new(out);
-    store::create_dir(&dir.root)?;
-    let spec = sweep_spec(e, s, o.data_dir.as_deref(), &o.sets)?;
-    let sd = dir.sweep();
-    let m = sweep::create(&sd, &spec)?;
-    let (_, cfgs) = spec.manifest()?;
-    let jobs = o.jobs.unwrap_or_else(|| sweep::local::default_jobs(cfgs[0].train.threads));
-    let report = sweep::local::run(&sd, jobs, &o.exe, progress)?;
-    all_done(&report)?;
-    let table = sweep::table::write(&sd)?;
-    store::copy(&sd.table_csv("table"), &dir.table_csv())?;
-    store::copy(&sd.table_parquet("table"), &dir.table_parquet())?;
-    let a = analysis::analyze(&sd.root, &JumpParams::default(), &RegimeParams::default())?;
-    store::write_json(&dir.analysis(), &a)?;
-    let mut figs = figures(e, &sd, &a, &dir)?;
-    let mut checks = checks(e, s, &a);
-    let mut study = None;
-    if o.sharpness {
-        let (st, f) = sharpness::study(&sd, &spec, &a, s, &dir, jobs, &o.exe, progress)?;
-        figs.extend(f);
-        let mut c = vec![(
-            format!(
-                "within the convergence regime, minima are flatter at larger ELR (rank correlation of ELR and eff top eigenvalue {} < 0)",
-                st.convergence_rank_corr.map(|r| format!("{r:.2}")).unwrap_or("n/a".into())
-            ),
-            st.convergence_rank_corr.is_some_and(|r| r < 0.0),
-        )];
-        c.push((
-            "a high-sharpness zone between regimes 1 and 2: the last convergence or first chaotic point is sharper than its neighbours (divergent runs, at no minimum, left out)".into(),
-            st.boundary_peak == Some(true),
-        ));
-        if s == Scale::Smoke {
-            c.iter_mut().for_each(|x| x.0 = format!("(not expected at smoke scale) {}", x.0));
-        }
-        checks.extend(c);
-        study = Some(st);
-    }
-    let seconds = add_time(&dir, t0)?;
-    let runs: Vec<serde_json::Value> = a
-        .runs
-        .iter()
-        .map(|r| match e {
-            Experiment::Periodic => serde_json::json!({
-                "lr": r.lr, "wd": r.wd, "s_jumps": r.s_jumps, "period_epochs": r.period_epochs,
-                "period_steps": r.period_steps, "theory": r.theory, "final_test_acc": r.final_test_acc,
-                "regime": r.regime.regime, "dir": r.dir,
-            }),
-            _ => serde_json::json!({
-                "elr": r.elr, "regime": r.regime.regime, "tail": r.regime, "final_test_acc": r.final_test_acc,
-                "final_train_loss": r.final_train_loss, "dir": r.dir,
-            }),
-        })
-        .collect();
-    let summary = ReproSummary {
-        experiment: e.name().into(),
-        scale: s.name().into(),
-        seconds,
-        runs,
-        boundaries: a.boundaries.as_ref().map(serde_json::to_value).transpose()?,
-        period_scaling: a.period_scaling.clone(),
-        checks: checks.clone(),
-        sharpness: study,
-        arms: None,
-        cross_architecture: None,
-    };
-    store::write_json(&dir.summary(), &summary)?;
-    let (title, paper) = about(e);
-    let ours = match e {
-        Experiment::Periodic => html::periodic_tables(&a),
-        _ => html::regime_tables(&a),
-    };
-    let page = html::Page {
-        title: &title,
-        command: format!("silab reproduce {} --scale {}", e.name(), s.name()),
-        scale_note: s != Scale::Paper,
-        checks: &checks,
-        figures: &figs,
-        sections: vec![ours, paper],
-        sweep_toml: &spec.to_toml(),
-        seconds,
-        rows: table.rows(),
-        points: m.points.len(),
-    };
-    store::write_atomic(&dir.report(), page.render()?.as_bytes())?;
-    Ok(summary)
 }
 
-/// An error naming every point that failed (its log) or that another process holds, if any.
-fn all_done(report: &sweep::local::Report) -> Result<()> {
-    if !report.failed.is_empty() || !report.busy.is_empty() {
-        let list: Vec<String> = report.failed.iter().map(|(i, l)| format!("point {i} ({})", l.display())).collect();
-        let busy: Vec<String> = report.busy.iter().map(|(i, h)| format!("point {i} ({h})")).collect();
-        bail!(
-            "{} points failed: {}; {} run by other processes: {}",
-            report.failed.len(),
-            list.join(", "),
-            report.busy.len(),
-            busy.join(", ")
-        );
-    }
-    Ok(())
-}
-
-/// Wall-clock seconds of a study over every invocation: this one's (since `t0`) added to those
-/// in `timing.json` (a resumed reproduction adds to the earlier ones), and written back.
-fn add_time(dir: &StudyDir, t0: Instant) -> Result<f64> {
-    let before: f64 =
-        store::read_json::<serde_json::Value>(&dir.timing()).ok().and_then(|v| v["seconds"].as_f64()).unwrap_or(0.0);
-    let seconds = before + t0.elapsed().as_secs_f64();
-    store::write_atomic(&dir.timing(), &serde_json::to_vec(&serde_json::json!({ "seconds": seconds }))?)?;
-    Ok(seconds)
-}
-
-/// What must hold for the reproduction to show the paper's phenomena at this scale.
-pub fn checks(e: Experiment, s: Scale, a: &SweepAnalysis) -> Vec<(String, bool)> {
-    let mut c = vec![];
-    match e {
-        Experiment::Periodic => {
-            let mut by_lrwd: Vec<f64> = a.runs.iter().filter(|r| r.s_jumps.len() >= 3).map(|r| r.lr * r.wd).collect();
-            by_lrwd.sort_by(f64::total_cmp);
-            by_lrwd.dedup();
-            c.push(("at least 3 S-jumps per run for at least two lr*wd values".to_string(), by_lrwd.len() >= 2));
-            match &a.period_scaling {
-                Some(p) => {
-                    c.push(("the period shrinks as lr*wd grows".into(), p.shrinking));
-                    c.push((
-                        format!(
-                            "period ratio {:.2} within a factor 2 of the 1/(lr*wd) prediction {:.2}",
-                            p.measured_ratio, p.predicted_ratio
-                        ),
-                        p.measured_ratio / p.predicted_ratio < 2.0 && p.predicted_ratio / p.measured_ratio < 2.0,
-                    ));
-                }
-                None => c.push(("a period measured for two lr*wd values".into(), false)),
-            }
-        }
-        // the experiments beyond the thesis have their own (beyond::checks)
-        Experiment::PeriodicLn | Experiment::RegimesLn | Experiment::Rotational | Experiment::Beyond => {}
-        Experiment::Regimes | Experiment::Mse => {
-            let has = |r: Regime| a.runs.iter().any(|x| x.regime.regime == r);
-            c.push((
-                "all three regimes appear".into(),
-                has(Regime::Convergence) && has(Regime::Chaotic) && has(Regime::Divergence),
-            ));
-            let ordered = a.boundaries.as_ref().map(|b| b.ordered).unwrap_or(false);
-            c.push(("regimes in increasing-ELR order: convergence, chaotic, divergence".into(), ordered));
-        }
-    }
-    if s == Scale::Smoke {
-        // smoke checks the pipeline only
-        c.iter_mut().for_each(|x| x.0 = format!("(not expected at smoke scale) {}", x.0));
-    }
-    c
-}
-
-/// The papers' figures for this experiment, from the sweep's runs and their analysis.
-fn figures(e: Experiment, sd: &sweep::SweepDir, a: &SweepAnalysis, dir: &StudyDir) -> Result<Vec<(String, PathBuf)>> {
-    let m = Manifest::read(sd)?;
-    let series: Vec<analysis::Series> = m
-        .points
-        .iter()
-        .map(|p| analysis::Series::from_run(&p.run_dir(sd).root))
-        .collect::<Result<_>>()
-        .context("reading runs for figures")?;
-    match e {
-        Experiment::Periodic => papers::periodic(&series, &a.runs, dir),
-        _ => papers::regimes(e.paper(), &series, &a.runs, dir),
-    }
+/// What makes an experiment itself (its figures, checks, runs and tables); `None` for `beyond`,
+/// a report of reports.
+fn study(e: Experiment) -> Option<Box<dyn Study>> {
+    Some(match e {
+        Experiment::Periodic => Box::new(papers::Periodic),
+        Experiment::Regimes => Box::new(papers::Regimes { paper: "P2" }),
+        Experiment::Mse => Box::new(papers::Regimes { paper: "P3" }),
+        Experiment::PeriodicLn => Box::new(multi_arm::PeriodicLn),
+        Experiment::RegimesLn => Box::new(multi_arm::RegimesLn),
+        Experiment::Rotational => Box::new(multi_arm::Rotational),
+        Experiment::Beyond => return None,
+    })
 }

@@ -1,16 +1,32 @@
-//! Figures of the experiments beyond the thesis ([`crate::studies::beyond`]): one panel (or a
-//! row of panels) per arm, and the laws against lr*wd with their 1/(lr*wd) references.
+//! Figures and tables of the experiments of several arms, beyond the thesis
+//! ([`crate::studies::multi_arm`]): one panel (or a row of panels) per arm, the laws against lr*wd
+//! with their 1/(lr*wd) references, the per-arm tables and the cross-architecture summary.
 
 use super::figures::{Curve, Figure, Panel, Style};
+use super::html::esc;
 use super::papers::regime_shade;
 use crate::analysis::Series;
-use crate::analysis::arms::{ArmSummary, Law};
+use crate::analysis::arms::{ArmSummary, Law, Net};
 use crate::human::num;
 use crate::store::StudyDir;
 use anyhow::Result;
+use serde::Serialize;
 use std::path::PathBuf;
 
-/// Which experiment a figure belongs to.
+/// One row of the cross-architecture summary: what each experiment found for one network and
+/// optimizer (`None`: not an arm of that experiment).
+#[derive(Serialize, Clone, Debug)]
+pub struct CrossRow {
+    pub net: Net,
+    /// `periodic-ln`: S-jumps in every run, and the period's law.
+    pub periodic: Option<String>,
+    /// `regimes-ln`: the boundaries.
+    pub regimes: Option<String>,
+    /// `rotational`: angular update measured/predicted, time to equilibrium's law.
+    pub equilibrium: Option<String>,
+}
+
+/// Which experiment a figure or table belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     PeriodicLn,
@@ -256,4 +272,86 @@ pub fn rotational(arms: &[ArmSummary], series: &[Vec<Series>], dir: &StudyDir) -
         save(e, Figure { panels, cols: 2, panel_size: (560, 360) }, "fig_jumps", dir, &mut out)?;
     }
     Ok(out)
+}
+
+fn cell(s: &Option<String>) -> String {
+    // "—": the network and optimizer are not an arm of that experiment
+    esc(s.as_deref().unwrap_or("—"))
+}
+
+/// The cross-architecture summary as HTML.
+pub fn cross_table(rows: &[CrossRow]) -> String {
+    let mut h = String::from(
+        "<h2>Across architectures</h2><table><tr><th>network</th><th>norm</th><th>optimizer</th>\
+         <th>periodic (full space, wd)</th><th>regime boundaries (sphere, ELR)</th><th>rotational equilibrium</th></tr>",
+    );
+    for r in rows {
+        h += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
+            r.net.arch,
+            r.net.norm,
+            r.net.optimizer,
+            cell(&r.periodic),
+            cell(&r.regimes),
+            cell(&r.equilibrium)
+        );
+    }
+    h + "</table>"
+}
+
+/// Per-arm tables of an experiment as HTML.
+pub fn arm_tables(e: Kind, arms: &[ArmSummary]) -> String {
+    let mut h = String::from("<h2>Ours, per arm and run</h2>");
+    for a in arms {
+        h += &format!("<h3>{} <small>(<code>{}</code>)</small></h3><table>", esc(&a.label), esc(&a.dir));
+        match e {
+            Kind::RegimesLn => {
+                h += "<tr><th>ELR</th><th>regime</th><th>final train loss</th><th>final test acc</th></tr>";
+                for r in &a.runs {
+                    h += &format!(
+                        "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
+                        r.regime.name().split(' ').next().unwrap_or(""),
+                        num(r.elr),
+                        r.regime.name(),
+                        num(r.final_train_loss),
+                        r.final_test_acc
+                    );
+                }
+            }
+            _ => {
+                h += "<tr><th>lr</th><th>wd</th><th>lr&middot;wd</th><th>1/(lr&middot;wd) steps</th><th>S-jumps at epochs (converged: *)</th><th>period (steps)</th>\
+                      <th>eta_r</th><th>angle / eta_r</th><th>steps to equilibrium</th><th>angle / eta_r at S-jumps</th><th>final test acc</th></tr>";
+                for r in &a.runs {
+                    let o = |x: Option<f64>| x.map(num).unwrap_or("-".into());
+                    h += &format!(
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
+                        num(r.lr),
+                        num(r.wd),
+                        num(r.lr * r.wd),
+                        1.0 / (r.lr * r.wd),
+                        r.s_jumps
+                            .iter()
+                            .map(|x| if r.converged_jumps.contains(x) { format!("{x}*") } else { format!("{x}") })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        r.period_steps.map(|p| format!("{p:.0}")).unwrap_or("-".into()),
+                        o(r.eta_r),
+                        r.angle_ratio.map(|x| format!("{x:.3}")).unwrap_or("-".into()),
+                        r.steps_to_equilibrium.map(|x| format!("{x:.0}")).unwrap_or("-".into()),
+                        r.at_jumps.iter().map(|j| format!("{}: {}", j.0, num(j.1))).collect::<Vec<_>>().join(", "),
+                        r.final_test_acc
+                    );
+                }
+            }
+        }
+        h += "</table>";
+        // rotational arms are not about periods: said only where there are S-jumps
+        if let Some(l) = a.period_law.as_ref().filter(|l| e == Kind::PeriodicLn || !l.points.is_empty()) {
+            h += &format!("<p>Period: {}.</p>", esc(&l.describe()));
+        }
+        if let Some(l) = a.equilibrium_law.as_ref().filter(|_| e == Kind::Rotational) {
+            h += &format!("<p>Steps to equilibrium: {}.</p>", esc(&l.describe()));
+        }
+    }
+    h
 }
