@@ -122,6 +122,7 @@ pub fn regime_tables(a: &SweepAnalysis) -> String {
 pub struct Linked<'a> {
     /// Its name, also its folder.
     pub name: &'a str,
+    /// The checks, listed as held, failed or not testable.
     pub checks: &'a [Check],
     pub seconds: f64,
 }
@@ -148,6 +149,7 @@ pub struct Page<'a> {
     pub command: String,
     /// Say that the built-in data and a narrow net give other absolute numbers than the papers'.
     pub scale_note: bool,
+    /// The checks, listed as held, failed or not testable.
     pub checks: &'a [Check],
     /// `(caption, PNG file)` of each figure, embedded in the page.
     pub figures: &'a [(String, PathBuf)],

@@ -1,7 +1,10 @@
 //! `silab reproduce EXPERIMENT --scale smoke|cpu|paper`: the papers' experiments as one command
 //! (a sweep, its analysis, the papers' figures and a self-contained `report.html`). The
 //! experiments themselves are data: `setups.toml` (compiled in) holds each one's title, the
-//! papers' numbers and one sweep per scale.
+//! papers' numbers and one sweep per scale (or one per arm: network and optimizer). Every
+//! experiment runs through one [`pipeline`]; what makes one itself (figures, checks, runs,
+//! tables) is a [`pipeline::Study`]: the papers' in [`papers`], those beyond the thesis in
+//! [`multi_arm`]; `beyond` is a report of those reports ([`cross`]).
 
 pub mod cross;
 pub mod multi_arm;
