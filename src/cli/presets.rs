@@ -22,7 +22,7 @@ pub fn run(a: Args) -> Result<()> {
         let lines: Vec<String> = keys.iter().map(|k| format!("{} = {}", k.key, k.default)).collect();
         let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
         for (line, k) in lines.iter().zip(&keys) {
-            println!("{line:<width$}  {} ({})", k.meaning, k.ty);
+            println!("{line:<width$}  {}", k.meaning);
         }
     } else {
         for p in config::presets() {

@@ -42,7 +42,7 @@ pub struct DataConfig {
     pub train_size: usize,
     /// Test images (0 = all of them).
     pub test_size: usize,
-    /// Which official split is the training pool (`test` for the MNIST test file alone).
+    /// Which official split is the training pool (`test` to train on the MNIST test file alone).
     pub train_split: SplitName,
     /// If > 0: hold out this many images of the training pool as the test set (a seeded split),
     /// instead of the official test split.

@@ -82,6 +82,40 @@ impl RunConfig {
     /// Build a config from an optional TOML text (file contents or preset) plus `--set` overrides,
     /// then validate it. `origin` names the source in error messages.
     pub fn from_parts(text: Option<(&str, &str)>, sets: &[String]) -> Result<Self, ConfigError> {
+        let cfg = Self::build(text, sets)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Load from a TOML file plus overrides.
+    pub fn from_file(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
+        let (text, origin) = file_text(path)?;
+        Self::from_parts(Some((&text, &origin)), sets)
+    }
+
+    /// Load a named preset plus overrides.
+    pub fn from_preset(name: &str, sets: &[String]) -> Result<Self, ConfigError> {
+        let (text, origin) = preset_text(name)?;
+        Self::from_parts(Some((&text, &origin)), sets)
+    }
+
+    /// Load a config (a file, else a preset, else the defaults, plus overrides) for a command
+    /// that only builds the network (`silab check-si`): only finite numbers and the `[model]`
+    /// section are validated, so that, say, `model.norm = "none"` is not refused for the
+    /// default sphere mode, which such a command never uses.
+    pub fn model_from(file: Option<&Path>, preset: Option<&str>, sets: &[String]) -> Result<Self, ConfigError> {
+        let text = match (file, preset) {
+            (Some(path), _) => Some(file_text(path)?),
+            (None, Some(name)) => Some(preset_text(name)?),
+            (None, None) => None,
+        };
+        let cfg = Self::build(text.as_ref().map(|(t, o)| (t.as_str(), o.as_str())), sets)?;
+        cfg.validate_model()?;
+        Ok(cfg)
+    }
+
+    /// Parse, apply the overrides, check the keys and deserialize; no value constraints yet.
+    fn build(text: Option<(&str, &str)>, sets: &[String]) -> Result<Self, ConfigError> {
         let mut t = toml::Table::new();
         let mut origin = "--set".to_string();
         if let Some((text, o)) = text {
@@ -94,28 +128,25 @@ impl RunConfig {
         check_keys(&t, &schema(), "", &origin)?;
         let mut full = schema();
         merge(&mut full, t);
-        let cfg: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(full)).map_err(|e| {
+        serde_path_to_error::deserialize(toml::Value::Table(full)).map_err(|e| {
             // toml appends "in `key`" on a second line; the key is already in our message.
             let message = e.inner().to_string().lines().next().unwrap_or_default().to_string();
             ConfigError::Key { origin: origin.clone(), key: e.path().to_string(), message }
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
+        })
     }
+}
 
-    /// Load from a TOML file plus overrides.
-    pub fn from_file(path: &Path, sets: &[String]) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Self::from_parts(Some((&text, &path.display().to_string())), sets)
-    }
+/// The text of a config file and how errors name it.
+fn file_text(path: &Path) -> Result<(String, String), ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    Ok((text, path.display().to_string()))
+}
 
-    /// Load a named preset plus overrides.
-    pub fn from_preset(name: &str, sets: &[String]) -> Result<Self, ConfigError> {
-        let p = preset(name)?;
-        let text = toml::to_string(&p.table).expect("a preset serializes");
-        Self::from_parts(Some((&text, &format!("preset `{name}`"))), sets)
-    }
+/// The overrides of a preset as TOML text, and how errors name it.
+fn preset_text(name: &str) -> Result<(String, String), ConfigError> {
+    let p = preset(name)?;
+    Ok((toml::to_string(&p.table).expect("a preset serializes"), format!("preset `{name}`")))
 }
 
 /// Every dotted key of a TOML tree with its value.
@@ -170,6 +201,18 @@ mod tests {
         assert!(e.contains("optim.lr"), "{e}");
         let e = RunConfig::from_parts(None, &["model.variant=si".into()]).unwrap_err().to_string();
         assert!(e.contains("model.variant") && e.contains("scale-invariant"), "{e}");
+    }
+
+    #[test]
+    fn a_model_only_load_leaves_the_optimizer_alone() {
+        let sets = ["model.norm=none".to_string()];
+        assert_eq!(RunConfig::from_parts(None, &sets).unwrap_err().key(), Some("optim.mode"));
+        let c = RunConfig::model_from(None, Some("quick"), &sets).unwrap();
+        assert_eq!(c.model.norm, crate::config::NormName::None);
+        let e = RunConfig::model_from(None, None, &["model.arch=vit".into(), "model.patch=5".into()]).unwrap_err();
+        assert_eq!(e.key(), Some("model.patch"), "{e}");
+        let e = RunConfig::model_from(Some(Path::new("/nonexistent/c.toml")), None, &[]).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/c.toml"), "{e}");
     }
 
     #[test]

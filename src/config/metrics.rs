@@ -12,10 +12,10 @@ pub struct MetricsConfig {
     /// Norm of the full-batch (mean) gradient of the SI group; costs one backward pass over the
     /// training set, shared with `train_eval`'s forward pass.
     pub full_grad: bool,
-    /// Per-layer norms and ELRs as extra columns.
+    /// Per-layer norm and ELR columns (and per-tensor angles with `angles`).
     pub layers: bool,
-    /// The angular update of every step (per SI tensor and group with `layers`), averaged
-    /// between rows (`angle_mean*` columns): costs a copy of the SI weights per step.
+    /// Angular-update columns (`angle_mean`, `update_rel`, `angle_eq` and, with `layers`,
+    /// `angle:` / `angle_mean:` per SI tensor and group): costs a copy of the SI weights per step.
     pub angles: bool,
 }
 

@@ -94,7 +94,7 @@ pub struct ModelConfig {
     /// The normalization: `auto` (batch for ConvNet/ResNet, layer for MLP/ViT), `batch`,
     /// `layer`, `group`, `rms`, `instance`, `weight`, `none`; a ViT takes `layer` or `rms`.
     pub norm: NormName,
-    /// GroupNorm: number of groups (must divide every normalized width).
+    /// `group` norm: number of groups (must divide the width, or `dim`).
     pub groups: i64,
     /// MLP: hidden layers; ViT: transformer blocks (1 ... 64).
     pub depth: i64,
@@ -104,7 +104,7 @@ pub struct ModelConfig {
     pub heads: i64,
     /// ViT: hidden units of each block's MLP, as a multiple of `dim`.
     pub mlp_ratio: f64,
-    /// ViT: patch size (must divide 32).
+    /// ViT: patch size (must divide 32; 4 gives 64 tokens).
     pub patch: i64,
     /// ViT: `cls` token or `mean` pooling.
     pub pool: Pool,

@@ -126,9 +126,11 @@ pub struct OptimConfig {
     /// Learning rate (full mode; in sphere and rotational mode, for trained non-SI parameters
     /// and inside the default `optim.angle`).
     pub lr: f64,
-    /// Weight decay (L2 for sgd and adam, decoupled for adamw and lion).
+    /// Weight decay: L2 for sgd and adam, decoupled `w <- (1 - lr * wd) * w` for adamw and lion
+    /// (same scope as `lr`).
     pub wd: f64,
-    /// Weight decay of the trained tensors outside the SI groups (`auto`: `wd`).
+    /// Weight decay of the trained tensors outside the SI groups (biases, affine parameters,
+    /// classifier, ViT embeddings; `auto`: `wd`).
     pub wd_non_si: Auto,
     /// SGD momentum (dampening 0, PyTorch semantics; the others have `beta1`).
     pub momentum: f64,
@@ -143,7 +145,8 @@ pub struct OptimConfig {
     /// Linear warmup before the schedule: over this many epochs (or `warmup_steps` steps), the
     /// factor grows as (step + 1) / warmup steps.
     pub warmup_epochs: usize,
-    /// Linear warmup over this many steps (set this or `warmup_epochs`, not both).
+    /// Linear warmup over this many steps (set this or `warmup_epochs`, not both); a `cosine`
+    /// schedule then runs over the remaining steps.
     pub warmup_steps: usize,
     /// Rotational mode: the angle (radians) each SI weight vector turns per step (`auto`: the
     /// predicted equilibrium angle eta_r of the optimizer at `lr`, `wd`).
@@ -157,9 +160,10 @@ pub struct OptimConfig {
     pub milestones: Vec<usize>,
     /// The factor of a `step` schedule.
     pub gamma: f64,
-    /// Sphere mode: the radius each SI weight is held at: `global` (all SI groups jointly, as in
-    /// the papers), `per_group` (each SI group at its own initial norm), `per_filter` (each
-    /// output unit of each SI tensor at its own; needs per-channel normalization).
+    /// Sphere mode: the radius each SI weight is held at: `global` (all SI groups on one sphere
+    /// of radius rho0, as in the papers), `per_group` (each SI group on its own sphere, stepping
+    /// with `ELR * r_G^2`), `per_filter` (each output unit of each SI tensor; ConvNet or MLP with
+    /// batch, instance or weight norm, SI or si-affine).
     pub sphere: Sphere,
     /// Deprecated spelling of `sphere = "per_filter"` (configs of silab 0.1).
     pub per_filter: bool,

@@ -110,13 +110,14 @@ impl JsonSchema for GroupSpec {
 #[serde(deny_unknown_fields, default)]
 pub struct SharpnessConfig {
     /// During training: measure at initialisation and every N epochs, into `sharpness.csv`
-    /// (0 = never).
+    /// (0 = never; `silab sharpness` measures post hoc).
     pub every_epochs: usize,
-    /// During training: measure at initialisation and every N optimizer steps (0 = never); a
-    /// step that is also a scheduled epoch end is measured once.
+    /// During training: measure at initialisation and every N optimizer steps (0 = never); the
+    /// rows' `epoch` is the epochs completed at that step.
     pub every_steps: usize,
-    /// Parameter groups: `all`, `si`, `non_si`, `layers` (each module), `layer:MODULE`,
-    /// `si_groups` (each SI group) or `group:NAME` (one SI group).
+    /// Parameter groups: `all`, `si`, `non_si`, `layers` (one group per module), `layer:MODULE`
+    /// (e.g. `layer:conv_layers.0`), `si_groups` (one per SI group of the model) or `group:NAME`
+    /// (one SI group; its `eff_*` use its own norm); groups empty in the model are skipped.
     pub groups: Vec<GroupSpec>,
     /// Measure on the first N images of the training set, a fixed subset (0 = all of them).
     pub images: usize,
@@ -129,7 +130,7 @@ pub struct SharpnessConfig {
     pub probes: usize,
     /// Probe distribution: `rademacher` or `gaussian`.
     pub probe: Probe,
-    /// Lanczos steps per top-eigenvalue estimate.
+    /// Lanczos steps per top-eigenvalue estimate (full reorthogonalisation).
     pub lanczos_iters: usize,
     /// Number of top eigenvalues (beyond the first: columns `eig_2` ... `eig_K`).
     pub top_k: usize,
@@ -138,7 +139,8 @@ pub struct SharpnessConfig {
     /// Also the Riemannian Hessian on the sphere of the SI group (`riemannian_*`, group `si`).
     pub riemannian: bool,
     /// Post hoc only: the Hessian's spectral density by stochastic Lanczos quadrature with this
-    /// many random probes of `lanczos_iters` steps each (0 = off), into `spectrum_posthoc.csv`.
+    /// many random probes of `lanczos_iters` steps each (0 = off), into `spectrum_posthoc.csv`
+    /// and `spectrum.png/svg`.
     pub density_probes: usize,
 }
 

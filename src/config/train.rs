@@ -31,19 +31,21 @@ pub struct TrainConfig {
     pub device: DeviceName,
     /// Also log every N iterations (0 = once per epoch only). Step rows hold the cheap metrics.
     pub log_every: usize,
-    /// Write a checkpoint every N epochs (0 = only at the end). The latest is always kept for resume.
+    /// Write a checkpoint every N epochs (0 = only at the end); epoch 0 and the last are always
+    /// written, and the latest is kept for resume.
     pub checkpoint_every: usize,
-    /// Keep every scheduled checkpoint (`true`) or only the latest (`false`).
+    /// Keep every scheduled checkpoint (`true`) or only epoch 0 and the latest (`false`).
     pub keep_checkpoints: bool,
     /// Fine-tuning: start from these weights (model tensors and BN statistics) instead of a fresh
     /// init: a checkpoint file (`.../epoch_00100.safetensors`) or a run directory (its latest
     /// checkpoint). Empty: fresh init. Optimizer state starts fresh; in sphere mode the radius is
-    /// the norm of the loaded SI weights.
+    /// the norm of the loaded SI weights. A sweep axis can list several.
     pub init_from: PathBuf,
     /// Stop the run as `diverged` (summary.json, attempt.json) when the minibatch loss or rho
-    /// becomes NaN or infinite, instead of training on with non-finite weights.
+    /// becomes NaN or infinite, instead of training on with non-finite weights; its last row
+    /// (a `step` row) shows where.
     pub stop_on_nonfinite: bool,
-    /// Also write every metrics row to a TensorBoard event file in the run directory.
+    /// Also write every `metrics.csv` row to a TensorBoard event file in the run directory.
     pub tensorboard: bool,
 }
 

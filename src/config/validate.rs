@@ -35,6 +35,12 @@ impl RunConfig {
         }
     }
 
+    /// Only what building the network needs: finite numbers and the `[model]` section.
+    pub fn validate_model(&self) -> Result<(), ConfigError> {
+        finite(self)?;
+        self.model.validate()
+    }
+
     /// Every section's first violated constraint, in the order finite numbers, model, data,
     /// optim, train, sharpness (empty: the config is valid).
     pub fn problems(&self) -> Vec<ConfigError> {
