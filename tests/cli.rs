@@ -107,6 +107,23 @@ fn presets_and_keys_are_listed() {
     }
 }
 
+/// `silab presets --keys` shows every key of the reference (from the types' doc comments) with
+/// its default and meaning, and `--markdown` prints exactly the reference table.
+#[test]
+fn presets_keys_print_the_generated_reference() {
+    let o = silab().args(["presets", "--keys", "--markdown"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), silab::config::reference_markdown());
+    let t = text(&silab().args(["presets", "--keys"]).output().unwrap());
+    let lines: Vec<&str> = t.lines().collect();
+    let reference = silab::config::reference();
+    assert_eq!(lines.len(), reference.len(), "{t}");
+    for (line, k) in lines.iter().zip(&reference) {
+        let head = format!("{} = {} ", k.key, k.default);
+        assert!(line.starts_with(&head) && line.ends_with(&k.meaning), "{line} vs {k:?}");
+    }
+}
+
 /// `silab bench` prints one JSON line with the fields of ../shared/bench/torch_convnet.py.
 #[test]
 fn bench_prints_the_pytorch_scripts_fields() {

@@ -26,11 +26,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let cfg = match (&a.config, &a.preset) {
-        (Some(p), _) => RunConfig::from_file(p, &a.sets)?,
-        (None, Some(n)) => RunConfig::from_preset(n, &a.sets)?,
-        (None, None) => RunConfig::from_parts(None, &a.sets)?,
-    };
+    let cfg = RunConfig::model_from(a.config.as_deref(), a.preset.as_deref(), &a.sets)?;
     let r = si::check(&cfg.model, cfg.classes(), cfg.seed);
     if a.json {
         println!("{}", serde_json::to_string(&r)?);

@@ -12,7 +12,9 @@ use std::path::Path;
 pub const MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
 pub const STD: [f32; 3] = [0.2023, 0.1994, 0.2010];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which CIFAR (its serde name is `data.name`'s spelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CifarKind {
     Cifar10,
     Cifar100,
@@ -41,10 +43,7 @@ impl CifarKind {
         }
     }
     fn name(self) -> &'static str {
-        match self {
-            CifarKind::Cifar10 => "cifar10",
-            CifarKind::Cifar100 => "cifar100",
-        }
+        crate::config::serde_name(&self)
     }
 }
 

@@ -26,8 +26,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
 
-/// Which path a line follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which path a line follows (its serde name is the `path` column of the scan).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PathKind {
     Straight,
     GreatCircle,
@@ -52,11 +53,9 @@ impl Paths {
 }
 
 impl PathKind {
+    /// How the scan's rows name the path: `straight`, `great_circle`.
     pub fn name(self) -> &'static str {
-        match self {
-            PathKind::Straight => "straight",
-            PathKind::GreatCircle => "great_circle",
-        }
+        crate::config::serde_name(&self)
     }
 }
 

@@ -76,10 +76,12 @@ pub enum BnMode {
 impl BnMode {
     /// How a measurement names it: `train` (batch statistics) or `eval` (running statistics).
     pub fn name(self) -> &'static str {
-        match self {
-            BnMode::Eval => "eval",
-            _ => "train",
-        }
+        // the names of `sharpness.bn_mode`, which says the same thing in a config
+        let as_configured = match self {
+            BnMode::Eval => crate::config::CurvatureBn::Eval,
+            BnMode::Train | BnMode::TrainFrozenStats => crate::config::CurvatureBn::Train,
+        };
+        as_configured.name()
     }
 }
 
