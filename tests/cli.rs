@@ -158,6 +158,18 @@ fn reference_pages_equal_what_the_code_generates() {
     for cmd in ["train", "sweep status", "landscape slice", "check-si"] {
         assert!(cli.contains(&format!("## `silab {cmd}`")), "cli.md lacks silab {cmd}");
     }
+    // ... and what the commands themselves print: `presets --keys` and `--help`.
+    let o = silab().args(["presets", "--keys"]).output().unwrap();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let (key, default) = line.split_once(" = ").unwrap();
+        assert!(config.contains(&format!("| `{key}` | ")) && config.contains(&format!("| `{default}` |")), "{line}");
+    }
+    for cmd in [&["train"][..], &["sweep", "status"], &["landscape", "slice"]] {
+        let o = silab().args(cmd).arg("--help").output().unwrap();
+        let help: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().map(str::trim_end).collect();
+        let help = help.join("\n");
+        assert!(cli.contains(help.trim_end()), "cli.md differs from `silab {cmd:?} --help`:\n{help}");
+    }
     let o = silab().arg("reference").output().unwrap();
     assert!(!o.status.success() && text(&o).contains("--out"), "{}", text(&o));
 }

@@ -96,24 +96,39 @@ fn columns_page() -> String {
     s
 }
 
-/// Every visible command's `--help`, depth first, as clap renders it.
-fn cli_page(mut cli: clap::Command) -> String {
-    cli.build();
+/// Every visible command's `--help`, depth first, exactly as `silab ... --help` prints it (clap
+/// prints the long form only where some argument has a long help, so each page is rendered by
+/// parsing that very command line).
+fn cli_page(cli: clap::Command) -> String {
     let mut s = format!("{GENERATED}\n\n# Command line\n\nEvery command's `--help`, as `silab` prints it.\n");
-    help_of(&mut cli, "silab", &mut s);
+    help_of(&cli, &mut vec![], &mut s);
     s
 }
 
-/// Append the help of `cmd` (whose full name is `path`) and of its visible subcommands.
-fn help_of(cmd: &mut clap::Command, path: &str, s: &mut String) {
-    let help = cmd.render_long_help().to_string();
+/// Append the help of the subcommand at `path` (empty: `silab` itself) and of its visible
+/// subcommands.
+fn help_of(root: &clap::Command, path: &mut Vec<String>, s: &mut String) {
+    let args = std::iter::once("silab".to_string()).chain(path.iter().cloned()).chain(["--help".into()]);
+    let help = match root.clone().try_get_matches_from(args) {
+        Err(e) => e.render().to_string(),
+        Ok(_) => String::new(), // unreachable: --help always ends parsing with its page
+    };
     let help = help.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
-    *s += &format!("\n## `{path}`\n\n```text\n{}\n```\n", help.trim_end());
-    for sub in cmd.get_subcommands_mut() {
-        if sub.is_hide_set() || sub.get_name() == "help" {
-            continue;
-        }
-        let name = format!("{path} {}", sub.get_name());
-        help_of(sub, &name, s);
+    let name = std::iter::once("silab").chain(path.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    *s += &format!("\n## `{name}`\n\n```text\n{}\n```\n", help.trim_end());
+    let mut cmd = root;
+    for p in path.iter() {
+        let Some(sub) = cmd.find_subcommand(p) else { return };
+        cmd = sub;
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for sub in subs {
+        path.push(sub);
+        help_of(root, path, s);
+        path.pop();
     }
 }
