@@ -58,19 +58,38 @@ fn toml_type(v: &str) -> &'static str {
 
 /// Every output column, table by table, from `silab::schema`.
 fn columns_page() -> String {
+    use schema::{ANGLE_MEAN_PREFIX, ANGLE_PREFIX, EIG_PREFIX, GROUP_RHO_PREFIX, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX};
     let mut s = format!(
         "{GENERATED}\n\n# Output columns\n\n\
          Every column silab writes, from its schema (`src/schema.rs`). A float column's empty cell\n\
          is a value not measured; integers are written as integers, floats in full precision.\n"
     );
-    let tables: [(&str, &str, &[schema::Column]); 5] = [
-        ("metrics", "`metrics.csv`: one row per log point of a run.", schema::METRICS),
-        ("sharpness", "`sharpness.csv`, `sharpness_posthoc.csv`: curvature rows.", schema::SHARPNESS),
-        ("scan", "`line.csv`, `slice_1d.csv`, `slice_2d.csv`: landscape scans.", schema::SCAN),
-        ("spectrum", "`spectrum_posthoc.csv`: a Hessian spectral density by Lanczos quadrature.", schema::SPECTRUM),
-        ("sweep-keys", "The columns a sweep table puts in front of each point's rows.", schema::SWEEP_KEYS),
+    let families = format!(
+        "After these, with `metrics.layers`: `{LAYER_NORM_PREFIX}<tensor>` and `{LAYER_ELR_PREFIX}<tensor>` per SI\n\
+         tensor, `{GROUP_RHO_PREFIX}<group>` and `{LAYER_ELR_PREFIX}<group>` per SI group, and with `metrics.angles`\n\
+         `{ANGLE_PREFIX}<name>` and `{ANGLE_MEAN_PREFIX}<name>` per SI tensor and group.\n"
+    );
+    let eigs = format!(
+        "With `sharpness.top_k = K`, `{EIG_PREFIX}2` … `{EIG_PREFIX}K` follow: the next Hessian eigenvalues.\n"
+    );
+    let tables: [(&str, &str, &[schema::Column], String); 5] = [
+        ("metrics", "`metrics.csv`: one row per log point of a run.", schema::METRICS, families),
+        ("sharpness", "`sharpness.csv`, `sharpness_posthoc.csv`: curvature rows.", schema::SHARPNESS, eigs),
+        ("scan", "`line.csv`, `slice_1d.csv`, `slice_2d.csv`: landscape scans.", schema::SCAN, String::new()),
+        (
+            "spectrum",
+            "`spectrum_posthoc.csv`: a Hessian spectral density by Lanczos quadrature.",
+            schema::SPECTRUM,
+            String::new(),
+        ),
+        (
+            "sweep-keys",
+            "The columns a sweep table puts in front of each point's rows.",
+            schema::SWEEP_KEYS,
+            String::new(),
+        ),
     ];
-    for (anchor, title, table) in tables {
+    for (anchor, title, table, note) in tables {
         s += &format!("\n## {anchor}\n\n{title}\n\n| column | type | meaning |\n|---|---|---|\n");
         for c in table {
             let kind = match c.kind {
@@ -80,19 +99,10 @@ fn columns_page() -> String {
             };
             s += &format!("| `{}` | {kind} | {} |\n", c.name, c.meaning.replace('|', "\\|"));
         }
+        if !note.is_empty() {
+            s += &format!("\n{note}");
+        }
     }
-    s += &format!(
-        "\nWith `metrics.layers`, `metrics.csv` adds per-tensor and per-group families after the fixed\n\
-         columns: `{}<tensor>`, `{}<tensor>`, `{}<group>`, `{}<group>`, and with `metrics.angles`\n\
-         `{}<name>` and `{}<name>`. Sharpness rows may add `{}<k>` for further eigenvalues.\n",
-        schema::LAYER_NORM_PREFIX,
-        schema::LAYER_ELR_PREFIX,
-        schema::GROUP_RHO_PREFIX,
-        schema::LAYER_ELR_PREFIX,
-        schema::ANGLE_PREFIX,
-        schema::ANGLE_MEAN_PREFIX,
-        schema::EIG_PREFIX,
-    );
     s
 }
 
