@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check the library's layering (README, Development): every `crate::MODULE` a library file names
+"""Check the library's layering (the book: docs/src/internals/layers.md): every `crate::MODULE` a library file names
 must be in a lower layer than the file's own module, and no two files may import each other in a
 cycle. Exits 1 with the offending edges or cycles. The CLI (src/main.rs, src/cli/) is on top and
 not checked. Usage: scripts/check-layers.py [REPO_ROOT]

@@ -149,19 +149,63 @@ fn bench_prints_the_pytorch_scripts_fields() {
     assert!(v["images_per_s"].as_f64().unwrap() > 0.0);
 }
 
-/// The README documents every metrics column and every config key (docs that cannot drift).
+/// The book's reference pages are what `silab reference` generates from the code (config keys,
+/// output columns, every command's help), byte for byte: docs that cannot drift.
 #[test]
-fn readme_documents_every_column_and_key() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for name in silab::schema::METRICS.iter().map(|c| c.name) {
-        assert!(readme.contains(&format!("| `{name}` |")), "README lacks column `{name}`");
+fn reference_pages_equal_what_the_code_generates() {
+    let out = tempfile::tempdir().unwrap();
+    let o = silab().arg("reference").arg("--out").arg(out.path()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/reference");
+    for page in ["config.md", "columns.md", "cli.md"] {
+        let fresh = std::fs::read_to_string(out.path().join(page)).unwrap();
+        let kept = std::fs::read_to_string(committed.join(page)).unwrap_or_default();
+        assert!(fresh == kept, "docs/src/reference/{page} is stale: run scripts/gen-reference.sh");
     }
+    // The pages hold what they claim: every column, every key, every command.
+    let columns = std::fs::read_to_string(out.path().join("columns.md")).unwrap();
+    for name in silab::schema::METRICS.iter().chain(silab::schema::SHARPNESS).map(|c| c.name) {
+        assert!(columns.contains(&format!("| `{name}` |")), "columns.md lacks `{name}`");
+    }
+    let config = std::fs::read_to_string(out.path().join("config.md")).unwrap();
     for (key, _) in silab::config::all_keys() {
-        assert!(readme.contains(&format!("| `{key}` [")), "README lacks config key `{key}`");
+        assert!(config.contains(&format!("| `{key}` |")), "config.md lacks `{key}`");
     }
-    for name in silab::schema::SHARPNESS.iter().chain(silab::schema::SPECTRUM).map(|c| c.name) {
-        assert!(readme.contains(&format!("| `{name}` |")), "README lacks sharpness column `{name}`");
+    let cli = std::fs::read_to_string(out.path().join("cli.md")).unwrap();
+    for cmd in ["train", "sweep status", "landscape slice", "check-si"] {
+        assert!(cli.contains(&format!("## `silab {cmd}`")), "cli.md lacks silab {cmd}");
     }
+    // ... and what the commands themselves print: `presets --keys` and `--help`.
+    let o = silab().args(["presets", "--keys"]).output().unwrap();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let (key, default) = line.split_once(" = ").unwrap();
+        assert!(config.contains(&format!("| `{key}` | ")) && config.contains(&format!("| `{default}` |")), "{line}");
+    }
+    for cmd in [&["train"][..], &["sweep", "status"], &["landscape", "slice"]] {
+        let o = silab().args(cmd).arg("--help").output().unwrap();
+        let help: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().map(str::trim_end).collect();
+        let help = help.join("\n");
+        assert!(cli.contains(help.trim_end()), "cli.md differs from `silab {cmd:?} --help`:\n{help}");
+    }
+    let o = silab().arg("reference").output().unwrap();
+    assert!(!o.status.success() && text(&o).contains("--out"), "{}", text(&o));
+}
+
+/// The guide pages of the book (docs/src, the generated reference left out), concatenated.
+fn guide_text() -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && p.file_name().unwrap() != "reference" {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "md") {
+                *out += &std::fs::read_to_string(&p).unwrap();
+            }
+        }
+    }
+    let mut s = String::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src"), &mut s);
+    s
 }
 
 /// `silab sharpness RUN_DIR --json`: one JSON object per line with the contract's keys, rows
@@ -351,10 +395,10 @@ fn landscape_line_and_slices() {
 }
 
 /// Every command that writes files names them in its `--help` ("Writes: a, b or c."), and the
-/// README documents each under the same name.
+/// book's guide documents each under the same name.
 #[test]
-fn help_names_the_files_each_command_writes_as_the_readme_does() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+fn help_names_the_files_each_command_writes_as_the_book_does() {
+    let guide = guide_text();
     for cmd in [
         &["train"][..],
         &["sweep"],
@@ -373,7 +417,7 @@ fn help_names_the_files_each_command_writes_as_the_readme_does() {
         let files: Vec<&str> = list.split(", ").flat_map(|f| f.split(" or ")).map(str::trim).collect();
         assert!(!files.is_empty(), "{cmd:?}");
         for f in files {
-            assert!(readme.contains(&format!("`{f}")), "{cmd:?} --help names {f}, the README does not");
+            assert!(guide.contains(&format!("`{f}")), "{cmd:?} --help names {f}, the book's guide does not");
         }
     }
 }

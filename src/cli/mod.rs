@@ -9,13 +9,14 @@ mod landscape;
 mod plot;
 mod presets;
 mod progress;
+mod reference;
 mod reproduce;
 mod sharpness;
 mod sweep;
 mod train;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "silab", version, about = "Training dynamics of scale-invariant neural networks")]
@@ -39,6 +40,9 @@ enum Cmd {
     Presets(presets::Args),
     Bench(bench::Args),
     CheckSi(check_si::Args),
+    /// Write the book's generated reference pages (scripts/gen-reference.sh).
+    #[command(hide = true)]
+    Reference(reference::Args),
 }
 
 /// Parse the command line and run the command.
@@ -54,5 +58,6 @@ pub fn try_main() -> Result<()> {
         Cmd::Presets(a) => presets::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::CheckSi(a) => check_si::run(a),
+        Cmd::Reference(a) => reference::run(a, Cli::command()),
     }
 }
