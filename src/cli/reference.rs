@@ -28,32 +28,16 @@ pub fn run(a: Args, cli: clap::Command) -> Result<()> {
     Ok(())
 }
 
-/// The config reference: every key with its type and default (from `config::all_keys`, the
-/// schema `silab presets --keys` prints). The meanings live in the guide's configuration page
-/// until the config structs carry them; this one function is what swaps to the config's own
-/// generated reference then.
+/// The config reference: every key with its type, default and meaning, from the config types'
+/// schema (`config::reference_markdown`, what `silab presets --keys --markdown` prints).
 fn config_page() -> String {
-    let mut s = format!(
+    format!(
         "{GENERATED}\n\n# Config keys\n\n\
          Every key of a run config, as `silab presets --keys` prints it: a TOML file of these tables,\n\
-         `--set` takes the dotted path. What each key means: [Configuration](../guide/configuration.md).\n\n\
-         | key | type | default |\n|---|---|---|\n"
-    );
-    for (key, default) in config::all_keys() {
-        s += &format!("| `{key}` | {} | `{}` |\n", toml_type(&default), default.replace('|', "\\|"));
-    }
-    s
-}
-
-/// The TOML type of a default value as `all_keys` writes it.
-fn toml_type(v: &str) -> &'static str {
-    match v.chars().next() {
-        Some('"') => "string",
-        Some('[') => "array",
-        _ if v == "true" || v == "false" => "bool",
-        _ if v.contains(['.', 'e', 'E']) || v == "inf" || v == "nan" => "float",
-        _ => "integer",
-    }
+         `--set` takes the dotted path. The meanings are the doc comments of the config types\n\
+         (`src/config/`).\n\n{}",
+        config::reference_markdown()
+    )
 }
 
 /// Every output column, table by table, from `silab::schema`.
