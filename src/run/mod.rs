@@ -1,12 +1,16 @@
 //! Training runs: the trainer and its stages, log points, checkpoints and resume.
 //!
-//! A [`Trainer`] is created for a new run ([`Trainer::create`]) or opened to continue a killed one
-//! from its latest checkpoint ([`Trainer::open`]); a resumed run ends with the same `metrics.csv`
-//! (but `wall_time`) as an uninterrupted run with the same seed and thread count. Its stages are
-//! explicit: the initial measurement, the optimizer step, the step row (every `train.log_every`
-//! steps), the epoch row, the checkpoint policy ([`CheckpointPolicy`]) and the summary.
-//! In-training measurements beyond the metrics (curvature) reach the trainer as [`Hook`]s it is
-//! given, so this module knows nothing of them; `crate::lab` assembles the standard ones.
+//! A [`Trainer`] is created for a new run ([`Trainer::create`]) or opened to continue a killed
+//! one from its latest checkpoint ([`Trainer::open_locked`]); a resumed run ends with the same
+//! `metrics.csv` (but `wall_time`) as an uninterrupted run with the same seed and thread count.
+//! Its stages are named methods of [`Trainer::run`]: the initial measurement, the epoch (its
+//! optimizer steps, step rows and epoch row), the checkpoint policy ([`CheckpointPolicy`]) and
+//! the summary. In-training measurements beyond the metrics (curvature) reach the trainer as
+//! [`Hook`]s it is given, so this module knows nothing of them; `crate::lab` assembles the
+//! standard ones and is the one entry to train and resume (`lab::train`, `lab::resume`).
+//!
+//! Where a run stands is a [`RunState`]; what can go wrong with a run directory or a resume, in
+//! cases a caller can tell apart, is a [`RunError`].
 //!
 //! Everything random is drawn from explicit seeds: init from `seed`, the shuffling and
 //! augmentation of epoch e from `(seed, e)`, the data from `data.seed`.
@@ -259,12 +263,6 @@ impl Trainer {
         Ok(t)
     }
 
-    /// The run in `run_dir`, to continue from its latest intact checkpoint (from scratch if it
-    /// has none), after checking that its files hold exactly what it wrote up to there.
-    pub fn open(run_dir: &Path) -> Result<Trainer, RunError> {
-        Trainer::open_locked(run_dir, Trainer::lock(run_dir)?)
-    }
-
     /// Become the only writer of the run in `run_dir` ([`RunError::NotRunDir`] when it holds
     /// none, [`RunError::Locked`] when another process writes there).
     pub fn lock(run_dir: &Path) -> Result<Lock, RunError> {
@@ -275,8 +273,10 @@ impl Trainer {
         Ok(dir.lock()?)
     }
 
-    /// [`Trainer::open`] with the run directory's lock already held (a sweep point takes it
-    /// before it records its attempt). A damaged checkpoint is skipped for the one before it; a
+    /// The run in `run_dir`, to continue from its latest intact checkpoint (from scratch if it
+    /// has none), after checking that its files hold exactly what it wrote up to there. The
+    /// caller holds the run directory's lock ([`Trainer::lock`]; a sweep point takes it before
+    /// it records its attempt). A damaged checkpoint is skipped for the one before it; a
     /// checkpoint of another config ([`RunError::OtherConfig`]: `config.toml` was edited) is
     /// refused, since starting over would discard the run.
     pub fn open_locked(run_dir: &Path, lock: Lock) -> Result<Trainer, RunError> {
@@ -428,11 +428,6 @@ impl Trainer {
 
     pub fn workspace(&self) -> &Workspace {
         &self.ws
-    }
-
-    /// Column names of this run's `metrics.csv`.
-    pub fn header(&self) -> &[String] {
-        &self.header
     }
 
     /// Metrics common to step and epoch rows: rho, ELR, geometry, per-layer and per-group norms
