@@ -1,14 +1,16 @@
 //! One run with every in-training measurement its config asks for: the [`crate::run::Trainer`]
 //! plus the hooks of the layers above it (curvature from [`crate::landscape::sharpness`]). This
-//! is what `silab train`, sweep points and studies run; a Rust user wanting the same calls
-//! [`train`] / [`resume`].
+//! is the one way to train and resume: `silab train`, sweep points and studies run it, and a
+//! Rust user calls [`train`] / [`resume`].
+//!
+//! Errors are [`RunError`]s, so that a caller can tell the cases apart (a directory that already
+//! holds a run, a run locked by another process, a checkpoint of another config, ...).
 
 use crate::config::RunConfig;
 use crate::landscape::sharpness::InTraining;
 use crate::progress::Progress;
-use crate::run::{Summary, Trainer, diverged};
+use crate::run::{RunError, Summary, Trainer, diverged};
 use crate::store::{Lock, RunDir};
-use anyhow::Result;
 use std::path::Path;
 
 /// Give `t` the hooks its config asks for.
@@ -21,21 +23,21 @@ fn with_hooks(mut t: Trainer) -> Trainer {
 }
 
 /// Start a new run of `cfg` in `out` (created; must not hold a run already).
-pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result<Summary> {
-    with_hooks(Trainer::create(cfg, out)?).run(progress)
+pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result<Summary, RunError> {
+    Ok(with_hooks(Trainer::create(cfg, out)?).run(progress)?)
 }
 
 /// Continue the run in `run_dir` from its latest intact checkpoint (from the start if it has
 /// none). A run that ended as diverged has nothing left to do: its summary is returned.
-pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
-    let lock = RunDir::new(run_dir).lock()?;
+pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary, RunError> {
+    let lock = Trainer::lock(run_dir)?;
     resume_locked(run_dir, lock, progress)
 }
 
 /// [`resume`] with the run directory's lock already held.
-pub fn resume_locked(run_dir: &Path, lock: Lock, progress: &mut dyn Progress) -> Result<Summary> {
+pub fn resume_locked(run_dir: &Path, lock: Lock, progress: &mut dyn Progress) -> Result<Summary, RunError> {
     if let Some(s) = diverged(&RunDir::new(run_dir)) {
         return Ok(s);
     }
-    with_hooks(Trainer::open_locked(run_dir, lock)?).run(progress)
+    Ok(with_hooks(Trainer::open_locked(run_dir, lock)?).run(progress)?)
 }

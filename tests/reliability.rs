@@ -309,7 +309,7 @@ fn non_finite_is_a_state_not_a_crash() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("diverged at step"), "{}", text(&o));
     let s = silab::run::Summary::read(&RunDir::new(&d)).unwrap();
-    assert_eq!(s.status, silab::run::RunStatus::Diverged);
+    assert_eq!(s.status, silab::run::RunState::Diverged);
     assert!(s.diverged_at_step.is_some());
     let raw = std::fs::read_to_string(d.join("summary.json")).unwrap();
     assert!(raw.contains("\"status\": \"diverged\""), "{raw}");

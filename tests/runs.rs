@@ -68,7 +68,7 @@ fn resume_equals_uninterrupted() {
         std::fs::remove_file(bd.optim_state(e)).unwrap();
     }
     let s = run::resume(&b, &mut Silent).unwrap();
-    assert_eq!(s.status, silab::run::RunStatus::Completed);
+    assert_eq!(s.status, silab::run::RunState::Done);
     assert!(std::fs::read_to_string(b.join("summary.json")).unwrap().contains("\"status\": \"completed\""));
     assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
     // TensorBoard's own reader: the uninterrupted run and the resumed one (whose killed session
@@ -173,8 +173,9 @@ fn run_directory_contents() {
     assert_eq!(meta["epoch"], "2");
     assert_eq!(meta["step"], "10");
     assert_eq!(meta["config_hash"], c.hash());
-    let e = run::train(&c, root.path(), &mut Silent).unwrap_err().to_string();
-    assert!(e.contains("--resume"), "{e}");
+    let e = run::train(&c, root.path(), &mut Silent).unwrap_err();
+    assert!(matches!(e, silab::run::RunError::AlreadyHoldsRun { .. }), "{e:?}");
+    assert!(e.to_string().contains("--resume"), "{e}");
     // The header lists every documented column, then per-layer ones.
     let (h, _) = {
         let r = store::read_records(&d.metrics(), false).unwrap();
@@ -184,6 +185,47 @@ fn run_directory_contents() {
         assert!(h.iter().any(|c| c == name), "{name} missing");
     }
     assert!(h.iter().any(|c| c == "norm:conv_layers.0.weight") && h.iter().any(|c| c == "elr:conv_layers.11.weight"));
+}
+
+/// The run directory and resume cases are variants a caller can match on; none of them changes
+/// the run's files.
+#[test]
+fn run_directory_errors_are_typed() {
+    use silab::run::RunError;
+    let root = tempfile::tempdir().unwrap();
+    let c = cfg(&["train.epochs=2"]);
+    let d = root.path().join("r");
+    run::train(&c, &d, &mut Silent).unwrap();
+    let rd = store::RunDir::new(&d);
+    let metrics = std::fs::read(rd.metrics()).unwrap();
+    // a new run where one is
+    let e = run::train(&c, &d, &mut Silent).unwrap_err();
+    assert!(matches!(&e, RunError::AlreadyHoldsRun { dir } if dir == &d), "{e:?}");
+    // resuming what is no run
+    let e = run::resume(root.path(), &mut Silent).unwrap_err();
+    assert!(matches!(&e, RunError::NotRunDir { .. }), "{e:?}");
+    assert!(!root.path().join("lock").exists(), "a lock file was left in a folder that holds no run");
+    // a run another writer holds: its pid
+    let held = rd.lock().unwrap();
+    let e = run::resume(&d, &mut Silent).unwrap_err();
+    assert!(matches!(&e, RunError::Locked { pid: Some(p), .. } if *p == std::process::id()), "{e:?}");
+    drop(held);
+    // config.toml edited after the run started: its checkpoints are of another config
+    let original = std::fs::read(rd.config()).unwrap();
+    std::fs::write(rd.config(), cfg(&["train.epochs=2", "optim.elr=5e-3"]).to_toml()).unwrap();
+    let e = run::resume(&d, &mut Silent).unwrap_err();
+    assert!(matches!(&e, RunError::OtherConfig { expected, .. } if *expected != c.hash()), "{e:?}");
+    assert!(e.to_string().contains("another config"), "{e}");
+    std::fs::write(rd.config(), original).unwrap();
+    // the initial weights are needed to resume from a later checkpoint
+    std::fs::remove_file(rd.checkpoint(0)).unwrap();
+    let e = run::resume(&d, &mut Silent).unwrap_err();
+    assert!(matches!(&e, RunError::NoCheckpoint { path, .. } if *path == rd.checkpoint(0)), "{e:?}");
+    assert_eq!(std::fs::read(rd.metrics()).unwrap(), metrics, "a refused resume changed metrics.csv");
+    // and a fine-tuning source with no checkpoint
+    let bad = cfg(&[&format!("train.init_from=\"{}\"", root.path().join("none").display())]);
+    let e = run::train(&bad, &root.path().join("b"), &mut Silent).unwrap_err();
+    assert!(matches!(&e, RunError::NoCheckpoint { .. }), "{e:?}");
 }
 
 /// Fine-tuning (P2's ELR drops): a run started with `train.init_from` begins exactly at the other

@@ -6,7 +6,8 @@
 //! Installs Slurm when it is missing (`scripts/slurm-local.sh install`: root with apt) and fails,
 //! naming what is missing, where it cannot.
 
-use silab::sweep::{self, Attempt, Manifest, Status, SweepDir, slurm, table};
+use silab::run::RunState;
+use silab::sweep::{self, Attempt, Manifest, SweepDir, slurm, table};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -207,7 +208,7 @@ fn slurm_array_cancel_resubmit_matches_local() {
     assert_eq!(subs[1].points, vec![vi]);
     wait_until("the resubmitted point to finish", 300, || {
         let r = statuses(&sd);
-        r.iter().all(|r| r.status == Status::Done)
+        r.iter().all(|r| r.status == RunState::Done)
     });
     let log = std::fs::read_to_string(sd.log(vi)).unwrap();
     assert!(log.contains("resuming") && !log.contains("from epoch 0 "), "the resubmitted task did not resume:\n{log}");

@@ -1,8 +1,9 @@
 //! Sweeps: expansion, resume, the tidy table (read back by polars).
 
 use silab::progress::Silent;
+use silab::run::RunState;
 use silab::sweep::local;
-use silab::sweep::{self, Attempt, PointState, SweepDir, SweepSpec, point_state, run_point, table};
+use silab::sweep::{self, Attempt, SweepDir, SweepSpec, point_state, run_point, table};
 use std::path::Path;
 
 mod common;
@@ -116,9 +117,9 @@ fn sweep_resumes_and_table_matches_uninterrupted() {
     std::fs::remove_file(rd.checkpoint(2)).unwrap();
     std::fs::remove_file(rd.optim_state(2)).unwrap();
     std::fs::remove_file(rd.summary()).unwrap();
-    assert_eq!(point_state(&b, &m.points[0]), PointState::Done);
-    assert_eq!(point_state(&b, &m.points[5]), PointState::Started);
-    assert_eq!(point_state(&b, &m.points[1]), PointState::Pending);
+    assert_eq!(point_state(&b, &m.points[0]), RunState::Done);
+    assert_eq!(point_state(&b, &m.points[5]), RunState::Running);
+    assert_eq!(point_state(&b, &m.points[1]), RunState::Pending);
     let mtime = std::fs::metadata(m.points[0].run_dir(&b).metrics()).unwrap().modified().unwrap();
     let r = local::run(&b, 2, silab_exe(), &mut Silent).unwrap();
     assert_eq!((r.done, r.failed.len()), (8, 0));
@@ -208,7 +209,8 @@ print("polars ok", p.shape)
 /// picks exactly the failed and pending points.
 #[test]
 fn status_from_attempt_records_and_queue() {
-    use silab::sweep::{AttemptStatus, Status, slurm, status};
+    use silab::sweep::slurm::{self, SlurmState};
+    use silab::sweep::status;
     use std::collections::HashMap;
     let root = tempfile::tempdir().unwrap();
     let sd = SweepDir::new(root.path());
@@ -224,10 +226,10 @@ fn status_from_attempt_records_and_queue() {
     let e = format!("{:#}", run_point(&sd.root, 1, &mut Silent).unwrap_err());
     assert!(e.contains("point 1") && e.contains("logs/p0001.log") && e.contains("/nonexistent/mnist"), "{e}");
     let a = Attempt::read(&sd, &m.points[1]).unwrap();
-    assert_eq!(a.status, AttemptStatus::Failed);
+    assert_eq!(a.status, RunState::Failed);
     // point 2: "running" in a process that no longer exists; point 3: in this (live) process
     let fake = |pid: u32, task: Option<&str>| Attempt {
-        status: AttemptStatus::Running,
+        status: RunState::Running,
         host: silab::sweep::hostname(),
         pid,
         slurm_task: task.map(String::from),
@@ -250,13 +252,13 @@ fn status_from_attempt_records_and_queue() {
     // point 4: a Slurm task no longer in the queue; 5 and 6 are in it
     write(4, &fake(1, Some("77_4")));
     let queue = Some(HashMap::from([
-        (5, ("77_5".to_string(), "RUNNING".to_string())),
-        (6, ("77_6".to_string(), "PENDING".to_string())),
+        (5, ("77_5".to_string(), SlurmState::parse("RUNNING"))),
+        (6, ("77_6".to_string(), SlurmState::parse("PENDING"))),
     ]));
-    let finished = HashMap::from([("77_4".to_string(), "TIMEOUT".to_string())]);
+    let finished = HashMap::from([("77_4".to_string(), SlurmState::parse("TIMEOUT"))]);
     let r = status(&sd, &queue, &finished).unwrap();
-    let st: Vec<Status> = r.iter().map(|r| r.status).collect();
-    use Status::*;
+    let st: Vec<RunState> = r.iter().map(|r| r.status).collect();
+    use RunState::*;
     assert_eq!(st, [Done, Failed, Failed, Running, Failed, Running, Queued, Pending]);
     assert!(r[1].detail.contains("/nonexistent/mnist"), "{}", r[1].detail);
     assert!(r[2].detail.contains("interrupted"), "{}", r[2].detail);

@@ -135,111 +135,133 @@ fn seed_for(base: u64, epoch: usize, group: usize, what: u64) -> u64 {
 /// Leaves the net's weights, gradients and BN statistics as they were.
 pub fn measure(net: &Net, s: &Setup, epoch: usize, step: usize, warm: &mut WarmStarts) -> Result<Vec<Row>> {
     let groups = Group::expand(&s.cfg.groups, net).map_err(|e| anyhow::anyhow!("sharpness.groups: {e}"))?;
-    let bn_name = s.mode.name();
-    let rho = net.rho();
-    let rho2 = rho * rho;
-    let mut rows = vec![];
     // the mean loss does not depend on the group: one pass over the data for all of them
     let mut mean_loss: Option<f64> = None;
-    for (gi, g) in groups.iter().enumerate() {
-        let t0 = Instant::now();
-        let h = s.hessian(net, g);
-        let n = h.dim() as f64;
-        let like = h.params[0].detach();
-        let name = g.name();
-        let si_only = g.is_si(net);
-        // an SI group's own norm makes its values scale-free under scaling it alone
-        let grho2 = if matches!(g, Group::SiGroup(_)) { g.rho(net).powi(2) } else { rho2 };
-        let eff = |v: f64| if si_only { v * grho2 } else { f64::NAN };
-        let mut lz = |op: &dyn Operator, key: &str, k: usize, what: u64| {
-            let key = format!("{name}/{key}");
-            let e = lanczos(op, k, s.cfg.lanczos_iters, warm.get(&key), seed_for(s.seed, epoch, gi, what), &like);
-            warm.insert(key, e.vectors[0].shallow_clone());
-            e
-        };
-        let mean_loss = *mean_loss.get_or_insert_with(|| {
-            tch::no_grad(|| {
-                h.batches()
-                    .iter()
-                    .map(|(x, y, w)| loss(&net.forward(x, s.mode), y, s.loss).double_value(&[]) * w)
-                    .sum::<f64>()
-            })
-        });
-        let (tr, se) = hutchinson(&h, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 0), &like);
-        let e = lz(&h, "hessian", s.cfg.top_k, 1);
-        let mut v: Vec<(&str, f64)> = vec![
-            ("rho", rho),
-            ("loss", mean_loss),
-            ("trace", tr / n),
-            ("trace_stderr", se / n),
-            ("top_eig", e.values[0]),
-            ("top_eig_residual", e.residuals[0]),
-            ("top_eig_rel_residual", e.residuals[0] / e.values[0].abs()),
-            ("eff_trace", eff(tr / n)),
-            ("eff_top_eig", eff(e.values[0])),
-        ];
-        if s.cfg.riemannian && *g == Group::Si {
-            let w = flatten(&h.params.iter().map(|p| p.detach()).collect::<Vec<_>>());
-            let r = Riemannian { hessian: &h, grad: h.gradient(), w };
-            let (rt, rse) = hutchinson(&r, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 2), &like);
-            let re = lz(&r, "riemannian", 1, 3);
-            v.extend([
-                ("riemannian_trace", rt / n),
-                ("riemannian_trace_stderr", rse / n),
-                ("riemannian_top_eig", re.values[0]),
-                ("riemannian_top_eig_residual", re.residuals[0]),
-                ("eff_riemannian_trace", rt / n * rho2),
-                ("eff_riemannian_top_eig", re.values[0] * rho2),
-            ]);
-        }
-        if s.cfg.gauss_newton {
-            let gn = GaussNewton(&h);
-            let (gt, gse) = hutchinson(&gn, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 4), &like);
-            let ge = lz(&gn, "gauss_newton", 1, 5);
-            v.extend([
-                ("gn_trace", gt / n),
-                ("gn_trace_stderr", gse / n),
-                ("gn_top_eig", ge.values[0]),
-                ("gn_top_eig_residual", ge.residuals[0]),
-                ("eff_gn_trace", eff(gt / n)),
-                ("eff_gn_top_eig", eff(ge.values[0])),
-            ]);
-        }
-        // every Lanczos estimate of the row within LANCZOS_TOL of its eigenvalue
-        let pairs = [
-            ("top_eig", "top_eig_residual"),
-            ("riemannian_top_eig", "riemannian_top_eig_residual"),
-            ("gn_top_eig", "gn_top_eig_residual"),
-        ];
-        let value = |k: &str| v.iter().find(|(n, _)| *n == k).map(|(_, x)| *x);
-        let converged = pairs.iter().all(|(e, r)| match (value(e), value(r)) {
-            (Some(e), Some(r)) => r <= LANCZOS_TOL * e.abs(),
-            _ => true,
-        });
-        v.push(("seconds", t0.elapsed().as_secs_f64()));
-        let row = header(s.cfg)
-            .into_iter()
-            .map(|c| {
-                let f = match c.as_str() {
-                    "epoch" => Field::Int(epoch as i64),
-                    "step" => Field::Int(step as i64),
-                    "group" => Field::Str(name.clone()),
-                    "params" => Field::Int(n as i64),
-                    "bn_mode" => Field::Str(bn_name.into()),
-                    "ghost_batch" => Field::Int(s.batch as i64),
-                    "images" => Field::Int(s.x.size()[0]),
-                    "converged" => Field::Int(converged as i64),
-                    c => Field::Float(match c.strip_prefix(EIG_PREFIX).and_then(|k| k.parse::<usize>().ok()) {
-                        Some(k) => e.values.get(k - 1).copied().unwrap_or(f64::NAN),
-                        None => v.iter().find(|(k, _)| *k == c).map(|(_, x)| *x).unwrap_or(f64::NAN),
-                    }),
-                };
-                (c, f)
-            })
-            .collect();
-        rows.push(Row(row));
+    Ok(groups
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| measure_group(net, s, (g, gi), (epoch, step), &mut mean_loss, warm))
+        .collect())
+}
+
+/// One group's row of [`measure`] (`group`: the group and its index, `at`: epoch and step;
+/// `mean_loss`: measured by the first group, reused by the others).
+fn measure_group(
+    net: &Net,
+    s: &Setup,
+    (g, gi): (&Group, usize),
+    (epoch, step): (usize, usize),
+    mean_loss: &mut Option<f64>,
+    warm: &mut WarmStarts,
+) -> Row {
+    let rho = net.rho();
+    let rho2 = rho * rho;
+    let t0 = Instant::now();
+    let h = s.hessian(net, g);
+    let n = h.dim() as f64;
+    let like = h.params[0].detach();
+    let name = g.name();
+    let si_only = g.is_si(net);
+    // an SI group's own norm makes its values scale-free under scaling it alone
+    let grho2 = if matches!(g, Group::SiGroup(_)) { g.rho(net).powi(2) } else { rho2 };
+    let eff = |v: f64| if si_only { v * grho2 } else { f64::NAN };
+    let mut lz = |op: &dyn Operator, key: &str, k: usize, what: u64| {
+        let key = format!("{name}/{key}");
+        let e = lanczos(op, k, s.cfg.lanczos_iters, warm.get(&key), seed_for(s.seed, epoch, gi, what), &like);
+        warm.insert(key, e.vectors[0].shallow_clone());
+        e
+    };
+    let mean_loss = *mean_loss.get_or_insert_with(|| {
+        tch::no_grad(|| {
+            h.batches()
+                .iter()
+                .map(|(x, y, w)| loss(&net.forward(x, s.mode), y, s.loss).double_value(&[]) * w)
+                .sum::<f64>()
+        })
+    });
+    let (tr, se) = hutchinson(&h, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 0), &like);
+    let e = lz(&h, "hessian", s.cfg.top_k, 1);
+    let mut v: Vec<(&str, f64)> = vec![
+        ("rho", rho),
+        ("loss", mean_loss),
+        ("trace", tr / n),
+        ("trace_stderr", se / n),
+        ("top_eig", e.values[0]),
+        ("top_eig_residual", e.residuals[0]),
+        ("top_eig_rel_residual", e.residuals[0] / e.values[0].abs()),
+        ("eff_trace", eff(tr / n)),
+        ("eff_top_eig", eff(e.values[0])),
+    ];
+    if s.cfg.riemannian && *g == Group::Si {
+        let w = flatten(&h.params.iter().map(|p| p.detach()).collect::<Vec<_>>());
+        let r = Riemannian { hessian: &h, grad: h.gradient(), w };
+        let (rt, rse) = hutchinson(&r, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 2), &like);
+        let re = lz(&r, "riemannian", 1, 3);
+        v.extend([
+            ("riemannian_trace", rt / n),
+            ("riemannian_trace_stderr", rse / n),
+            ("riemannian_top_eig", re.values[0]),
+            ("riemannian_top_eig_residual", re.residuals[0]),
+            ("eff_riemannian_trace", rt / n * rho2),
+            ("eff_riemannian_top_eig", re.values[0] * rho2),
+        ]);
     }
-    Ok(rows)
+    if s.cfg.gauss_newton {
+        let gn = GaussNewton(&h);
+        let (gt, gse) = hutchinson(&gn, s.cfg.probes, s.cfg.probe, seed_for(s.seed, epoch, gi, 4), &like);
+        let ge = lz(&gn, "gauss_newton", 1, 5);
+        v.extend([
+            ("gn_trace", gt / n),
+            ("gn_trace_stderr", gse / n),
+            ("gn_top_eig", ge.values[0]),
+            ("gn_top_eig_residual", ge.residuals[0]),
+            ("eff_gn_trace", eff(gt / n)),
+            ("eff_gn_top_eig", eff(ge.values[0])),
+        ]);
+    }
+    v.push(("seconds", t0.elapsed().as_secs_f64()));
+    to_row(s, (epoch, step), &name, n, &e.values, &v)
+}
+
+/// Every Lanczos estimate of a row's values `v` is within [`LANCZOS_TOL`] of its eigenvalue.
+fn converged(v: &[(&str, f64)]) -> bool {
+    let pairs = [
+        ("top_eig", "top_eig_residual"),
+        ("riemannian_top_eig", "riemannian_top_eig_residual"),
+        ("gn_top_eig", "gn_top_eig_residual"),
+    ];
+    let value = |k: &str| v.iter().find(|(n, _)| *n == k).map(|(_, x)| *x);
+    pairs.iter().all(|(e, r)| match (value(e), value(r)) {
+        (Some(e), Some(r)) => r <= LANCZOS_TOL * e.abs(),
+        _ => true,
+    })
+}
+
+/// The row of group `name` (`n` parameters) in the columns of [`header`]: the values `v` by
+/// name, the top eigenvalues `eigs` in the `EIG_PREFIX` columns, NaN for what was not measured.
+fn to_row(s: &Setup, (epoch, step): (usize, usize), name: &str, n: f64, eigs: &[f64], v: &[(&str, f64)]) -> Row {
+    let converged = converged(v);
+    let row = header(s.cfg)
+        .into_iter()
+        .map(|c| {
+            let f = match c.as_str() {
+                "epoch" => Field::Int(epoch as i64),
+                "step" => Field::Int(step as i64),
+                "group" => Field::Str(name.to_string()),
+                "params" => Field::Int(n as i64),
+                "bn_mode" => Field::Str(s.mode.name().into()),
+                "ghost_batch" => Field::Int(s.batch as i64),
+                "images" => Field::Int(s.x.size()[0]),
+                "converged" => Field::Int(converged as i64),
+                c => Field::Float(match c.strip_prefix(EIG_PREFIX).and_then(|k| k.parse::<usize>().ok()) {
+                    Some(k) => eigs.get(k - 1).copied().unwrap_or(f64::NAN),
+                    None => v.iter().find(|(k, _)| *k == c).map(|(_, x)| *x).unwrap_or(f64::NAN),
+                }),
+            };
+            (c, f)
+        })
+        .collect();
+    Row(row)
 }
 
 /// The Hessian's spectral density of each group by stochastic Lanczos quadrature

@@ -1,21 +1,29 @@
 //! Training runs: the trainer and its stages, log points, checkpoints and resume.
 //!
-//! A [`Trainer`] is created for a new run ([`Trainer::create`]) or opened to continue a killed one
-//! from its latest checkpoint ([`Trainer::open`]); a resumed run ends with the same `metrics.csv`
-//! (but `wall_time`) as an uninterrupted run with the same seed and thread count. Its stages are
-//! explicit: the initial measurement, the optimizer step, the step row (every `train.log_every`
-//! steps), the epoch row, the checkpoint policy ([`CheckpointPolicy`]) and the summary.
-//! In-training measurements beyond the metrics (curvature) reach the trainer as [`Hook`]s it is
-//! given, so this module knows nothing of them; `crate::lab` assembles the standard ones.
+//! A [`Trainer`] is created for a new run ([`Trainer::create`]) or opened to continue a killed
+//! one from its latest checkpoint ([`Trainer::open_locked`]); a resumed run ends with the same
+//! `metrics.csv` (but `wall_time`) as an uninterrupted run with the same seed and thread count.
+//! Its stages are named methods of [`Trainer::run`]: the initial measurement, the epoch (its
+//! optimizer steps, step rows and epoch row), the checkpoint policy ([`CheckpointPolicy`]) and
+//! the summary. In-training measurements beyond the metrics (curvature) reach the trainer as
+//! [`Hook`]s it is given, so this module knows nothing of them; `crate::lab` assembles the
+//! standard ones and is the one entry to train and resume (`lab::train`, `lab::resume`).
+//!
+//! Where a run stands is a [`RunState`]; what can go wrong with a run directory or a resume, in
+//! cases a caller can tell apart, is a [`RunError`].
 //!
 //! Everything random is drawn from explicit seeds: init from `seed`, the shuffling and
 //! augmentation of epoch e from `(seed, e)`, the data from `data.seed`.
 
 pub mod checkpoint;
+mod error;
+pub mod state;
 pub mod verify;
 pub mod workspace;
 
 pub use checkpoint::{Action, CheckpointPolicy};
+pub use error::RunError;
+pub use state::RunState;
 pub use workspace::{Workspace, runtime};
 
 use crate::config::{OptimMode, RunConfig};
@@ -26,7 +34,7 @@ use crate::optim::{Optimizer, si_grad_norm};
 use crate::progress::Progress;
 use crate::schema::METRICS;
 use crate::store::tensorboard::EventWriter;
-use crate::store::{self, Lock, RunDir};
+use crate::store::{self, Lock, RunDir, StoreError};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -34,26 +42,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Where a run stands (`summary.json`'s `status`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Not all epochs are done yet (running now, or interrupted).
-    Running,
-    /// The last epoch is done.
-    Completed,
-    /// Stopped early: the loss or rho became NaN or infinite (`train.stop_on_nonfinite`).
-    Diverged,
-}
-
 /// `summary.json`.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Summary {
     pub silab_version: String,
     pub config_hash: String,
-    /// `running` until the last epoch is done, then `completed`; `diverged` when a loss or rho
-    /// became non-finite (`train.stop_on_nonfinite`).
-    pub status: RunStatus,
+    /// `running` until the last epoch is done, then `done` (written `completed`); `diverged`
+    /// when a loss or rho became non-finite (`train.stop_on_nonfinite`).
+    #[serde(with = "state::summary_word")]
+    pub status: RunState,
     /// The step at which the run diverged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged_at_step: Option<usize>,
@@ -79,8 +76,8 @@ pub struct Summary {
 
 impl Summary {
     /// Read a run directory's `summary.json`.
-    pub fn read(dir: &RunDir) -> Result<Summary> {
-        Ok(store::read_json(&dir.summary())?)
+    pub fn read(dir: &RunDir) -> Result<Summary, StoreError> {
+        store::read_json(&dir.summary())
     }
 }
 
@@ -100,17 +97,17 @@ pub fn keep_freed_memory() {
 }
 
 /// The checkpoint a `train.init_from` names: the file itself, or a run directory's latest.
-pub fn init_checkpoint(from: &Path) -> Result<PathBuf> {
+pub fn init_checkpoint(from: &Path) -> Result<PathBuf, RunError> {
     if from.is_file() {
         return Ok(from.to_path_buf());
     }
     let rd = RunDir::new(from);
     match rd.checkpoint_epochs().last() {
         Some(&e) => Ok(rd.checkpoint(e)),
-        None => bail!(
-            "train.init_from = {}: neither a checkpoint file nor a run directory with checkpoints",
-            from.display()
-        ),
+        None => Err(RunError::NoCheckpoint {
+            path: from.to_path_buf(),
+            needed: "train.init_from names neither a checkpoint file nor a run directory with checkpoints".into(),
+        }),
     }
 }
 
@@ -249,15 +246,12 @@ impl Trainer {
         })
     }
 
-    /// A new run of `cfg` in `out` (created; must not hold a run already).
-    pub fn create(cfg: &RunConfig, out: &Path) -> Result<Trainer> {
+    /// A new run of `cfg` in `out` (created; must not hold a run already:
+    /// [`RunError::AlreadyHoldsRun`]).
+    pub fn create(cfg: &RunConfig, out: &Path) -> Result<Trainer, RunError> {
         let dir = RunDir::new(out);
         if dir.config().exists() {
-            bail!(
-                "{} already holds a run; continue it with `silab train --resume {}` or choose another --out",
-                out.display(),
-                out.display()
-            );
+            return Err(RunError::AlreadyHoldsRun { dir: out.to_path_buf() });
         }
         store::create_dir(out)?;
         let lock = dir.lock()?;
@@ -269,37 +263,30 @@ impl Trainer {
         Ok(t)
     }
 
-    /// The run in `run_dir`, to continue from its latest intact checkpoint (from scratch if it
-    /// has none), after checking that its files hold exactly what it wrote up to there.
-    pub fn open(run_dir: &Path) -> Result<Trainer> {
-        let lock = RunDir::new(run_dir).lock()?;
-        Trainer::open_locked(run_dir, lock)
-    }
-
-    /// [`Trainer::open`] with the run directory's lock already held (a sweep point takes it
-    /// before it records its attempt).
-    pub fn open_locked(run_dir: &Path, lock: Lock) -> Result<Trainer> {
+    /// Become the only writer of the run in `run_dir` ([`RunError::NotRunDir`] when it holds
+    /// none, [`RunError::Locked`] when another process writes there).
+    pub fn lock(run_dir: &Path) -> Result<Lock, RunError> {
         let dir = RunDir::new(run_dir);
         if !dir.config().is_file() {
-            bail!("{} is not a run directory (no config.toml)", run_dir.display());
+            return Err(RunError::NotRunDir { dir: run_dir.to_path_buf() });
+        }
+        Ok(dir.lock()?)
+    }
+
+    /// The run in `run_dir`, to continue from its latest intact checkpoint (from scratch if it
+    /// has none), after checking that its files hold exactly what it wrote up to there. The
+    /// caller holds the run directory's lock ([`Trainer::lock`]; a sweep point takes it before
+    /// it records its attempt). A damaged checkpoint is skipped for the one before it; a
+    /// checkpoint of another config ([`RunError::OtherConfig`]: `config.toml` was edited) is
+    /// refused, since starting over would discard the run.
+    pub fn open_locked(run_dir: &Path, lock: Lock) -> Result<Trainer, RunError> {
+        let dir = RunDir::new(run_dir);
+        if !dir.config().is_file() {
+            return Err(RunError::NotRunDir { dir: run_dir.to_path_buf() });
         }
         let cfg = RunConfig::from_file(&dir.config(), &[])?;
         let mut t = Trainer::build(&cfg, dir, lock)?;
-        let mut found = None;
-        let candidates: Vec<usize> =
-            t.dir.checkpoint_epochs().into_iter().rev().filter(|&e| t.dir.optim_state(e).is_file()).collect();
-        for epoch in candidates {
-            match t.load_checkpoint(epoch) {
-                Ok(at) => {
-                    found = Some(at);
-                    break;
-                }
-                Err(e) => t
-                    .notes
-                    .push((true, format!("checkpoint of epoch {epoch} cannot be used ({e:#}); trying the one before"))),
-            }
-        }
-        let Some((epoch, step, wall)) = found else {
+        let Some((epoch, step, wall)) = t.latest_checkpoint()? else {
             if t.dir.metrics().exists() {
                 t.notes.push((true, "no intact checkpoint: starting the run from the beginning".into()));
             }
@@ -307,23 +294,7 @@ impl Trainer {
             t.start_fresh()?;
             return Ok(t);
         };
-        // cos_to_init needs the initial SI weights: those of the epoch-0 checkpoint.
-        {
-            let (init, _) = store::load_tensors(&t.dir.checkpoint(0))
-                .context("the epoch-0 checkpoint (the initial weights) is needed to resume")?;
-            let dev = t.ws.net.device();
-            t.init_si =
-                t.ws.net
-                    .with_role(Role::Si)
-                    .iter()
-                    .map(|p| {
-                        init.iter()
-                            .find(|(m, _)| *m == p.name)
-                            .map(|(_, t)| t.to_device(dev))
-                            .context("epoch-0 checkpoint lacks an SI tensor")
-                    })
-                    .collect::<Result<_>>()?;
-        }
+        t.load_init_si()?;
         t.adopt_header();
         let keys = verify::metrics_keys(t.steps_per_epoch, cfg.train.log_every, step);
         let rows = verify::verify_rows(&t.dir.metrics(), &t.file_header, &["epoch", "step", "row"], &keys, step)?;
@@ -334,23 +305,64 @@ impl Trainer {
         Ok(t)
     }
 
+    /// Load the latest checkpoint that loads (damaged ones noted and skipped); `None` when
+    /// there is none. A checkpoint of another config is an error.
+    fn latest_checkpoint(&mut self) -> Result<Option<(usize, usize, f64)>, RunError> {
+        let candidates: Vec<usize> =
+            self.dir.checkpoint_epochs().into_iter().rev().filter(|&e| self.dir.optim_state(e).is_file()).collect();
+        for epoch in candidates {
+            match self.load_checkpoint(epoch) {
+                Ok(at) => return Ok(Some(at)),
+                Err(e @ RunError::OtherConfig { .. }) => return Err(e),
+                Err(e) => self
+                    .notes
+                    .push((true, format!("checkpoint of epoch {epoch} cannot be used ({e:#}); trying the one before"))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// cos_to_init needs the initial SI weights: those of the epoch-0 checkpoint.
+    fn load_init_si(&mut self) -> Result<(), RunError> {
+        let path = self.dir.checkpoint(0);
+        let missing = |why: String| RunError::NoCheckpoint {
+            path: path.clone(),
+            needed: format!("the epoch-0 checkpoint (the initial weights) is needed to resume: {why}"),
+        };
+        let (init, _) = store::load_tensors(&path).map_err(|e| missing(e.to_string()))?;
+        let dev = self.ws.net.device();
+        self.init_si = self
+            .ws
+            .net
+            .with_role(Role::Si)
+            .iter()
+            .map(|p| {
+                init.iter()
+                    .find(|(m, _)| *m == p.name)
+                    .map(|(_, t)| t.to_device(dev))
+                    .ok_or_else(|| missing(format!("it lacks the SI tensor {}", p.name)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
     /// Load the model and optimizer state of the checkpoint of `epoch` (checksums verified,
-    /// written by this config); returns its (epoch, step, wall time).
-    fn load_checkpoint(&mut self, epoch: usize) -> Result<(usize, usize, f64)> {
+    /// written by this config: else [`RunError::OtherConfig`]); returns its (epoch, step, wall
+    /// time).
+    fn load_checkpoint(&mut self, epoch: usize) -> Result<(usize, usize, f64), RunError> {
         let path = self.dir.checkpoint(epoch);
         let (model, meta) = store::load_tensors(&path)?;
         if meta.get("config_hash") != Some(&self.cfg.hash()) {
-            bail!(
-                "{}: checkpoint was written by another config (hash {:?}, config.toml has {})",
-                path.display(),
-                meta.get("config_hash"),
-                self.cfg.hash()
-            );
+            return Err(RunError::OtherConfig {
+                path,
+                found: meta.get("config_hash").cloned(),
+                expected: self.cfg.hash(),
+            });
         }
         let step: usize = meta
             .get("step")
             .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{}: metadata lacks `step`", path.display()))?;
+            .ok_or_else(|| StoreError::format(&path, "metadata lacks `step`"))?;
         let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
         let (optim, _) = store::load_tensors(&self.dir.optim_state(epoch))?;
         self.ws.net.load(&model).with_context(|| path.display().to_string())?;
@@ -389,7 +401,7 @@ impl Trainer {
     }
 
     /// Starting from scratch: the fine-tuning start point, if any.
-    fn start_fresh(&mut self) -> Result<()> {
+    fn start_fresh(&mut self) -> Result<(), RunError> {
         let from = &self.cfg.train.init_from;
         if !from.as_os_str().is_empty() {
             let path = init_checkpoint(from)?;
@@ -416,11 +428,6 @@ impl Trainer {
 
     pub fn workspace(&self) -> &Workspace {
         &self.ws
-    }
-
-    /// Column names of this run's `metrics.csv`.
-    pub fn header(&self) -> &[String] {
-        &self.header
     }
 
     /// Metrics common to step and epoch rows: rho, ELR, geometry, per-layer and per-group norms
@@ -589,11 +596,11 @@ impl Trainer {
     /// Stage: `summary.json` (`diverged_at`: the step where a value became non-finite).
     fn write_summary(&self, epoch: usize, step: usize, wall: f64, diverged_at: Option<usize>) -> Result<()> {
         let status = if diverged_at.is_some() {
-            RunStatus::Diverged
+            RunState::Diverged
         } else if epoch >= self.cfg.train.epochs {
-            RunStatus::Completed
+            RunState::Done
         } else {
-            RunStatus::Running
+            RunState::Running
         };
         let summary = Summary {
             silab_version: env!("CARGO_PKG_VERSION").into(),
@@ -650,6 +657,34 @@ impl Trainer {
     /// summary. With `train.stop_on_nonfinite`, a loss or rho that becomes NaN or infinite ends
     /// the run as `diverged` (a last step row shows where).
     pub fn run(mut self, progress: &mut dyn Progress) -> Result<Summary> {
+        self.begin(progress)?;
+        let (start_epoch, mut step, before) = self.from.unwrap_or((0, 0, 0.0));
+        let clock = Clock { before, start: Instant::now() };
+        progress.start("steps", self.steps_per_epoch * self.cfg.train.epochs, step);
+        if self.from.is_none() {
+            self.measure_init(&clock, progress)?;
+        }
+        let mut done = start_epoch;
+        for epoch in start_epoch..self.cfg.train.epochs {
+            if self.run_epoch(epoch, &mut step, &clock, progress)? == EpochEnd::Diverged {
+                // no checkpoint: the last row (a step row) shows where
+                self.write_summary(done, step, clock.wall(), Some(step))?;
+                progress.finish();
+                return Ok(Summary::read(&self.dir)?);
+            }
+            done = epoch + 1;
+            self.end_of_epoch(done, step, clock.wall())?;
+            self.log_epoch(done, step)?;
+        }
+        // The summary of where the run stands now (also when a resume found nothing left to do).
+        self.write_summary(done, step, clock.wall(), None)?;
+        progress.finish();
+        Ok(Summary::read(&self.dir)?)
+    }
+
+    /// Stage: before the first step of this session. The hooks are checked and rewound to where
+    /// the run starts, the notes shown, the TensorBoard file opened.
+    fn begin(&mut self, progress: &mut dyn Progress) -> Result<()> {
         self.check_hooks()?;
         let resume = Resume { from: self.from.map(|(e, s, _)| (e, s)), steps_per_epoch: self.steps_per_epoch };
         for h in &mut self.hooks {
@@ -658,134 +693,193 @@ impl Trainer {
         for (warn, n) in std::mem::take(&mut self.notes) {
             if warn { progress.warn(&n) } else { progress.line(&n) }
         }
-        let (start_epoch, start_step, wall0) = self.from.unwrap_or((0, 0, 0.0));
         if self.cfg.train.tensorboard {
             // a resumed session rewrites the rows after its checkpoint, a run started again
             // from scratch all of them: TensorBoard drops what earlier sessions wrote from there
             let start = self.from.map_or(0, |(_, step, _)| step as i64 + 1);
             self.tensorboard = Some(EventWriter::create(&self.dir.root, start)?);
         }
-        let cfg = self.cfg.clone();
+        Ok(())
+    }
+
+    /// Stage: the initial measurement (the epoch-0 row), the hooks at init, checkpoint 0.
+    fn measure_init(&mut self, clock: &Clock, progress: &mut dyn Progress) -> Result<()> {
+        progress.set(0, "measuring the initialisation (epoch 0)");
+        let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
+        row.set("angle_eq", self.opt.angle_eq_at(0));
+        row.set("wall_time", clock.wall());
+        self.emit(row, progress)?;
+        self.hooks_after(At { epoch: 0, step: 0, epoch_end: true }, progress)?;
+        self.end_of_epoch(0, 0, clock.wall())
+    }
+
+    /// Stage: the steps of epoch `epoch` (0-based) from global step `step` (advanced), with their
+    /// step rows, the epoch row and the hooks; ends early when the run diverges.
+    fn run_epoch(
+        &mut self,
+        epoch: usize,
+        step: &mut usize,
+        clock: &Clock,
+        progress: &mut dyn Progress,
+    ) -> Result<EpochEnd> {
+        let (seed, log_every) = (self.cfg.seed, self.cfg.train.log_every);
+        let batches = data::epoch_batches(self.ws.data.train.len(), self.cfg.train.batch_size, seed, epoch);
+        let mut aug = rng(seed, streams::AUGMENT + epoch as u64);
         let dev = self.ws.device;
-        let clock = Instant::now();
-        let wall = || wall0 + clock.elapsed().as_secs_f64();
-        progress.start("steps", self.steps_per_epoch * cfg.train.epochs, start_step);
-        if self.from.is_none() {
-            // Stage: the initial measurement, hooks at init, checkpoint 0.
-            progress.set(0, "measuring the initialisation (epoch 0)");
-            let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
-            row.set("angle_eq", self.opt.angle_eq_at(0));
-            row.set("wall_time", wall());
-            self.emit(row, progress)?;
-            self.hooks_after(At { epoch: 0, step: 0, epoch_end: true }, progress)?;
-            self.end_of_epoch(0, 0, wall())?;
-        }
-        let mut step = start_step;
-        let mut done = start_epoch;
-        let log_every = cfg.train.log_every;
-        for epoch in start_epoch..cfg.train.epochs {
-            let batches = data::epoch_batches(self.ws.data.train.len(), cfg.train.batch_size, cfg.seed, epoch);
-            let mut aug = rng(cfg.seed, streams::AUGMENT + epoch as u64);
-            let mut ep_acc = Acc::new(dev);
-            let mut iv_acc = Acc::new(dev);
-            let (mut ep_angles, mut iv_angles) = (AngleAcc::new(), AngleAcc::new());
-            let track = cfg.metrics.angles && self.ws.net.has_si();
-            for (bi, idx) in batches.iter().enumerate() {
-                let last_in_epoch = bi + 1 == batches.len();
-                let step_row = log_every > 0 && (step + 1).is_multiple_of(log_every) && !last_in_epoch;
-                let measure = track || step_row || last_in_epoch;
-                let before: Vec<Tensor> =
-                    if measure { self.ws.net.si().iter().map(|t| t.detach().copy()).collect() } else { vec![] };
-                let s = self.step(idx, step, &mut aug);
-                ep_acc.add(&s);
-                iv_acc.add(&s);
-                let angles = measure.then(|| StepAngles::measure(&self.ws.net, &before));
-                if let (true, Some(a)) = (track, &angles) {
-                    let v = a.angles();
-                    ep_angles.add(&v);
-                    iv_angles.add(&v);
-                }
-                step += 1;
-                store::failpoint(&format!("after-step:{step}"));
-                let batch_loss = s.loss.double_value(&[]);
-                progress.set(step, &format!("loss {batch_loss:.4} elr {:.2e}", self.step_elr(&s, step - 1)));
-                let rho_ok = !self.ws.net.has_si() || self.ws.net.rho().is_finite();
-                if cfg.train.stop_on_nonfinite && !(batch_loss.is_finite() && rho_ok) {
-                    // Stage: divergence. The last row (a step row) shows where; no checkpoint.
-                    let mut row = Row::new(epoch, step, false, self.header.len());
-                    self.fill_geometry(&mut row, s.lr, step - 1);
-                    iv_acc.write(&mut row);
-                    row.set("wall_time", wall());
-                    self.emit(row, progress)?;
-                    progress.warn(&format!(
-                        "step {step} (epoch {}): the loss is {batch_loss}, rho {}: stopping the run as diverged \
-                         (train.stop_on_nonfinite)",
-                        epoch + 1,
-                        self.ws.net.rho()
-                    ));
-                    self.write_summary(done, step, wall(), Some(step))?;
-                    progress.finish();
-                    return Summary::read(&self.dir);
-                }
-                if step_row {
-                    // Stage: the step row (cheap columns only).
-                    let mut row = Row::new(epoch, step, false, self.header.len());
-                    self.fill_geometry(&mut row, s.lr, step - 1);
-                    iv_acc.write(&mut row);
-                    self.fill_angles(&mut row, angles.as_ref(), &iv_angles);
-                    row.set("wall_time", wall());
-                    self.emit(row, progress)?;
-                    iv_acc = Acc::new(dev);
-                    iv_angles = AngleAcc::new();
-                }
-                if !last_in_epoch {
-                    self.hooks_after(At { epoch, step, epoch_end: false }, progress)?;
-                } else {
-                    // Stage: the epoch row.
-                    let mut row = self.epoch_row(epoch + 1, step, s.lr);
-                    ep_acc.write(&mut row);
-                    self.fill_angles(&mut row, angles.as_ref(), &ep_angles);
-                    row.set("wall_time", wall());
-                    if !row.get("train_loss").is_finite() && cfg.metrics.train_eval {
-                        progress.line(&format!("epoch {}: train loss is {}", epoch + 1, row.get("train_loss")));
-                    }
-                    self.emit(row, progress)?;
-                    iv_acc = Acc::new(dev);
-                    iv_angles = AngleAcc::new();
-                    self.hooks_after(At { epoch: epoch + 1, step, epoch_end: true }, progress)?;
-                }
+        let (mut in_epoch, mut since_row) = (Means::new(dev), Means::new(dev));
+        let track = self.cfg.metrics.angles && self.ws.net.has_si();
+        for (bi, idx) in batches.iter().enumerate() {
+            let last_in_epoch = bi + 1 == batches.len();
+            let step_row = log_every > 0 && (*step + 1).is_multiple_of(log_every) && !last_in_epoch;
+            let measure = track || step_row || last_in_epoch;
+            let before: Vec<Tensor> =
+                if measure { self.ws.net.si().iter().map(|t| t.detach().copy()).collect() } else { vec![] };
+            let s = self.step(idx, *step, &mut aug);
+            let angles = measure.then(|| StepAngles::measure(&self.ws.net, &before));
+            let tracked = if track { angles.as_ref().map(|a| a.angles()) } else { None };
+            in_epoch.add(&s, tracked.as_deref());
+            since_row.add(&s, tracked.as_deref());
+            *step += 1;
+            store::failpoint(&format!("after-step:{step}"));
+            let batch_loss = s.loss.double_value(&[]);
+            progress.set(*step, &format!("loss {batch_loss:.4} elr {:.2e}", self.step_elr(&s, *step - 1)));
+            let rho_ok = !self.ws.net.has_si() || self.ws.net.rho().is_finite();
+            if self.cfg.train.stop_on_nonfinite && !(batch_loss.is_finite() && rho_ok) {
+                self.diverged_row(epoch, *step, &s, &since_row, clock, progress)?;
+                return Ok(EpochEnd::Diverged);
             }
-            done = epoch + 1;
-            self.end_of_epoch(done, step, wall())?;
-            if let Some(r) = &self.last_row {
-                self.dir.log_line(&format!(
-                    "epoch {done} step {step} train_loss {:.4e} test_acc {:.4} rho {:.4} elr {:.3e}",
-                    r.get("train_loss"),
-                    r.get("test_acc"),
-                    r.get("rho"),
-                    r.get("elr")
-                ))?;
+            if step_row {
+                self.step_row(epoch, *step, &s, angles.as_ref(), &since_row, clock, progress)?;
+                since_row = Means::new(dev);
+            }
+            if !last_in_epoch {
+                self.hooks_after(At { epoch, step: *step, epoch_end: false }, progress)?;
+            } else {
+                self.epoch_end_row(epoch + 1, *step, &s, angles.as_ref(), &in_epoch, clock, progress)?;
+                since_row = Means::new(dev);
+                self.hooks_after(At { epoch: epoch + 1, step: *step, epoch_end: true }, progress)?;
             }
         }
-        // The summary of where the run stands now (also when a resume found nothing left to do).
-        self.write_summary(done, step, wall(), None)?;
-        progress.finish();
-        Summary::read(&self.dir)
+        Ok(EpochEnd::Completed)
+    }
+
+    /// Stage: the last row of a diverged run, a step row (cheap columns), and the warning.
+    fn diverged_row(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        s: &StepStats,
+        since_row: &Means,
+        clock: &Clock,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let mut row = Row::new(epoch, step, false, self.header.len());
+        self.fill_geometry(&mut row, s.lr, step - 1);
+        since_row.acc.write(&mut row);
+        row.set("wall_time", clock.wall());
+        self.emit(row, progress)?;
+        progress.warn(&format!(
+            "step {step} (epoch {}): the loss is {}, rho {}: stopping the run as diverged (train.stop_on_nonfinite)",
+            epoch + 1,
+            s.loss.double_value(&[]),
+            self.ws.net.rho()
+        ));
+        Ok(())
+    }
+
+    /// Stage: the step row (cheap columns only), every `train.log_every` steps inside an epoch.
+    #[allow(clippy::too_many_arguments)]
+    fn step_row(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        s: &StepStats,
+        last: Option<&StepAngles>,
+        since_row: &Means,
+        clock: &Clock,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let mut row = Row::new(epoch, step, false, self.header.len());
+        self.fill_geometry(&mut row, s.lr, step - 1);
+        since_row.acc.write(&mut row);
+        self.fill_angles(&mut row, last, &since_row.angles);
+        row.set("wall_time", clock.wall());
+        self.emit(row, progress)
+    }
+
+    /// Stage: the epoch row at the end of an epoch (`epoch`: epochs done, including this one).
+    #[allow(clippy::too_many_arguments)]
+    fn epoch_end_row(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        s: &StepStats,
+        last: Option<&StepAngles>,
+        in_epoch: &Means,
+        clock: &Clock,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let mut row = self.epoch_row(epoch, step, s.lr);
+        in_epoch.acc.write(&mut row);
+        self.fill_angles(&mut row, last, &in_epoch.angles);
+        row.set("wall_time", clock.wall());
+        if !row.get("train_loss").is_finite() && self.cfg.metrics.train_eval {
+            progress.line(&format!("epoch {epoch}: train loss is {}", row.get("train_loss")));
+        }
+        self.emit(row, progress)
+    }
+
+    /// Stage: the line of `log.txt` for an epoch done.
+    fn log_epoch(&self, done: usize, step: usize) -> Result<()> {
+        if let Some(r) = &self.last_row {
+            self.dir.log_line(&format!(
+                "epoch {done} step {step} train_loss {:.4e} test_acc {:.4} rho {:.4} elr {:.3e}",
+                r.get("train_loss"),
+                r.get("test_acc"),
+                r.get("rho"),
+                r.get("elr")
+            ))?;
+        }
+        Ok(())
     }
 }
 
-/// Start a new run of `cfg` in `out` with no in-training hooks (see `crate::lab::train` for the
-/// run with every measurement its config asks for).
-pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result<Summary> {
-    Trainer::create(cfg, out)?.run(progress)
+/// How an epoch of [`Trainer::run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EpochEnd {
+    Completed,
+    /// A loss or rho became non-finite (`train.stop_on_nonfinite`): the run stops.
+    Diverged,
 }
 
-/// Continue the run in `run_dir` from its latest checkpoint, with no in-training hooks.
-pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
-    let t = Trainer::open(run_dir)?;
-    match diverged(&t.dir) {
-        Some(s) => Ok(s),
-        None => t.run(progress),
+/// The run's wall time: what earlier sessions took (from the checkpoint) plus this one's.
+struct Clock {
+    before: f64,
+    start: Instant,
+}
+
+impl Clock {
+    fn wall(&self) -> f64 {
+        self.before + self.start.elapsed().as_secs_f64()
+    }
+}
+
+/// Means since a row (the last row of any kind, or the epoch's start): losses and norms, and
+/// the angular updates when they are tracked.
+struct Means {
+    acc: Acc,
+    angles: AngleAcc,
+}
+
+impl Means {
+    fn new(dev: Device) -> Means {
+        Means { acc: Acc::new(dev), angles: AngleAcc::new() }
+    }
+    fn add(&mut self, s: &StepStats, angles: Option<&[Tensor]>) {
+        self.acc.add(s);
+        if let Some(a) = angles {
+            self.angles.add(a);
+        }
     }
 }
 
@@ -794,5 +888,5 @@ pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary> {
 pub fn diverged(dir: &RunDir) -> Option<Summary> {
     let s = Summary::read(dir).ok()?;
     let cfg = RunConfig::from_file(&dir.config(), &[]).ok()?;
-    (s.status == RunStatus::Diverged && s.config_hash == cfg.hash()).then_some(s)
+    (s.status == RunState::Diverged && s.config_hash == cfg.hash()).then_some(s)
 }

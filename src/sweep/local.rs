@@ -3,7 +3,7 @@
 //! process-wide, so processes (not threads) are the unit of parallelism. Points already done are
 //! skipped; interrupted ones resume from their last checkpoint.
 
-use super::{Manifest, PointState, SweepDir, point_state};
+use super::{Manifest, SweepDir, point_state};
 use crate::progress::{Part, Progress};
 use crate::store;
 use anyhow::Result;
@@ -72,96 +72,29 @@ pub fn run_all(sds: &[SweepDir], jobs: usize, exe: &Path, progress: &mut dyn Pro
     // (sweep, point) pairs, the first to run last in the vector
     let mut queue: Vec<(usize, usize)> = vec![];
     for (k, (sd, m)) in sds.iter().zip(&ms).enumerate() {
-        queue.extend(m.points.iter().filter(|p| point_state(sd, p) != PointState::Done).map(|p| (k, p.index)));
+        queue.extend(m.points.iter().filter(|p| !point_state(sd, p).is_finished()).map(|p| (k, p.index)));
         store::create_dir(&sd.logs())?;
     }
     queue.reverse();
+    let pool = Pool { sds, ms: &ms, exe };
     let mut report = Report { done: total - queue.len(), ..Default::default() };
-    let mut running: Vec<((usize, usize), Child, usize)> = vec![];
-    // a global id per point for the progress display
-    let offset: Vec<usize> = ms
-        .iter()
-        .scan(0, |acc, m| {
-            let o = *acc;
-            *acc += m.points.len();
-            Some(o)
-        })
-        .collect();
-    let many = sds.len() > 1;
-    let name = |k: usize, i: usize| {
-        if many {
-            // an arm's sweep is `arms/<key>/sweep`: named by its key
-            let root = &sds[k].root;
-            let dir = if root.file_name().is_some_and(|f| f == "sweep") { root.parent() } else { Some(root.as_path()) };
-            let dir = dir.and_then(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-            format!("{dir} point {i}")
-        } else {
-            format!("point {i}")
-        }
-    };
+    let mut running: Vec<Worker> = vec![];
     progress.start("points", total, report.done);
     let status = |r: &Report| if r.failed.is_empty() { String::new() } else { format!("{} failed", r.failed.len()) };
     loop {
         while running.len() < jobs.max(1)
-            && let Some((k, i)) = queue.pop()
+            && let Some(at) = queue.pop()
         {
-            let (sd, m) = (&sds[k], &ms[k]);
-            if let Some(holder) = store::Lock::holder(&m.points[i].run_dir(sd).lock_file()) {
-                progress.warn(&format!("{} is being run by {holder}: not started again", name(k, i)));
-                report.busy.push((i, holder));
-                continue;
+            if let Some(w) = pool.start(at, &mut report, progress)? {
+                running.push(w);
             }
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(sd.log(i))
-                .map_err(|e| store::StoreError::io(&sd.log(i), e))?;
-            let child = Command::new(exe)
-                .args(["sweep", "point"])
-                .arg(&sd.root)
-                .args(["--index", &i.to_string()])
-                .env(PARENT_ENV, std::process::id().to_string())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()?;
-            running.push(((k, i), child, epochs_of(sd, m, i)));
         }
         if running.is_empty() {
             break;
         }
-        let mut still = vec![];
-        for ((k, i), mut child, epochs) in running {
-            let (sd, m) = (&sds[k], &ms[k]);
-            match child.try_wait()? {
-                None => still.push(((k, i), child, epochs)),
-                Some(status) => {
-                    if status.success() && point_state(sd, &m.points[i]) == PointState::Done {
-                        report.done += 1;
-                    } else {
-                        progress.line(&format!(
-                            "{} ({}) failed; its log: {}",
-                            name(k, i),
-                            m.points[i].label(),
-                            sd.log(i).display()
-                        ));
-                        report.failed.push((i, sd.log(i)));
-                    }
-                }
-            }
-        }
-        running = still;
-        let parts: Vec<Part> = running
-            .iter()
-            .map(|((k, i), _, e)| Part {
-                id: offset[*k] + *i,
-                label: format!("{} {}", name(*k, *i), ms[*k].points[*i].label()),
-                done: epochs_done(&sds[*k], &ms[*k], *i),
-                total: *e,
-            })
-            .collect();
+        running = pool.reap(running, &mut report, progress)?;
         progress.set(report.done, &status(&report));
-        progress.parts(&parts, report.failed.len());
+        progress.parts(&pool.parts(&running), report.failed.len());
         if !running.is_empty() {
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -170,4 +103,100 @@ pub fn run_all(sds: &[SweepDir], jobs: usize, exe: &Path, progress: &mut dyn Pro
     progress.parts(&[], report.failed.len());
     progress.finish();
     Ok(report)
+}
+
+/// A running worker: its (sweep, point), its process and the point's epochs.
+struct Worker {
+    at: (usize, usize),
+    child: Child,
+    epochs: usize,
+}
+
+/// The sweeps [`run_all`] runs, and the worker binary.
+struct Pool<'a> {
+    sds: &'a [SweepDir],
+    ms: &'a [Manifest],
+    exe: &'a Path,
+}
+
+impl Pool<'_> {
+    /// How progress lines name point `i` of sweep `k`: by its sweep too when there are several.
+    fn name(&self, k: usize, i: usize) -> String {
+        if self.sds.len() == 1 {
+            return format!("point {i}");
+        }
+        // an arm's sweep is `arms/<key>/sweep`: named by its key
+        let root = &self.sds[k].root;
+        let dir = if root.file_name().is_some_and(|f| f == "sweep") { root.parent() } else { Some(root.as_path()) };
+        let dir = dir.and_then(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        format!("{dir} point {i}")
+    }
+
+    /// Start a worker on point `i` of sweep `k`, unless another process runs it (then it is
+    /// reported busy and `None` returned).
+    fn start(
+        &self,
+        (k, i): (usize, usize),
+        report: &mut Report,
+        progress: &mut dyn Progress,
+    ) -> Result<Option<Worker>> {
+        let (sd, m) = (&self.sds[k], &self.ms[k]);
+        if let Some(holder) = store::Lock::holder(&m.points[i].run_dir(sd).lock_file()) {
+            progress.warn(&format!("{} is being run by {holder}: not started again", self.name(k, i)));
+            report.busy.push((i, holder));
+            return Ok(None);
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(sd.log(i))
+            .map_err(|e| store::StoreError::io(&sd.log(i), e))?;
+        let child = Command::new(self.exe)
+            .args(["sweep", "point"])
+            .arg(&sd.root)
+            .args(["--index", &i.to_string()])
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        Ok(Some(Worker { at: (k, i), child, epochs: epochs_of(sd, m, i) }))
+    }
+
+    /// Count the workers that ended (done, or failed with a line naming the log); return the
+    /// others.
+    fn reap(&self, running: Vec<Worker>, report: &mut Report, progress: &mut dyn Progress) -> Result<Vec<Worker>> {
+        let mut still = vec![];
+        for mut w in running {
+            let (k, i) = w.at;
+            let (sd, m) = (&self.sds[k], &self.ms[k]);
+            match w.child.try_wait()? {
+                None => still.push(w),
+                Some(status) if status.success() && point_state(sd, &m.points[i]).is_finished() => report.done += 1,
+                Some(_) => {
+                    let (name, label, log) = (self.name(k, i), m.points[i].label(), sd.log(i));
+                    progress.line(&format!("{name} ({label}) failed; its log: {}", log.display()));
+                    report.failed.push((i, log));
+                }
+            }
+        }
+        Ok(still)
+    }
+
+    /// The running points for the progress display, each with a global id.
+    fn parts(&self, running: &[Worker]) -> Vec<Part> {
+        let offset = |k: usize| self.ms[..k].iter().map(|m| m.points.len()).sum::<usize>();
+        running
+            .iter()
+            .map(|w| {
+                let (k, i) = w.at;
+                Part {
+                    id: offset(k) + i,
+                    label: format!("{} {}", self.name(k, i), self.ms[k].points[i].label()),
+                    done: epochs_done(&self.sds[k], &self.ms[k], i),
+                    total: w.epochs,
+                }
+            })
+            .collect()
+    }
 }

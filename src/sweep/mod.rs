@@ -21,16 +21,17 @@
 
 pub mod local;
 pub mod slurm;
+mod slurm_state;
 pub mod status;
 pub mod table;
 
 pub use crate::store::SweepDir;
-pub use status::{PointReport, QueueView, Status, epochs_done, status, status_counts};
+pub use status::{PointReport, QueueView, epochs_done, status, status_counts};
 
 use crate::config::{self, ConfigError, RunConfig};
 use crate::landscape::sharpness::{self, Epochs};
 use crate::progress::Progress;
-use crate::run::{RunStatus, Summary};
+use crate::run::{RunState, Summary};
 use crate::store::{self, RunDir};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -327,39 +328,17 @@ pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
     Ok(manifest)
 }
 
-/// State of one point, from its run directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PointState {
-    /// Finished (`summary.json` says completed, or diverged: nothing left to do).
-    Done,
-    /// Started (has metrics or checkpoints) but not finished: running now, or interrupted.
-    Started,
-    /// Not started.
-    Pending,
-}
-
-/// Where a point stands.
-pub fn point_state(sd: &SweepDir, p: &Point) -> PointState {
+/// Where a point stands, from its run directory alone: done or diverged (`summary.json` says so:
+/// nothing left to do), running (started: has metrics or checkpoints; running now, or
+/// interrupted) or pending (not started).
+pub fn point_state(sd: &SweepDir, p: &Point) -> RunState {
     let rd = p.run_dir(sd);
-    if Summary::read(&rd).is_ok_and(|s| matches!(s.status, RunStatus::Completed | RunStatus::Diverged)) {
-        return PointState::Done;
+    if let Ok(s) = Summary::read(&rd)
+        && s.status.is_finished()
+    {
+        return s.status;
     }
-    if rd.metrics().exists() || !rd.checkpoint_epochs().is_empty() { PointState::Started } else { PointState::Pending }
-}
-
-/// What happened to the latest attempt at a point (`runs/pNNNN/attempt.json`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum AttemptStatus {
-    /// Started and not ended: still running, or killed without a chance to say so.
-    Running,
-    /// Ended with an error (`error` says which).
-    Failed,
-    /// Ended with the run completed.
-    Done,
-    /// Ended with the run stopped as diverged (a non-finite loss or rho).
-    Diverged,
+    if rd.metrics().exists() || !rd.checkpoint_epochs().is_empty() { RunState::Running } else { RunState::Pending }
 }
 
 /// The record of the latest attempt at a point, written by [`run_point`] when it starts and when
@@ -368,7 +347,9 @@ pub enum AttemptStatus {
 /// Slurm task.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Attempt {
-    pub status: AttemptStatus,
+    /// `running` from its start to its end (and after a kill), then `failed` (`error` says why),
+    /// `done` or `diverged`.
+    pub status: RunState,
     pub host: String,
     pub pid: u32,
     /// `ARRAYJOB_TASK` when the attempt ran as a Slurm array task.
@@ -393,9 +374,10 @@ impl Attempt {
     }
 }
 
-/// Run point `index` of the sweep in `dir`: skip it if done, resume it if started, else train it.
-/// Idempotent, so a repeated or requeued task is harmless.
-pub fn run_point(dir: &Path, index: usize, progress: &mut dyn Progress) -> Result<PointState> {
+/// Run point `index` of the sweep in `dir`: skip it if finished, resume it if started, else
+/// train it; returns where it ends (done or diverged). Idempotent, so a repeated or requeued task
+/// is harmless.
+pub fn run_point(dir: &Path, index: usize, progress: &mut dyn Progress) -> Result<RunState> {
     run_point_as(dir, index, None, progress)
 }
 
@@ -406,7 +388,7 @@ pub fn run_point_as(
     index: usize,
     slurm_task: Option<String>,
     progress: &mut dyn Progress,
-) -> Result<PointState> {
+) -> Result<RunState> {
     let sd = SweepDir::new(dir);
     let m = Manifest::read(&sd)?;
     let p = m
@@ -414,15 +396,16 @@ pub fn run_point_as(
         .get(index)
         .with_context(|| format!("point {index} does not exist: the sweep has {}", m.points.len()))?;
     let rd = p.run_dir(&sd);
-    if point_state(&sd, p) == PointState::Done {
-        return Ok(PointState::Done);
+    let state = point_state(&sd, p);
+    if state.is_finished() {
+        return Ok(state);
     }
     restore_point(&sd, p)?;
     // One writer per point: a second worker (a rerun while the first still runs, a repeated
     // Slurm task) stops here, leaving the running one's attempt record alone.
     let lock = rd.lock().with_context(|| format!("point {index} is being run by another process"))?;
     let mut attempt = Attempt {
-        status: AttemptStatus::Running,
+        status: RunState::Running,
         host: hostname(),
         pid: std::process::id(),
         slurm_task,
@@ -438,16 +421,16 @@ pub fn run_point_as(
     attempt.ended = Some(unix_now());
     match result {
         Ok(s) => {
-            attempt.status =
-                if s.status == RunStatus::Diverged { AttemptStatus::Diverged } else { AttemptStatus::Done };
+            // a run resumed to its end is done; one that diverged stays diverged
+            attempt.status = if s.status == RunState::Diverged { RunState::Diverged } else { RunState::Done };
             attempt.write(&sd, p)?;
-            Ok(PointState::Done)
+            Ok(attempt.status)
         }
         Err(e) => {
-            attempt.status = AttemptStatus::Failed;
+            attempt.status = RunState::Failed;
             attempt.error = Some(format!("{e:#}"));
             attempt.write(&sd, p)?;
-            Err(e.context(format!(
+            Err(anyhow::Error::from(e).context(format!(
                 "point {index} ({}) failed; its log: {}",
                 rd.root.display(),
                 sd.root.join(&attempt.log).display()

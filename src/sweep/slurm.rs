@@ -13,8 +13,10 @@
 //! `scancel`, a time limit or preemption loses at most the epochs since that checkpoint
 //! (`train.checkpoint_every`).
 
-use super::{Manifest, PointReport, QueueView, Status, SweepDir};
+pub use super::slurm_state::SlurmState;
+use super::{Manifest, PointReport, QueueView, SweepDir};
 use crate::config::{DeviceName, RunConfig};
+use crate::run::RunState;
 use crate::store;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
@@ -282,7 +284,7 @@ pub fn queue(sd: &SweepDir) -> QueueView {
             && ours.contains(&f[0])
             && let Ok(task) = f[1].parse::<usize>()
         {
-            q.insert(task, (format!("{}_{task}", f[0]), f[2].to_string()));
+            q.insert(task, (format!("{}_{task}", f[0]), SlurmState::parse(f[2])));
         }
     }
     Some(q)
@@ -291,7 +293,7 @@ pub fn queue(sd: &SweepDir) -> QueueView {
 /// Final states of the sweep's finished array tasks (`JOB_TASK` -> e.g. `CANCELLED`,
 /// `TIMEOUT`, `FAILED`), from Slurm accounting (`sacct`) when it is on, else from what
 /// `scontrol show job` still remembers (recently ended jobs, `MinJobAge`); empty otherwise.
-pub fn accounting(sd: &SweepDir) -> HashMap<String, String> {
+pub fn accounting(sd: &SweepDir) -> HashMap<String, SlurmState> {
     let subs = submissions(sd);
     if subs.is_empty() {
         return HashMap::new();
@@ -308,8 +310,7 @@ pub fn accounting(sd: &SweepDir) -> HashMap<String, String> {
             .lines()
             .filter_map(|l| {
                 let (id, state) = l.split_once('|')?;
-                // "CANCELLED by 0" -> "CANCELLED"
-                Some((id.to_string(), state.split_whitespace().next()?.to_string()))
+                Some((id.to_string(), SlurmState::parse(state)))
             })
             .collect();
     }
@@ -321,7 +322,7 @@ pub fn accounting(sd: &SweepDir) -> HashMap<String, String> {
             if let (Some(job), Some(task), Some(state)) =
                 (field("ArrayJobId="), field("ArrayTaskId="), field("JobState="))
             {
-                out.insert(format!("{job}_{task}"), state);
+                out.insert(format!("{job}_{task}"), SlurmState::parse(&state));
             }
         }
     }
@@ -336,5 +337,5 @@ pub fn status_now(sd: &SweepDir) -> Result<Vec<PointReport>> {
 
 /// The points a resubmission should run: every point that is neither done nor in the queue.
 pub fn to_resubmit(reports: &[PointReport]) -> Vec<usize> {
-    reports.iter().filter(|r| matches!(r.status, Status::Failed | Status::Pending)).map(|r| r.index).collect()
+    reports.iter().filter(|r| matches!(r.status, RunState::Failed | RunState::Pending)).map(|r| r.index).collect()
 }
