@@ -431,3 +431,29 @@ fn wrapper_runs_from_any_folder_and_rebuilds_only_on_change() {
     let manifest = w.clone.path().join("Cargo.toml");
     assert!(args.contains(&format!("--manifest-path {}", manifest.display())), "cargo {args}");
 }
+
+/// `cargo install --path . --locked` (as the README says, in the shell of `scripts/env.sh`) gives
+/// a binary that runs from any folder with nothing else set: it finds libtorch by its rpath.
+/// The install reuses the release build in `target/`, so this costs seconds.
+#[test]
+fn installed_binary_runs_without_the_clone_env() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let root = tempfile::tempdir().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let o = Command::new(cargo)
+        .args(["install", "--quiet", "--locked", "--offline", "--path", repo, "--root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(root.path().join("bin/silab"))
+        .arg("--version")
+        .current_dir(elsewhere.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("silab {}", env!("CARGO_PKG_VERSION")));
+}
