@@ -669,7 +669,21 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::at_sharp_turns;
+    use super::{at_sharp_turns, linear_ticks, tick_labels};
+
+    /// Each label reads back as its tick: not rounded to the fewest distinct digits (15 → 20),
+    /// not float noise (0.1 · 3 → 0.30000000000000004, the centre of -0.3..0.3 → -2.2e-16).
+    #[test]
+    fn tick_labels_read_as_their_ticks() {
+        assert_eq!(tick_labels(&[0.0, 5.0, 10.0, 15.0]), ["0", "5", "10", "15"]);
+        assert_eq!(tick_labels(&[0.5, 1.0, 1.5]), ["0.5", "1", "1.5"]);
+        assert_eq!(tick_labels(&[1e-3, 1e-2, 1e-1]), ["1e-3", "0.01", "0.1"]);
+        assert_eq!(tick_labels(&[0.1, 0.1 * 2.0, 0.1 * 3.0]), ["0.1", "0.2", "0.3"]);
+        assert_eq!(tick_labels(&[-0.1, -0.3 + 0.1 * 3.0, 0.1]), ["-0.1", "0", "0.1"]);
+        assert_eq!(tick_labels(&[0.6995, 0.7, 0.7005]), ["0.6995", "0.7", "0.7005"]);
+        assert_eq!(tick_labels(&[2.5e-3]), ["2.5e-3"]);
+        assert_eq!(tick_labels(&linear_ticks(-0.35, 0.35, 6)), ["-0.2", "0", "0.2"]);
+    }
 
     /// A spike (up and straight back down) is cut at its tip; a gentle bend and a straight line
     /// are not; every point stays in a piece, neighbours share their joint.
