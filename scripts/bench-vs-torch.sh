@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side speed: silab bench vs ../shared/bench/torch_convnet.py, same workload, alternating
+# Side-by-side speed: silab bench vs scripts/bench_torch_convnet.py, same workload, alternating
 # runs, REPS each; prints every JSON line (stderr) and a markdown row with the median images/s of
 # each side. The last column runs PyTorch with the malloc setting silab applies to itself
 # (run::keep_freed_memory), through glibc tunables, to show what that setting alone is worth.
@@ -17,8 +17,8 @@ for width in 8 32; do
     s=(); p=(); q=()
     for _ in $(seq "$reps"); do
       a=$(target/release/silab bench --width "$width" --mode "$mode" --threads "$threads")
-      b=$("$SILAB_VENV/bin/python" ../shared/bench/torch_convnet.py --width "$width" --mode "$mode" --threads "$threads")
-      c=$(GLIBC_TUNABLES=$tun "$SILAB_VENV/bin/python" ../shared/bench/torch_convnet.py --width "$width" --mode "$mode" --threads "$threads")
+      b=$("$SILAB_VENV/bin/python" scripts/bench_torch_convnet.py --width "$width" --mode "$mode" --threads "$threads")
+      c=$(GLIBC_TUNABLES=$tun "$SILAB_VENV/bin/python" scripts/bench_torch_convnet.py --width "$width" --mode "$mode" --threads "$threads")
       echo "$a" >&2; echo "$b" >&2; echo "$c" >&2
       s+=("$(echo "$a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')")
       p+=("$(echo "$b" | python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')")

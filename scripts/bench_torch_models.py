@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch side of `silab bench --arch convnet|mlp|vit [--optim NAME]`: the same workload as
-../shared/bench/torch_convnet.py (random 32x32x3 inputs, batch 128, cross-entropy, weight decay on
+scripts/bench_torch_convnet.py (random 32x32x3 inputs, batch 128, cross-entropy, weight decay on
 every trained tensor) on silab's networks, built by python/silab_reference.py with the same
 settings (scale-invariant variant, default norm). Without --optim the step is the hand-written
 SGD step of torch_convnet.py; with --optim it is torch.optim's (foreach implementation) for sgd,

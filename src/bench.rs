@@ -1,4 +1,4 @@
-//! Training-step throughput on the workload of `../shared/bench/torch_convnet.py`: ConvNet-k
+//! Training-step throughput on the workload of `scripts/bench_torch_convnet.py`: ConvNet-k
 //! scale-invariant, random 32x32x3 inputs, batch 128, cross-entropy, full (SGD + wd) or sphere
 //! (fixed ELR) mode; with `arch` = `mlp` or `vit` the same workload on those networks (their
 //! PyTorch side: `scripts/bench_torch_models.py`), with any optimizer (`optim`; the optimizer

@@ -18,7 +18,8 @@
 //! progress    the one progress trait; stats: median, trend, rank correlation
 //! ```
 //! `bench` (training-step and curvature timings) sits beside `landscape`.
-//! See `README.md` for the tour and `../shared/spec/EXPERIMENTS.md` for the maths.
+//! See `README.md` for the tour and the papers for the maths (Kodryan et al.,
+//! NeurIPS 2022, arXiv 2209.03695; Lobacheva et al., NeurIPS 2021, arXiv 2106.15739).
 //!
 //! ```no_run
 //! use silab::{config::RunConfig, lab, progress::Silent};

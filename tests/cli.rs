@@ -124,7 +124,7 @@ fn presets_keys_print_the_generated_reference() {
     }
 }
 
-/// `silab bench` prints one JSON line with the fields of ../shared/bench/torch_convnet.py.
+/// `silab bench` prints one JSON line with the fields of scripts/bench_torch_convnet.py.
 #[test]
 fn bench_prints_the_pytorch_scripts_fields() {
     let o =
@@ -420,4 +420,101 @@ fn help_names_the_files_each_command_writes_as_the_book_does() {
             assert!(guide.contains(&format!("`{f}")), "{cmd:?} --help names {f}, the book's guide does not");
         }
     }
+}
+
+/// A copy of the clone's `./silab` wrapper and `scripts/env.sh` in a folder of its own, its
+/// `target/release/silab` a link to the binary under test (no sources beside it, so nothing
+/// is newer than the binary), and a `cargo` first on PATH that only records that it was called.
+struct Wrapper {
+    clone: tempfile::TempDir,
+    fake_bin: std::path::PathBuf,
+}
+
+impl Wrapper {
+    fn new() -> Wrapper {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let clone = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(clone.path().join("scripts")).unwrap();
+        std::fs::create_dir_all(clone.path().join("target/release")).unwrap();
+        std::fs::copy(repo.join("silab"), clone.path().join("silab")).unwrap();
+        std::fs::copy(repo.join("scripts/env.sh"), clone.path().join("scripts/env.sh")).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_silab"), clone.path().join("target/release/silab")).unwrap();
+        let fake_bin = clone.path().join("fake-bin");
+        std::fs::create_dir_all(&fake_bin).unwrap();
+        let cargo = fake_bin.join("cargo");
+        std::fs::write(&cargo, "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/cargo-called\"\nexit 1\n").unwrap();
+        std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Wrapper { clone, fake_bin }
+    }
+
+    /// `CLONE/silab ARGS` run in `cwd`, with the venv the tests use (never set up anew here).
+    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let venv = std::env::var("SILAB_VENV").map_or_else(|_| repo.join(".venv"), std::path::PathBuf::from);
+        assert!(venv.join("bin/python").exists(), "no venv at {} (set SILAB_VENV)", venv.display());
+        let path = format!("{}:{}", self.fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+        Command::new(self.clone.path().join("silab"))
+            .args(args)
+            .current_dir(cwd)
+            .env("SILAB_VENV", &venv)
+            .env("PATH", path)
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .unwrap()
+    }
+
+    fn cargo_called(&self) -> bool {
+        self.fake_bin.join("cargo-called").exists()
+    }
+}
+
+/// The wrapper from another folder: `CLONE/silab train --config ./my.toml --out ./r` reads the
+/// config and writes the run in the caller's folder, without calling cargo when nothing changed;
+/// a source newer than the binary makes it rebuild (with the clone's manifest).
+#[test]
+fn wrapper_runs_from_any_folder_and_rebuilds_only_on_change() {
+    let w = Wrapper::new();
+    let here = tempfile::tempdir().unwrap();
+    let config = "[data]\ntrain_size = 300\ntest_size = 100\n[model]\nwidth = 2\n[train]\nepochs = 1\n";
+    std::fs::write(here.path().join("my.toml"), config).unwrap();
+    let o = w.run(here.path(), &["train", "-q", "--config", "./my.toml", "--out", "./r"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(here.path().join("r/metrics.csv").is_file(), "no run in the caller's folder: {}", text(&o));
+    assert!(!w.clone.path().join("r").exists(), "the run went into the clone");
+    assert!(!w.cargo_called(), "cargo was called with nothing to rebuild");
+    // a source newer than the binary: the wrapper rebuilds, with the clone's manifest
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::create_dir_all(w.clone.path().join("src")).unwrap();
+    std::fs::write(w.clone.path().join("src/lib.rs"), "").unwrap();
+    let o = w.run(here.path(), &["--version"]);
+    assert!(!o.status.success(), "the fake cargo fails, so must the wrapper: {}", text(&o));
+    let args = std::fs::read_to_string(w.fake_bin.join("cargo-called")).unwrap();
+    let manifest = w.clone.path().join("Cargo.toml");
+    assert!(args.contains(&format!("--manifest-path {}", manifest.display())), "cargo {args}");
+}
+
+/// `cargo install --path . --locked` (as the README says, in the shell of `scripts/env.sh`) gives
+/// a binary that runs from any folder with nothing else set: it finds libtorch by its rpath.
+/// The install reuses the release build in `target/`, so this costs seconds.
+#[test]
+fn installed_binary_runs_without_the_clone_env() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let root = tempfile::tempdir().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let o = Command::new(cargo)
+        .args(["install", "--quiet", "--locked", "--offline", "--path", repo, "--root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(root.path().join("bin/silab"))
+        .arg("--version")
+        .current_dir(elsewhere.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("silab {}", env!("CARGO_PKG_VERSION")));
 }

@@ -84,8 +84,12 @@ struct Seen {
     /// Numeric tick labels left of a plot area (y axis) and under it (x axis), per plot area.
     y_ticks: Vec<Vec<f64>>,
     x_ticks: Vec<Vec<f64>>,
+    /// The same tick labels as written, with their pixel position along the axis.
+    y_labels: Vec<Vec<(String, f64)>>,
+    x_labels: Vec<Vec<(String, f64)>>,
     texts: Vec<String>,
     height: f64,
+    width: f64,
 }
 
 fn read(path: &Path) -> Seen {
@@ -107,18 +111,26 @@ fn read(path: &Path) -> Seen {
         }
     }
     let texts: Vec<&El> = els.iter().filter(|e| e.name == "text").collect();
-    let num = |e: &&El| e.text.parse::<f64>().ok();
-    let y_ticks = plots
+    let numeric = |e: &&&El| e.text.parse::<f64>().is_ok();
+    let y_labels: Vec<Vec<(String, f64)>> = plots
         .iter()
         .map(|&(x0, y0, _, y1)| {
             texts
                 .iter()
-                .filter(|e| e.is("text-anchor", "end") && e.f("x") < x0 && e.f("y") >= y0 - 1.0 && e.f("y") <= y1 + 1.0)
-                .filter_map(num)
+                .filter(|e| {
+                    // right-aligned, in the label area left of this plot (not a plot further left)
+                    e.is("text-anchor", "end")
+                        && e.f("x") < x0
+                        && e.f("x") > x0 - 75.0
+                        && e.f("y") >= y0 - 1.0
+                        && e.f("y") <= y1 + 1.0
+                })
+                .filter(numeric)
+                .map(|e| (e.text.clone(), e.f("y")))
                 .collect()
         })
         .collect();
-    let x_ticks = plots
+    let x_labels: Vec<Vec<(String, f64)>> = plots
         .iter()
         .map(|&(x0, _, x1, y1)| {
             texts
@@ -130,12 +142,27 @@ fn read(path: &Path) -> Seen {
                         && e.f("x") >= x0 - 1.0
                         && e.f("x") <= x1 + 1.0
                 })
-                .filter_map(num)
+                .filter(numeric)
+                .map(|e| (e.text.clone(), e.f("x")))
                 .collect()
         })
         .collect();
-    let height = els.iter().find(|e| e.name == "svg").map_or(f64::NAN, |e| e.f("height"));
-    Seen { plots, marks, legends, y_ticks, x_ticks, texts: texts.iter().map(|e| e.text.clone()).collect(), height }
+    let values = |l: &Vec<Vec<(String, f64)>>| -> Vec<Vec<f64>> {
+        l.iter().map(|v| v.iter().map(|(t, _)| t.parse().unwrap()).collect()).collect()
+    };
+    let svg = els.iter().find(|e| e.name == "svg");
+    Seen {
+        plots,
+        marks,
+        legends,
+        y_ticks: values(&y_labels),
+        x_ticks: values(&x_labels),
+        y_labels,
+        x_labels,
+        texts: texts.iter().map(|e| e.text.clone()).collect(),
+        height: svg.map_or(f64::NAN, |e| e.f("height")),
+        width: svg.map_or(f64::NAN, |e| e.f("width")),
+    }
 }
 
 /// `(name, figure, (log x, log y) per panel, values that cannot be drawn)`.
@@ -372,4 +399,128 @@ fn figures_read_back_from_svg_are_readable() {
 /// `0.3` → `0p3` (a dot would be taken for the file extension).
 fn tag(span: f64) -> String {
     span.to_string().replace('.', "p")
+}
+
+/// A panel of one curve through `points`.
+fn one(title: &str, points: Vec<(f64, f64)>, log_y: bool) -> Panel {
+    Panel {
+        title: title.into(),
+        x_label: "x".into(),
+        y_label: "y".into(),
+        log_y,
+        curves: vec![Curve { label: String::new(), points, style: Style::LinePoints, color: 0 }],
+        ..Default::default()
+    }
+}
+
+/// The labels of an axis as written.
+fn texts(labels: &[(String, f64)]) -> Vec<&str> {
+    labels.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+/// Tick labels that are their ticks: the pixel position of every label is an affine function of
+/// the value it reads (of its log10 on a log axis), to within a pixel. A label rounded away from
+/// its tick (15 written `20`) is off that line by a quarter of the spacing.
+fn assert_labels_are_ticks(what: &str, labels: &[(String, f64)], log: bool) {
+    assert!(labels.len() >= 3, "{what}: tick labels {labels:?}");
+    let pts: Vec<(f64, f64)> = labels
+        .iter()
+        .map(|(t, px)| {
+            let v: f64 = t.parse().unwrap();
+            (if log { v.log10() } else { v }, *px)
+        })
+        .collect();
+    let (a, b) = (pts[0], pts[pts.len() - 1]);
+    for &(v, px) in &pts {
+        let want = a.1 + (b.1 - a.1) * (v - a.0) / (b.0 - a.0);
+        assert!((px - want).abs() <= 1.0, "{what}: label {v} at {px}, its tick at {want}: {labels:?}");
+    }
+}
+
+/// Ticks 0/5/10/15 and 0.5/1/1.5 are labelled so (not 20 and 2), decades on a log axis from 1e-3
+/// to 1e-1 read as decades, a constant series gets distinct labels that include its value, and a
+/// symmetric range around 0 (7 points from -0.3 by 0.1, the centre a float sum of -5.6e-17)
+/// labels its centre `0`, on line panels and on the heatmap of a 2-D slice.
+#[test]
+fn tick_labels_equal_tick_values() {
+    let (dir, _keep) = out_dir();
+    let sym: Vec<f64> = (0..7).map(|i| -0.3 + i as f64 * 0.1).collect();
+    let panels = vec![
+        one("0 to 15", (0..=15).map(|i| (i as f64, 0.4 + 1.2 * i as f64 / 15.0)).collect(), false),
+        one("1e-3 to 1e-1", (0..=20).map(|i| (i as f64, 1e-3 * 10f64.powf(i as f64 / 10.0))).collect(), true),
+        one("constant", (0..10).map(|i| (i as f64, 0.7)).collect(), false),
+        one("symmetric", sym.iter().map(|&a| (a, a * a)).collect(), false),
+    ];
+    let fig = Figure { panels, cols: 2, panel_size: (520, 380) };
+    fig.save(&dir.join("ticks")).unwrap();
+    let s = read(&dir.join("ticks.svg"));
+    assert_eq!(s.plots.len(), 4);
+    assert_eq!(texts(&s.x_labels[0]), ["0", "5", "10", "15"]);
+    assert_eq!(texts(&s.y_labels[0]), ["0.5", "1", "1.5"]);
+    assert_eq!(texts(&s.y_labels[1]), ["1e-3", "0.01", "0.1"]);
+    assert!(texts(&s.y_labels[2]).contains(&"0.7"), "constant: {:?}", s.y_labels[2]);
+    assert!(texts(&s.x_labels[3]).contains(&"0"), "symmetric: {:?}", s.x_labels[3]);
+    for (i, p) in fig.panels.iter().enumerate() {
+        assert_labels_are_ticks(&format!("{} x", p.title), &s.x_labels[i], false);
+        assert_labels_are_ticks(&format!("{} y", p.title), &s.y_labels[i], p.log_y);
+    }
+    let z: Vec<Vec<f64>> = sym.iter().map(|b| sym.iter().map(|a| 1.0 + a * a + b * b).collect()).collect();
+    silab::report::figures::heatmap(&dir.join("slice"), "slice", ("alpha", "beta", "loss"), &sym, &sym, &z, true)
+        .unwrap();
+    let s = read(&dir.join("slice.svg"));
+    assert_eq!(s.plots.len(), 1, "the heatmap's plot area");
+    for (what, labels) in [("alpha", &s.x_labels[0]), ("beta", &s.y_labels[0])] {
+        assert!(texts(labels).contains(&"0"), "{what}: {labels:?}");
+        assert!(labels.iter().all(|(t, _)| t.len() <= 5), "{what}: {labels:?}");
+        assert_labels_are_ticks(what, labels, false);
+    }
+}
+
+/// The text elements of a title: above the plot area and centred.
+fn title_lines(path: &Path) -> Vec<(String, f64, f64)> {
+    let els = parse(path);
+    let top = els
+        .iter()
+        .filter(|e| e.name == "rect" && e.is("fill", &hex(PLOT_BG)))
+        .map(|e| e.f("y"))
+        .fold(f64::INFINITY, f64::min);
+    els.iter()
+        .filter(|e| e.name == "text" && e.is("text-anchor", "middle") && e.f("y") < top)
+        .map(|e| (e.text.clone(), e.f("x"), e.f("font-size")))
+        .collect()
+}
+
+/// A title far wider than its panel (and the heatmap's) shows whole: its lines, joined, are the
+/// title, and each lies inside the canvas at the width DejaVu Sans gives it.
+#[test]
+fn long_titles_are_not_clipped() {
+    use plotters::style::IntoFont;
+    let (dir, _keep) = out_dir();
+    let title = "final train loss against the effective learning rate, seeds averaged, \
+                 regimes shaded, theory dashed (ConvNet-32 on CIFAR-10, 200 epochs)";
+    let fig = Figure { panels: vec![one(title, vec![(0.0, 1.0), (1.0, 2.0)], false)], cols: 1, panel_size: (520, 380) };
+    fig.save(&dir.join("long_title")).unwrap();
+    let z = vec![vec![1.0, 2.0], vec![3.0, 4.0]];
+    silab::report::figures::heatmap(
+        &dir.join("long_heat"),
+        title,
+        ("a", "b", "loss"),
+        &[0.0, 1.0],
+        &[0.0, 1.0],
+        &z,
+        true,
+    )
+    .unwrap();
+    for name in ["long_title", "long_heat"] {
+        let path = dir.join(format!("{name}.svg"));
+        let width = read(&path).width;
+        let lines = title_lines(&path);
+        let words: Vec<&str> = lines.iter().flat_map(|(t, ..)| t.split_whitespace()).collect();
+        assert_eq!(words.join(" "), title.split_whitespace().collect::<Vec<_>>().join(" "), "{name}: {lines:?}");
+        for (text, x, size) in &lines {
+            let (w, _) = ("sans-serif", *size).into_font().box_size(text).unwrap();
+            let (left, right) = (x - w as f64 / 2.0, x + w as f64 / 2.0);
+            assert!(left >= 0.0 && right <= width, "{name}: `{text}` spans {left}..{right} of 0..{width}");
+        }
+    }
 }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use silab::bench::{self, BenchConfig};
 use silab::config::{Arch, DeviceName, ModelConfig, OptimMode, OptimName, Variant};
 
-/// Time training steps; prints one JSON line comparable with the PyTorch benchmark torch_convnet.py.
+/// Time training steps; prints one JSON line comparable with scripts/bench_torch_convnet.py.
 #[derive(clap::Args)]
 pub struct Args {
     /// convnet (the papers' workload), mlp or vit (scale-invariant variant, default norm).

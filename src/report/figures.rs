@@ -2,11 +2,12 @@
 //! plotters to PNG and SVG. The font (DejaVu Sans) is embedded, so drawing needs no system fonts.
 
 use crate::human;
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::Once;
 
@@ -185,40 +186,61 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     linear_ticks(lo, hi, 4)
 }
 
-/// Tick labels for people ([`crate::human`]), with as many digits as it takes to tell them apart.
-fn tick_labels(ticks: &[f64]) -> Vec<String> {
-    for sig in 1..=6 {
-        let l: Vec<String> = ticks.iter().map(|&v| human::num_sig(v, sig)).collect();
-        if l.windows(2).all(|w| w[0] != w[1]) {
-            return l;
-        }
-    }
-    ticks.iter().map(|&v| human::num_sig(v, 7)).collect()
+/// Tick labels that read back as their ticks: each the shortest [`human::num_sig`] form within
+/// 1e-9 of its distance to the nearest tick (15 reads `15`, never `2e1`). A tick within 1e-12 of
+/// that distance from 0 reads `0`: it is 0 up to rounding (the centre of a symmetric range summed
+/// in floats is -2.2e-16).
+pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
+    (0..ticks.len())
+        .map(|i| {
+            let v = ticks[i];
+            let near = [i.checked_sub(1), Some(i + 1)]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| ticks.get(j))
+                .map(|t| (t - v).abs())
+                .filter(|d| *d > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            let scale = if near.is_finite() { near } else { v.abs().max(f64::MIN_POSITIVE) };
+            if v.abs() <= 1e-12 * scale {
+                return "0".into();
+            }
+            (1..=17)
+                .map(|sig| human::num_sig(v, sig))
+                .find(|l| l.parse::<f64>().is_ok_and(|x| (x - v).abs() <= 1e-9 * scale))
+                .unwrap_or_else(|| human::num_sig(v, 17))
+        })
+        .collect()
 }
 
-/// The ticks of one axis over `[lo, hi]` and their labels.
-fn axis_ticks(lo: f64, hi: f64, log: bool) -> (Vec<f64>, Vec<String>) {
-    let t = if log { log_ticks(lo, hi) } else { linear_ticks(lo, hi, 6) };
-    let l = tick_labels(&t);
-    (t, l)
+/// One axis: linear or log10, with the ticks [`linear_ticks`] or [`log_ticks`] chose (plotters'
+/// own log ticks can leave a range under a decade with one label or none, its linear ones are
+/// float sums) and their [`tick_labels`].
+struct Axis {
+    scale: Scale,
+    ticks: Vec<f64>,
+    labels: Vec<String>,
 }
 
-/// One axis: linear or log10, with the ticks [`axis_ticks`] chose (plotters' own log ticks can
-/// leave a range under a decade with one label or none).
-enum Axis {
-    Lin(RangedCoordf64, Vec<f64>),
-    Log(LogCoord<f64>, Vec<f64>),
+enum Scale {
+    Lin(RangedCoordf64),
+    Log(LogCoord<f64>),
 }
 
 impl Axis {
-    fn new(lo: f64, hi: f64, log: bool, ticks: Vec<f64>) -> Axis {
-        if log { Axis::Log(LogCoord::from((lo..hi).log_scale()), ticks) } else { Axis::Lin((lo..hi).into(), ticks) }
+    /// About `n` ticks over `[lo, hi]` on a linear axis; the log axis picks its own number.
+    fn new(lo: f64, hi: f64, log: bool, n: usize) -> Axis {
+        let ticks = if log { log_ticks(lo, hi) } else { linear_ticks(lo, hi, n) };
+        let labels = tick_labels(&ticks);
+        let scale = if log { Scale::Log(LogCoord::from((lo..hi).log_scale())) } else { Scale::Lin((lo..hi).into()) };
+        Axis { scale, ticks, labels }
     }
 }
 
 impl ValueFormatter<f64> for Axis {
-    fn format(v: &f64) -> String {
-        human::num(*v)
+    fn format_ext(&self, v: &f64) -> String {
+        let at = self.ticks.iter().position(|t| (t - v).abs() <= 1e-9 * t.abs().max(1e-300));
+        at.map_or_else(|| human::num(*v), |i| self.labels[i].clone())
     }
 }
 
@@ -226,20 +248,18 @@ impl Ranged for Axis {
     type FormatOption = NoDefaultFormatting;
     type ValueType = f64;
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        match self {
-            Axis::Lin(r, _) => r.map(v, limit),
-            Axis::Log(r, _) => r.map(v, limit),
+        match &self.scale {
+            Scale::Lin(r) => r.map(v, limit),
+            Scale::Log(r) => r.map(v, limit),
         }
     }
     fn key_points<H: KeyPointHint>(&self, _: H) -> Vec<f64> {
-        match self {
-            Axis::Lin(_, t) | Axis::Log(_, t) => t.clone(),
-        }
+        self.ticks.clone()
     }
     fn range(&self) -> std::ops::Range<f64> {
-        match self {
-            Axis::Lin(r, _) => r.range(),
-            Axis::Log(r, _) => r.range(),
+        match &self.scale {
+            Scale::Lin(r) => r.range(),
+            Scale::Log(r) => r.range(),
         }
     }
 }
@@ -278,41 +298,88 @@ fn legend_width(p: &Panel) -> u32 {
     chars.map_or(0, |c| 52 + 8 * c.max(floor) as u32)
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, legend_w: u32) -> Result<()>
+/// A drawing error as an [`anyhow::Error`] (plotters' error type depends on the backend).
+fn fail<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+/// Width in pixels of `text` in DejaVu Sans of `size` (an over-estimate if the font cannot say).
+fn text_width(text: &str, size: u32) -> u32 {
+    let guess = text.chars().count() as u32 * size * 7 / 10;
+    ("sans-serif", size as f64).into_font().box_size(text).map_or(guess, |b| b.0)
+}
+
+/// How a title fits `width` pixels: at 22 px, else 19 or 16 px on one line, else wrapped at
+/// 16 px on word boundaries (a word wider than the whole line is cut between characters).
+pub fn title_lines(title: &str, width: u32) -> (u32, Vec<String>) {
+    for size in [22, 19, 16] {
+        if text_width(title, size) <= width {
+            return (size, vec![title.to_string()]);
+        }
+    }
+    let fits = |s: &str| text_width(s, 16) <= width;
+    let mut lines: Vec<String> = vec![];
+    let mut line = String::new();
+    for word in title.split_whitespace() {
+        let joined = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+        if fits(&joined) {
+            line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for c in word.chars() {
+            if !line.is_empty() && !fits(&format!("{line}{c}")) {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+    }
+    lines.push(line);
+    (16, lines)
+}
+
+/// Draw `title` centred at the top of `area`, shrunk or wrapped to fit its width (a caption
+/// wider than the area would be cut on both sides), and return the area below it.
+fn titled<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str) -> Result<DrawingArea<DB, Shift>>
 where
     DB::ErrorType: 'static,
 {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
-    let (w, h) = area.dim_in_pixel();
-    let (plot_area, legend_area) = area.split_horizontally(w.saturating_sub(legend_w));
+    let (w, _) = area.dim_in_pixel();
+    let (size, lines) = title_lines(title, w.saturating_sub(20));
+    let style = ("sans-serif", size as f64).into_font().into_text_style(area).pos(Pos::new(HPos::Center, VPos::Top));
+    let line_h = size as i32 + 4;
+    for (i, line) in lines.iter().enumerate() {
+        area.draw_text(line, &style, (w as i32 / 2, 12 + line_h * i as i32)).map_err(fail)?;
+    }
+    Ok(area.split_vertically(12 + line_h * lines.len() as i32 + 6).1)
+}
+
+/// The chart of a panel on `area`: its title, the plot area (filled with [`PLOT_BG`]), axes
+/// with [`tick_labels`], and the shaded x-ranges.
+fn chart_of<'a, DB: DrawingBackend + 'a>(
+    area: &DrawingArea<DB, Shift>,
+    p: &Panel,
+    bottom: u32,
+) -> Result<ChartContext<'a, DB, Cartesian2d<Axis, Axis>>>
+where
+    DB::ErrorType: 'static,
+{
     let ((x0, x1), (y0, y1)) = bounds(p);
-    let (xt, xl) = axis_ticks(x0, x1, p.log_x);
-    let (yt, yl) = axis_ticks(y0, y1, p.log_y);
-    let label_of = |ticks: &[f64], labels: &[String], v: f64| {
-        ticks
-            .iter()
-            .position(|t| (t - v).abs() <= 1e-9 * t.abs().max(1e-300))
-            .map_or(String::new(), |i| labels[i].clone())
-    };
-    let total: usize = p.curves.iter().map(|c| c.points.len()).sum();
-    let dropped = total - p.curves.iter().map(|c| c.points.iter().filter(|&&q| shown(p, q)).count()).sum::<usize>();
-    let mut b = ChartBuilder::on(&plot_area);
-    b.caption(&p.title, ("sans-serif", 22))
+    let body = titled(area, &p.title)?;
+    let mut chart = ChartBuilder::on(&body)
         .margin(10)
+        .margin_top(0)
         .margin_right(16)
-        .margin_bottom(if dropped > 0 { 28 } else { 10 })
+        .margin_bottom(bottom)
         .x_label_area_size(48)
-        .y_label_area_size(70);
-    let mut chart = b
-        .build_cartesian_2d(Axis::new(x0, x1, p.log_x, xt.clone()), Axis::new(y0, y1, p.log_y, yt.clone()))
-        .map_err(e)?;
-    chart.plotting_area().fill(&PLOT_BG).map_err(e)?;
-    let fx = |v: &f64| label_of(&xt, &xl, *v);
-    let fy = |v: &f64| label_of(&yt, &yl, *v);
+        .y_label_area_size(70)
+        .build_cartesian_2d(Axis::new(x0, x1, p.log_x, 6), Axis::new(y0, y1, p.log_y, 6))
+        .map_err(fail)?;
+    chart.plotting_area().fill(&PLOT_BG).map_err(fail)?;
     chart
         .configure_mesh()
-        .x_label_formatter(&fx)
-        .y_label_formatter(&fy)
         .x_desc(&p.x_label)
         .y_desc(&p.y_label)
         .label_style(("sans-serif", 16))
@@ -320,11 +387,19 @@ where
         .light_line_style(TRANSPARENT)
         .bold_line_style(RGBColor(228, 228, 228))
         .draw()
-        .map_err(e)?;
+        .map_err(fail)?;
     for (s0, s1, _, c) in &p.shade {
         let col = color(*c).mix(0.15);
-        chart.draw_series(std::iter::once(Rectangle::new([(*s0, y0), (*s1, y1)], col.filled()))).map_err(e)?;
+        chart.draw_series(std::iter::once(Rectangle::new([(*s0, y0), (*s1, y1)], col.filled()))).map_err(fail)?;
     }
+    Ok(chart)
+}
+
+/// The curves of `p` on its chart, in their styles.
+fn draw_curves<DB: DrawingBackend>(chart: &mut ChartContext<'_, DB, Cartesian2d<Axis, Axis>>, p: &Panel) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
     for c in &p.curves {
         let col = color(c.color);
         let pts: Vec<(f64, f64)> = c.points.iter().cloned().filter(|&q| shown(p, q)).collect();
@@ -333,63 +408,80 @@ where
                 let width = if c.style == Style::Reference { 1 } else { 2 };
                 let pixels: Vec<(i32, i32)> = pts.iter().map(|q| chart.backend_coord(q)).collect();
                 for piece in at_sharp_turns(&pixels) {
-                    chart.draw_series(LineSeries::new(pts[piece].to_vec(), col.stroke_width(width))).map_err(e)?;
+                    chart.draw_series(LineSeries::new(pts[piece].to_vec(), col.stroke_width(width))).map_err(fail)?;
                 }
                 if c.style == Style::LinePoints {
-                    chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+                    chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(fail)?;
                 }
             }
             Style::Points => {
-                chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(e)?;
+                chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, col.filled()))).map_err(fail)?;
             }
             Style::Band => {
-                chart.draw_series(std::iter::once(Polygon::new(pts, col.mix(0.18).filled()))).map_err(e)?;
+                chart.draw_series(std::iter::once(Polygon::new(pts, col.mix(0.18).filled()))).map_err(fail)?;
             }
         }
     }
-    // values that cannot be drawn are said so, under the x axis
-    if dropped > 0 {
-        let why = if p.log_x || p.log_y { "not finite or ≤ 0 on a log axis" } else { "not finite" };
-        let note = format!("{dropped} of {total} values not shown ({why})");
-        plot_area
-            .draw_text(&note, &("sans-serif", 15).into_font().color(&RGBColor(120, 120, 120)), (8, h as i32 - 20))
-            .map_err(e)?;
-    }
-    let mut entries = if legend_w > 0 { legend(p) } else { vec![] };
-    // as many entries as the panel's height holds; the rest said in one line
+    Ok(())
+}
+
+/// The legend of `p` in its column beside the plot: as many entries as a panel of height `h`
+/// holds, the rest said in one line.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, h: u32) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut entries = legend(p);
     let fit = ((h as i32 - 60) / 20).max(2) as usize;
     if entries.len() > fit {
         let more = entries.len() - (fit - 1);
         entries.truncate(fit - 1);
         entries.push((format!("… and {more} more"), TRANSPARENT.to_rgba(), Style::Points));
     }
-    if !entries.is_empty() {
-        let font = ("sans-serif", 16).into_font();
-        let (lw, _) = legend_area.dim_in_pixel();
-        let top = 44;
-        let bottom = top + 20 * entries.len() as i32 + 8;
-        legend_area
-            .draw(&Rectangle::new([(2, top), (lw as i32 - 8, bottom)], ShapeStyle::from(&WHITE).filled()))
-            .map_err(e)?;
-        legend_area
-            .draw(&Rectangle::new([(2, top), (lw as i32 - 8, bottom)], LEGEND_BORDER.stroke_width(1)))
-            .map_err(e)?;
-        for (i, (label, col, style)) in entries.iter().enumerate() {
-            let y = top + 14 + 20 * i as i32;
-            match style {
-                Style::Points => {
-                    legend_area.draw(&Rectangle::new([(10, y - 5), (26, y + 5)], col.filled())).map_err(e)?
-                }
-                // a line's swatch is a thin bar: in the SVG only data are polylines
-                _ => legend_area.draw(&Rectangle::new([(10, y - 1), (26, y + 1)], col.filled())).map_err(e)?,
-            }
-            let text: String = if label.chars().count() > LEGEND_CHARS {
-                label.chars().take(LEGEND_CHARS - 1).chain(std::iter::once('…')).collect()
-            } else {
-                label.clone()
-            };
-            legend_area.draw(&Text::new(text, (32, y - 7), font.clone())).map_err(e)?;
-        }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let font = ("sans-serif", 16).into_font();
+    let (lw, _) = area.dim_in_pixel();
+    let (top, bottom) = (44, 44 + 20 * entries.len() as i32 + 8);
+    let frame = [(2, top), (lw as i32 - 8, bottom)];
+    area.draw(&Rectangle::new(frame, ShapeStyle::from(&WHITE).filled())).map_err(fail)?;
+    area.draw(&Rectangle::new(frame, LEGEND_BORDER.stroke_width(1))).map_err(fail)?;
+    for (i, (label, col, style)) in entries.iter().enumerate() {
+        let y = top + 14 + 20 * i as i32;
+        // a line's swatch is a thin bar: in the SVG only data are polylines
+        let half = if *style == Style::Points { 5 } else { 1 };
+        area.draw(&Rectangle::new([(10, y - half), (26, y + half)], col.filled())).map_err(fail)?;
+        let text: String = if label.chars().count() > LEGEND_CHARS {
+            label.chars().take(LEGEND_CHARS - 1).chain(std::iter::once('…')).collect()
+        } else {
+            label.clone()
+        };
+        area.draw(&Text::new(text, (32, y - 7), font.clone())).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// One panel on `area`, its legend in a column `legend_w` wide on the right (none when 0).
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel, legend_w: u32) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, h) = area.dim_in_pixel();
+    let (plot_area, legend_area) = area.split_horizontally(w.saturating_sub(legend_w));
+    let total: usize = p.curves.iter().map(|c| c.points.len()).sum();
+    let dropped = total - p.curves.iter().map(|c| c.points.iter().filter(|&&q| shown(p, q)).count()).sum::<usize>();
+    let mut chart = chart_of(&plot_area, p, if dropped > 0 { 28 } else { 10 })?;
+    draw_curves(&mut chart, p)?;
+    // values that cannot be drawn are said so, under the x axis
+    if dropped > 0 {
+        let why = if p.log_x || p.log_y { "not finite or ≤ 0 on a log axis" } else { "not finite" };
+        let note = format!("{dropped} of {total} values not shown ({why})");
+        let font = ("sans-serif", 15).into_font().color(&RGBColor(120, 120, 120));
+        plot_area.draw_text(&note, &font, (8, h as i32 - 20)).map_err(fail)?;
+    }
+    if legend_w > 0 {
+        draw_legend(&legend_area, p, h)?;
     }
     Ok(())
 }
@@ -398,7 +490,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, f: &Figure) -> Result<
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    root.fill(&WHITE).map_err(fail)?;
     let cols = f.cols.max(1);
     let rows = f.panels.len().div_ceil(cols);
     let areas = root.split_evenly((rows, cols));
@@ -408,7 +500,7 @@ where
         // a panel without its own legend uses the legend column's width for its plot
         draw_panel(a, p, if keep[i] { lw } else { 0 })?;
     }
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
+    root.present().map_err(fail)?;
     Ok(())
 }
 
@@ -465,6 +557,16 @@ fn ramp(v: f64) -> RGBColor {
     RGBColor(mix(a.1.0, b.1.0), mix(a.1.1, b.1.1), mix(a.1.2, b.1.2))
 }
 
+/// What a heatmap shows: its cells, the x and y ranges they cover, and the colour bar's range
+/// (of log10 values when `log`).
+struct Heat<'a> {
+    title: &'a str,
+    labels: (&'a str, &'a str, &'a str),
+    cells: Vec<Cell>,
+    bounds: ((f64, f64), (f64, f64)),
+    bar: (f64, f64, bool),
+}
+
 /// A heatmap of `z` over a regular grid (`xs` × `ys`, `z[j][i]` at `(xs[i], ys[j])`), the colour
 /// on a log10 scale when `log_z` (non-finite values drawn as the top colour), with a colour bar,
 /// written to `stem.png` and `stem.svg`. For 2-D loss slices.
@@ -477,6 +579,9 @@ pub fn heatmap(
     z: &[Vec<f64>],
     log_z: bool,
 ) -> Result<()> {
+    if xs.is_empty() || ys.len() != z.len() || z.iter().any(|row| row.len() != xs.len()) {
+        bail!("a heatmap needs {} rows of {} values (one per x), got {} rows", ys.len(), xs.len(), z.len());
+    }
     register_font();
     let tf = |v: f64| if log_z { v.max(1e-300).log10() } else { v };
     let finite: Vec<f64> = z.iter().flatten().map(|&v| tf(v)).filter(|v| v.is_finite()).collect();
@@ -486,101 +591,99 @@ pub fn heatmap(
         let d = if v.len() > 1 { (v[1] - v[0]) / 2.0 } else { 0.5 };
         (v[i] - d, v[i] + d)
     };
-    fn draw_it<DB: DrawingBackend>(
-        root: DrawingArea<DB, Shift>,
-        title: &str,
-        labels: (&str, &str, &str),
-        cells: &[Cell],
-        bounds: ((f64, f64), (f64, f64)),
-        bar: (f64, f64, bool),
-    ) -> Result<()>
-    where
-        DB::ErrorType: 'static,
-    {
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
-        root.fill(&WHITE).map_err(e)?;
-        let (main, side) = root.split_horizontally(560);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(title, ("sans-serif", 22))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(bounds.0.0..bounds.0.1, bounds.1.0..bounds.1.1)
-            .map_err(e)?;
-        let f = |v: &f64| human::num_sig(*v, 3);
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_label_formatter(&f)
-            .y_label_formatter(&f)
-            .x_desc(labels.0)
-            .y_desc(labels.1)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 17))
-            .draw()
-            .map_err(e)?;
-        chart
-            .draw_series(cells.iter().map(|&((x0, x1), (y0, y1), c)| Rectangle::new([(x0, y0), (x1, y1)], c.filled())))
-            .map_err(e)?;
-        chart.draw_series(std::iter::once(Cross::new((0.0, 0.0), 6, WHITE.stroke_width(2)))).map_err(e)?;
-        let (lo, hi, log) = bar;
-        let mut cb = ChartBuilder::on(&side)
-            .margin_top(40)
-            .margin_bottom(50)
-            .margin_right(10)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..1.0, lo..hi)
-            .map_err(e)?;
-        let desc = if log { format!("log10 {}", labels.2) } else { labels.2.to_string() };
-        cb.configure_mesh()
-            .disable_mesh()
-            .disable_x_axis()
-            .y_label_formatter(&f)
-            .y_desc(desc)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 17))
-            .draw()
-            .map_err(e)?;
-        let n = 64;
-        cb.draw_series((0..n).map(|i| {
-            let (a, b) = (lo + (hi - lo) * i as f64 / n as f64, lo + (hi - lo) * (i + 1) as f64 / n as f64);
-            Rectangle::new([(0.0, a), (1.0, b)], ramp((i as f64 + 0.5) / n as f64).filled())
-        }))
-        .map_err(e)?;
-        root.present().map_err(|e| anyhow!("{e:?}"))?;
-        Ok(())
-    }
     let mut cells = vec![];
     for (j, row) in z.iter().enumerate() {
         for (i, &v) in row.iter().enumerate() {
-            let c = ramp((tf(v) - lo) / (hi - lo));
-            cells.push((half(xs, i), half(ys, j), c));
+            cells.push((half(xs, i), half(ys, j), ramp((tf(v) - lo) / (hi - lo))));
         }
     }
     let bounds = ((half(xs, 0).0, half(xs, xs.len() - 1).1), (half(ys, 0).0, half(ys, ys.len() - 1).1));
+    let heat = Heat { title, labels, cells, bounds, bar: (lo, hi, log_z) };
     let size = (720, 520);
-    draw_it(
-        BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),
-        title,
-        labels,
-        &cells,
-        bounds,
-        (lo, hi, log_z),
-    )?;
-    draw_it(
-        SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
-        title,
-        labels,
-        &cells,
-        bounds,
-        (lo, hi, log_z),
-    )?;
+    draw_heat(BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(), &heat)?;
+    draw_heat(SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(), &heat)
+}
+
+fn draw_heat<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, h: &Heat) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(fail)?;
+    let (main, side) = root.split_horizontally(560);
+    let body = titled(&main, h.title)?;
+    let ((x0, x1), (y0, y1)) = h.bounds;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(10)
+        .margin_top(0)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(Axis::new(x0, x1, false, 6), Axis::new(y0, y1, false, 6))
+        .map_err(fail)?;
+    chart.plotting_area().fill(&PLOT_BG).map_err(fail)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(h.labels.0)
+        .y_desc(h.labels.1)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(fail)?;
+    let rect = |&((x0, x1), (y0, y1), c): &Cell| Rectangle::new([(x0, y0), (x1, y1)], c.filled());
+    chart.draw_series(h.cells.iter().map(rect)).map_err(fail)?;
+    chart.draw_series(std::iter::once(Cross::new((0.0, 0.0), 6, WHITE.stroke_width(2)))).map_err(fail)?;
+    colour_bar(&side, h)?;
+    root.present().map_err(fail)
+}
+
+/// The colour bar of a heatmap, with its ticks and what it measures.
+fn colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &Heat) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (lo, hi, log) = h.bar;
+    let mut cb = ChartBuilder::on(area)
+        .margin_top(40)
+        .margin_bottom(50)
+        .margin_right(10)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..1.0, Axis::new(lo, hi, false, 6))
+        .map_err(fail)?;
+    let desc = if log { format!("log10 {}", h.labels.2) } else { h.labels.2.to_string() };
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_desc(desc)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(fail)?;
+    let n = 64;
+    cb.draw_series((0..n).map(|i| {
+        let (a, b) = (lo + (hi - lo) * i as f64 / n as f64, lo + (hi - lo) * (i + 1) as f64 / n as f64);
+        Rectangle::new([(0.0, a), (1.0, b)], ramp((i as f64 + 0.5) / n as f64).filled())
+    }))
+    .map_err(fail)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::at_sharp_turns;
+    use super::{at_sharp_turns, linear_ticks, tick_labels};
+
+    /// Each label reads back as its tick: not rounded to the fewest distinct digits (15 → 20),
+    /// not float noise (0.1 · 3 → 0.30000000000000004, the centre of -0.3..0.3 → -2.2e-16).
+    #[test]
+    fn tick_labels_read_as_their_ticks() {
+        assert_eq!(tick_labels(&[0.0, 5.0, 10.0, 15.0]), ["0", "5", "10", "15"]);
+        assert_eq!(tick_labels(&[0.5, 1.0, 1.5]), ["0.5", "1", "1.5"]);
+        assert_eq!(tick_labels(&[1e-3, 1e-2, 1e-1]), ["1e-3", "0.01", "0.1"]);
+        assert_eq!(tick_labels(&[0.1, 0.1 * 2.0, 0.1 * 3.0]), ["0.1", "0.2", "0.3"]);
+        assert_eq!(tick_labels(&[-0.1, -0.3 + 0.1 * 3.0, 0.1]), ["-0.1", "0", "0.1"]);
+        assert_eq!(tick_labels(&[0.6995, 0.7, 0.7005]), ["0.6995", "0.7", "0.7005"]);
+        assert_eq!(tick_labels(&[2.5e-3]), ["2.5e-3"]);
+        assert_eq!(tick_labels(&linear_ticks(-0.35, 0.35, 6)), ["-0.2", "0", "0.2"]);
+    }
 
     /// A spike (up and straight back down) is cut at its tip; a gentle bend and a straight line
     /// are not; every point stays in a piece, neighbours share their joint.

@@ -12,6 +12,25 @@ fn css(i: usize, alpha: f64) -> String {
     format!("rgba({},{},{},{alpha})", c.0, c.1, c.2)
 }
 
+/// Characters per line of a chart's title: about what 640 px hold at plotly's 17 px title font.
+const TITLE_CHARS: usize = 60;
+
+/// `text` cut into lines of at most `n` characters at spaces (a longer word on a line of its
+/// own), so a long title wraps instead of running off both sides of the chart.
+fn wrap(text: &str, n: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![];
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= n => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 /// One panel as a plotly chart.
 pub fn chart(p: &Panel) -> Plot {
     let mut plot = Plot::new();
@@ -44,14 +63,16 @@ pub fn chart(p: &Panel) -> Plot {
         let a = Axis::new().title(Title::with_text(label)).show_grid(true).zero_line(false);
         if log { a.type_(AxisType::Log).exponent_format(plotly::common::ExponentFormat::SmallE) } else { a }
     };
+    let title = wrap(&p.title, TITLE_CHARS);
+    let lines = title.len().max(1);
     plot.set_layout(
         Layout::new()
-            .title(Title::with_text(&p.title))
+            .title(Title::with_text(title.join("<br>")))
             .x_axis(axis(&p.x_label, p.log_x))
             .y_axis(axis(&p.y_label, p.log_y))
             .width(640)
-            .height(420)
-            .margin(Margin::new().left(70).right(20).top(50).bottom(50))
+            .height(400 + 20 * lines)
+            .margin(Margin::new().left(70).right(20).top(30 + 20 * lines).bottom(50))
             .hover_mode(plotly::layout::HoverMode::Closest),
     );
     plot
@@ -73,4 +94,21 @@ pub fn page(title: &str, panels: &[Panel], cols: usize) -> String {
     }
     h += "</div></body></html>";
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    /// Lines at most `n` long, words kept whole and in order; a word longer than a line alone.
+    #[test]
+    fn titles_wrap_at_spaces() {
+        assert_eq!(wrap("train loss", 60), ["train loss"]);
+        assert_eq!(wrap("aaa bbb ccc dd", 7), ["aaa bbb", "ccc dd"]);
+        assert_eq!(wrap("a verylongword b", 5), ["a", "verylongword", "b"]);
+        let t = "final train loss against the effective learning rate, seeds averaged, regimes shaded";
+        let lines = wrap(t, 60);
+        assert!(lines.len() == 2 && lines.iter().all(|l| l.chars().count() <= 60), "{lines:?}");
+        assert_eq!(lines.join(" "), t);
+    }
 }

@@ -258,14 +258,41 @@ fn wants_log(curves: &[Curve]) -> bool {
     !ys.is_empty() && lo > 0.0 && hi / lo > 10f64.powf(1.5)
 }
 
-/// The panels of a plot (the same for the PNG/SVG and the HTML).
+/// The panels of a plot (the same for the PNG/SVG and the HTML) and how many go in a row.
 pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
     if src.is_empty() {
         bail!("nothing to plot");
     }
+    let hue = default_hue(src, spec)?;
+    let gs = groups(src, &hue, &spec.facet);
+    let x_label = if spec.x == XAxis::Epoch { "epoch" } else { "step" };
+    if spec.layers {
+        return layer_panels(src, &gs, spec.x, x_label);
+    }
     let known: Vec<&str> = src[0].header.iter().map(|s| s.as_str()).collect();
-    // default hue: the first varying key but the seed; runs that differ in nothing at all
-    // (copies of one config) are told apart by their name; seeds alone are averaged
+    for y in &spec.y {
+        if !known.contains(&y.as_str()) && !METRICS.iter().any(|m| m.name == y) {
+            let some: Vec<&str> = known.iter().filter(|k| !k.contains(':')).cloned().collect();
+            bail!("no column `{y}` in metrics.csv (columns: {})", some.join(", "));
+        }
+    }
+    let out = metric_panels(src, &gs, spec, x_label);
+    // a grid of at most 3 columns (2 × 2 for four panels); with --facet one row per value
+    let n = spec.y.len();
+    let cols = if spec.facet.is_some() {
+        n
+    } else if n == 4 {
+        2
+    } else {
+        n.min(3)
+    };
+    Ok((out, cols))
+}
+
+/// The key whose values colour the curves: `--hue`, else the first varying key but the seed;
+/// runs that differ in nothing at all (copies of one config) are told apart by their name;
+/// seeds alone are averaged. Errors when no run has the hue or facet key.
+fn default_hue(src: &[Source], spec: &PlotSpec) -> Result<Option<String>> {
     let hue = spec.hue.clone().or_else(|| {
         let v = varying_keys(src);
         let none_varies = v.is_empty() && src.len() > 1;
@@ -279,7 +306,53 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
             );
         }
     }
-    let gs = groups(src, &hue, &spec.facet);
+    Ok(hue)
+}
+
+/// `--layers`: one row per run (or seed-averaged group) and facet value, a panel per family of
+/// per-layer columns, and the longest row's number of panels.
+fn layer_panels(src: &[Source], gs: &[Group], x: XAxis, x_label: &str) -> Result<(Vec<Panel>, usize)> {
+    let mut out = vec![];
+    let mut cols = 0;
+    for g in gs {
+        let s = &src[g.members[0]];
+        let fams: Vec<(&str, &str)> = LAYER_FAMILIES
+            .iter()
+            .cloned()
+            .filter(|(p, _)| s.header.iter().any(|h| h.starts_with(p) && h.ends_with(".weight")))
+            .collect();
+        if fams.is_empty() {
+            bail!("{}: no per-layer columns (metrics.layers = false, or a net without SI tensors)", s.dir.display());
+        }
+        cols = cols.max(fams.len());
+        for (prefix, title) in fams {
+            let names: Vec<&String> =
+                s.header.iter().filter(|h| h.starts_with(prefix) && h.ends_with(".weight")).collect();
+            let curves = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let (mean, ..) = aggregate(src, &g.members, n, x);
+                    Curve { label: n[prefix.len()..].to_string(), points: mean, style: Style::Line, color: i }
+                })
+                .collect::<Vec<_>>();
+            let title = if g.label.is_empty() { title.to_string() } else { format!("{title} — {}", g.label) };
+            out.push(Panel {
+                title,
+                x_label: x_label.into(),
+                y_label: prefix.trim_end_matches(':').into(),
+                log_y: wants_log(&curves),
+                curves,
+                ..Default::default()
+            });
+        }
+    }
+    Ok((out, cols))
+}
+
+/// A panel per facet value and `--y` column: a curve per group (its mean, over a min–max band
+/// when it averages several runs), coloured by its hue value in sorted order.
+fn metric_panels(src: &[Source], gs: &[Group], spec: &PlotSpec, x_label: &str) -> Vec<Panel> {
     let mut hues: Vec<String> = gs.iter().map(|g| g.hue.clone()).collect();
     // numeric hue values in numeric order, so colours follow the swept value
     hues.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -290,55 +363,7 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
     let mut facets: Vec<String> = gs.iter().map(|g| g.facet.clone()).collect();
     facets.sort();
     facets.dedup();
-    let x_label = if spec.x == XAxis::Epoch { "epoch" } else { "step" };
     let mut out = vec![];
-    if spec.layers {
-        // one row per run (or seed-averaged group) and facet value; a panel per family
-        let mut cols = 0;
-        for g in &gs {
-            let s = &src[g.members[0]];
-            let fams: Vec<(&str, &str)> = LAYER_FAMILIES
-                .iter()
-                .cloned()
-                .filter(|(p, _)| s.header.iter().any(|h| h.starts_with(p) && h.ends_with(".weight")))
-                .collect();
-            if fams.is_empty() {
-                bail!(
-                    "{}: no per-layer columns (metrics.layers = false, or a net without SI tensors)",
-                    s.dir.display()
-                );
-            }
-            cols = cols.max(fams.len());
-            for (prefix, title) in fams {
-                let names: Vec<&String> =
-                    s.header.iter().filter(|h| h.starts_with(prefix) && h.ends_with(".weight")).collect();
-                let curves = names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        let (mean, ..) = aggregate(src, &g.members, n, spec.x);
-                        Curve { label: n[prefix.len()..].to_string(), points: mean, style: Style::Line, color: i }
-                    })
-                    .collect::<Vec<_>>();
-                let title = if g.label.is_empty() { title.to_string() } else { format!("{title} — {}", g.label) };
-                out.push(Panel {
-                    title,
-                    x_label: x_label.into(),
-                    y_label: prefix.trim_end_matches(':').into(),
-                    log_y: wants_log(&curves),
-                    curves,
-                    ..Default::default()
-                });
-            }
-        }
-        return Ok((out, cols));
-    }
-    for y in &spec.y {
-        if !known.contains(&y.as_str()) && !METRICS.iter().any(|m| m.name == y) {
-            let some: Vec<&str> = known.iter().filter(|k| !k.contains(':')).cloned().collect();
-            bail!("no column `{y}` in metrics.csv (columns: {})", some.join(", "));
-        }
-    }
     for f in &facets {
         for y in &spec.y {
             let mut curves = vec![];
@@ -366,18 +391,7 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
             out.push(Panel { title, x_label: x_label.into(), y_label: y.clone(), log_y, curves, ..Default::default() });
         }
     }
-    // a grid of at most 3 columns (2 × 2 for four panels); with --facet one row per value
-    let n = spec.y.len();
-    Ok((
-        out,
-        if spec.facet.is_some() {
-            n
-        } else if n == 4 {
-            2
-        } else {
-            n.min(3)
-        },
-    ))
+    out
 }
 
 /// The files `silab plot` wrote.
