@@ -189,10 +189,9 @@ fn cifar100_uses_fine_label() {
 
 #[test]
 fn real_mnist_test_split_with_holdout() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
+    // data.dir empty: the MNIST test split bundled in the binary (data/mnist in the repository)
     let cfg = DataConfig {
         name: DataName::Mnist,
-        dir,
         train_split: SplitName::Test,
         holdout: 2000,
         train_size: 0,
@@ -210,8 +209,25 @@ fn real_mnist_test_split_with_holdout() {
     let m = d.train.images.mean(Kind::Double).double_value(&[]);
     assert!(m.abs() < 0.2, "normalized mean {m}");
     // train_split = test without holdout is refused
-    let e = data::load(&DataConfig { holdout: 0, ..cfg }).unwrap_err().to_string();
+    let e = data::load(&DataConfig { holdout: 0, ..cfg.clone() }).unwrap_err().to_string();
     assert!(e.contains("holdout"), "{e}");
+    // the bundled data is only the test split, and it says so
+    let e = data::load(&DataConfig { train_split: SplitName::Train, ..cfg.clone() }).unwrap_err().to_string();
+    assert!(e.contains("only the MNIST test split") && e.contains("data.dir"), "{e}");
+    // the same files read from the repository folder give the same data as the bundled bytes
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let from_dir = data::load(&DataConfig { dir, ..cfg }).unwrap();
+    assert!(from_dir.train.images.equal(&d.train.images) && from_dir.test.labels.equal(&d.test.labels));
+}
+
+/// The bundled MNIST files are the official ones: their MD5 sums (published with MNIST and kept
+/// in data/mnist/MD5SUMS) match.
+#[test]
+fn bundled_mnist_matches_its_published_checksums() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let o = std::process::Command::new("md5sum").args(["-c", "MD5SUMS"]).current_dir(&dir).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.matches(": OK").count() == 2, "{out}");
 }
 
 #[test]

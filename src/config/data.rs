@@ -36,7 +36,7 @@ super::serde_named!(DataName, SplitName);
 pub struct DataConfig {
     /// The data set: `synthetic` (built in), `mnist`, `cifar10`, `cifar100`.
     pub name: DataName,
-    /// Folder holding the data files (mnist, cifar10, cifar100); unused by synthetic.
+    /// Folder holding the data files (mnist, cifar10, cifar100); empty with mnist: the MNIST test split bundled with silab.
     pub dir: PathBuf,
     /// Training images (0 = the whole pool); synthetic: `train_size + test_size` <= 1 000 000.
     pub train_size: usize,

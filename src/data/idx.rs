@@ -85,8 +85,23 @@ fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
     [stem.to_string(), format!("{stem}.gz")].into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
 }
 
-/// Load one official MNIST split from `dir` (`train-*` or `t10k-*` idx files, `.gz` or not).
+/// The MNIST test split shipped with silab (`data/mnist` in the repository: the official
+/// `t10k-*` idx files, gzipped, 1.6 MB), compiled into the binary so that an installed `silab`
+/// needs no data folder. Used when `data.dir` is empty.
+const BUNDLED: [(&str, &[u8]); 2] = [
+    ("t10k-images-idx3-ubyte.gz", include_bytes!("../../data/mnist/t10k-images-idx3-ubyte.gz")),
+    ("t10k-labels-idx1-ubyte.gz", include_bytes!("../../data/mnist/t10k-labels-idx1-ubyte.gz")),
+];
+
+/// Where error messages say the bundled files are.
+pub const BUNDLED_DIR: &str = "<bundled MNIST test split>";
+
+/// Load one official MNIST split from `dir` (`train-*` or `t10k-*` idx files, `.gz` or not), or
+/// the bundled test split when `dir` is empty.
 pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataError> {
+    if dir.as_os_str().is_empty() {
+        return load_bundled(split);
+    }
     let prefix = match split {
         SplitName::Train => "train",
         SplitName::Test => "t10k",
@@ -104,10 +119,42 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
     };
     let img_path = find(dir, &img_stem).ok_or_else(|| missing(&img_stem))?;
     let lab_path = find(dir, &lab_stem).ok_or_else(|| missing(&lab_stem))?;
-    let img_bytes = read_maybe_gz(&img_path)?;
-    let lab_bytes = read_maybe_gz(&lab_path)?;
-    let (idims, ipix) = parse_idx(&img_bytes, &img_path, 3)?;
-    let (ldims, labs) = parse_idx(&lab_bytes, &lab_path, 1)?;
+    from_idx_bytes(read_maybe_gz(&img_path)?, &img_path, read_maybe_gz(&lab_path)?, &lab_path)
+}
+
+/// The bundled test split (the only one silab ships).
+fn load_bundled(split: SplitName) -> Result<Dataset, DataError> {
+    if split != SplitName::Test {
+        return Err(DataError::Invalid(
+            "silab ships only the MNIST test split: set data.train_split = \"test\" (with data.holdout > 0 \
+             for a test set), or data.dir to a folder with the official train-* files"
+                .into(),
+        ));
+    }
+    let gunzip = |(name, raw): (&str, &[u8])| -> Result<(Vec<u8>, PathBuf), DataError> {
+        let path = Path::new(BUNDLED_DIR).join(name);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw).read_to_end(&mut out).map_err(|e| DataError::Malformed {
+            path: path.clone(),
+            offset: out.len() as u64,
+            message: format!("bundled file corrupt ({e})"),
+        })?;
+        Ok((out, path))
+    };
+    let (img, img_path) = gunzip(BUNDLED[0])?;
+    let (lab, lab_path) = gunzip(BUNDLED[1])?;
+    from_idx_bytes(img, &img_path, lab, &lab_path)
+}
+
+/// Images and labels from the bytes of two idx files (named in errors by their paths).
+fn from_idx_bytes(
+    img_bytes: Vec<u8>,
+    img_path: &Path,
+    lab_bytes: Vec<u8>,
+    lab_path: &Path,
+) -> Result<Dataset, DataError> {
+    let (idims, ipix) = parse_idx(&img_bytes, img_path, 3)?;
+    let (ldims, labs) = parse_idx(&lab_bytes, lab_path, 1)?;
     if idims[0] != ldims[0] {
         return Err(DataError::Invalid(format!(
             "{} holds {} images but {} holds {} labels",
@@ -127,7 +174,7 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
     }
     if let Some(pos) = labs.iter().position(|&l| l > 9) {
         return Err(DataError::Malformed {
-            path: lab_path,
+            path: lab_path.to_path_buf(),
             offset: (8 + pos) as u64,
             message: format!("label {} is not a digit 0..9", labs[pos]),
         });
