@@ -24,12 +24,14 @@ mod csv_records;
 mod dirs;
 pub mod json_num;
 mod process;
+mod records;
 pub mod tensorboard;
 mod tensors;
 
 pub use csv_records::{Records, append_records, read_header, read_records, widen, write_records};
 pub use dirs::{RunDir, ScanFiles, StudyDir, SweepDir, default_run_dir, default_study_dir, default_sweep_dir};
 pub use process::{Lock, failpoint, hostname, pid_alive, unix_now};
+pub use records::{Cell, RecordsError, RowKind, Table, TypedRow, read_table};
 pub use tensors::{NamedTensors, load_tensors, save_tensors};
 
 use std::io::Write;
