@@ -222,12 +222,6 @@ pub fn kind_of(name: &str) -> Kind {
         .unwrap_or(Kind::Float)
 }
 
-/// Index of a fixed column in a registry; panics on a name that is not there (a programming
-/// error: every name used in code is one of the registry's).
-pub fn index(table: &[Column], name: &str) -> usize {
-    table.iter().position(|c| c.name == name).unwrap_or_else(|| panic!("unknown column `{name}`"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +238,10 @@ mod tests {
         assert_eq!(Kind::Int.format(3.0), "3");
         assert_eq!(Kind::Float.format(f64::NAN), "");
         assert_eq!(Kind::Float.format(0.001), "1e-3");
+        // the typed identifiers are the table's columns, in order
+        assert_eq!(col::TRAIN_LOSS.name(), "train_loss");
+        assert_eq!(METRICS[col::ANGLE_EQ.index()].name, "angle_eq");
+        assert_eq!(col::ANGLE_EQ.index(), METRICS.len() - 1);
         for k in SHARPNESS_CONTRACT {
             assert!(SHARPNESS.iter().any(|c| c.name == *k));
         }
