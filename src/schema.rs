@@ -2,7 +2,9 @@
 //!
 //! This registry drives `metrics.csv` ([`METRICS`]), the sharpness rows ([`SHARPNESS`]), the
 //! landscape scans ([`SCAN`]), the types of the sweep tables' Parquet columns ([`kind_of`]), the
-//! readers in `analysis`, and the README's column tables (a test checks the README against it).
+//! one typed reader of run records (`store::Table`), and the README's column tables (a test
+//! checks the README against it). The fixed `metrics.csv` columns also have typed identifiers
+//! ([`col`]), generated with the table, so a misspelled column does not compile.
 //! A CSV field is written by [`Kind::format`]: integers as integers, text as is, floats in full
 //! precision (`{:e}`), an unmeasured float (NaN) as an empty field.
 

@@ -1,6 +1,7 @@
 //! The bottom layer: the directories silab writes and every file name in them, atomic writes,
-//! named tensors as safetensors, and CSV records. Nothing above this module spells a file name;
-//! every I/O error names its path ([`StoreError`]).
+//! named tensors as safetensors, CSV records and their one typed reader ([`Table`]: cells typed
+//! by `schema`, a bad cell an error naming file, line and column). Nothing above this module
+//! spells a file name; every I/O error names its path ([`StoreError`]).
 //!
 //! A run directory ([`RunDir`]):
 //! ```text
