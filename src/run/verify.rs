@@ -24,7 +24,7 @@ pub fn verify_rows(
     Ok(verify_table(path, header, key_cols, expected, max_step)?.records())
 }
 
-/// [`verify_rows`] with the rows typed (read by the one reader, [`store::Table`]).
+/// [`verify_rows`] with the rows typed (read by the one reader, [`Table`]).
 ///
 /// A last line without its newline is a row whose writing was cut by a kill: it is dropped if it
 /// lies after the checkpoint and an error otherwise (it cannot be trusted: `1.858e-3` cut to

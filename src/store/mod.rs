@@ -32,7 +32,7 @@ mod tensors;
 pub use csv_records::{Records, append_records, read_header, read_records, widen, write_records};
 pub use dirs::{RunDir, ScanFiles, StudyDir, SweepDir, default_run_dir, default_study_dir, default_sweep_dir};
 pub use process::{Lock, failpoint, hostname, pid_alive, unix_now};
-pub use records::{Cell, RecordsError, RowKind, Table, TypedRow, read_table};
+pub use records::{Cell, RecordsError, RowKind, Table, TypedRow};
 pub use tensors::{NamedTensors, load_tensors, save_tensors};
 
 use std::io::Write;

@@ -217,11 +217,6 @@ fn type_row(
     Ok(TypedRow { line, fields, cells, kind })
 }
 
-/// Read `metrics.csv` (or any table) with [`Table::read`], the usual entry point.
-pub fn read_table(path: &Path) -> Result<Table, RecordsError> {
-    Table::read(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
