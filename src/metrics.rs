@@ -8,8 +8,8 @@ use crate::config::Loss;
 use crate::data::Dataset;
 use crate::model::{BnMode, Net, Role, correct, loss, sq_norm};
 use crate::schema::{
-    self, ANGLE_MEAN_PREFIX, ANGLE_PREFIX, GROUP_RHO_PREFIX, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX,
-    METRICS,
+    ANGLE_MEAN_PREFIX, ANGLE_PREFIX, GROUP_RHO_PREFIX, Kind as ColumnKind, LAYER_ELR_PREFIX, LAYER_NORM_PREFIX,
+    METRICS, MetricCol, col,
 };
 use tch::{Kind, Tensor};
 
@@ -20,11 +20,6 @@ use tch::{Kind, Tensor};
 /// the progress line and the analysis all use it.
 pub fn elr(lr: f64, rho: f64, p: i32) -> f64 {
     lr / rho.powi(p)
-}
-
-/// Index of a fixed column of `metrics.csv`.
-pub fn col(name: &str) -> usize {
-    schema::index(METRICS, name)
 }
 
 /// All column names for a net: the fixed ones, then, when `layers` is set, per SI tensor its norm
@@ -171,15 +166,17 @@ pub struct Row {
 impl Row {
     pub fn new(epoch: usize, step: usize, is_epoch: bool, width: usize) -> Row {
         let mut values = vec![f64::NAN; width];
-        values[col("epoch")] = epoch as f64;
-        values[col("step")] = step as f64;
+        values[col::EPOCH.index()] = epoch as f64;
+        values[col::STEP.index()] = step as f64;
         Row { epoch, step, is_epoch, values }
     }
-    pub fn set(&mut self, name: &str, v: f64) {
-        self.values[col(name)] = v;
+    /// Set a fixed column (typed: a misspelled column does not compile).
+    pub fn set(&mut self, c: MetricCol, v: f64) {
+        self.values[c.index()] = v;
     }
-    pub fn get(&self, name: &str) -> f64 {
-        self.values[col(name)]
+    /// A fixed column's value (NaN = not measured).
+    pub fn get(&self, c: MetricCol) -> f64 {
+        self.values[c.index()]
     }
     /// The text of the `row` column.
     pub fn kind(&self) -> &'static str {
@@ -198,19 +195,19 @@ impl Row {
     }
     /// The epoch line a run prints and logs: the headline metrics, unmeasured ones as `-`.
     pub fn epoch_line(&self) -> String {
-        let f = |name: &str, prec: usize| {
-            let v = self.get(name);
+        let f = |c: MetricCol, prec: usize| {
+            let v = self.get(c);
             if v.is_nan() { "-".to_string() } else { format!("{v:.prec$}") }
         };
         format!(
             "epoch {:>4}  train_loss {}  train_acc {}  test_acc {}  rho {}  elr {:.2e}  g_eff {}",
             self.epoch,
-            f("train_loss", 4),
-            f("train_acc", 3),
-            f("test_acc", 3),
-            f("rho", 3),
-            self.get("elr"),
-            f("eff_grad_norm", 3),
+            f(col::TRAIN_LOSS, 4),
+            f(col::TRAIN_ACC, 3),
+            f(col::TEST_ACC, 3),
+            f(col::RHO, 3),
+            self.get(col::ELR),
+            f(col::EFF_GRAD_NORM, 3),
         )
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! This registry drives `metrics.csv` ([`METRICS`]), the sharpness rows ([`SHARPNESS`]), the
 //! landscape scans ([`SCAN`]), the types of the sweep tables' Parquet columns ([`kind_of`]), the
-//! readers in `analysis`, and the README's column tables (a test checks the README against it).
+//! one typed reader of run records (`store::Table`), and the README's column tables (a test
+//! checks the README against it). The fixed `metrics.csv` columns also have typed identifiers
+//! ([`col`]), generated with the table, so a misspelled column does not compile.
 //! A CSV field is written by [`Kind::format`]: integers as integers, text as is, floats in full
 //! precision (`{:e}`), an unmeasured float (NaN) as an empty field.
 
@@ -44,52 +46,70 @@ const fn text(name: &'static str, meaning: &'static str) -> Column {
     Column { name, kind: Kind::Text, meaning }
 }
 
-/// The fixed columns of `metrics.csv`, in order. With `metrics.layers`, per-tensor columns
-/// [`LAYER_NORM_PREFIX`]`<tensor>` then [`LAYER_ELR_PREFIX`]`<tensor>` follow, then per SI group
-/// [`GROUP_RHO_PREFIX`]`<group>` then [`LAYER_ELR_PREFIX`]`<group>`, then per SI tensor and group
-/// [`ANGLE_PREFIX`] and [`ANGLE_MEAN_PREFIX`].
-pub const METRICS: &[Column] = &[
-    int("epoch", "epochs completed at this row (0 = at initialisation)"),
-    int("step", "optimizer steps completed at this row"),
-    text(
-        "row",
-        "`epoch` (end of an epoch: every column) or `step` (every `train.log_every` steps: cheap columns only)",
-    ),
-    float(
-        "lr",
-        "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^p` (p = 2 for SGD, 1 for Adam, AdamW, Lion)",
-    ),
-    float(
-        "train_loss",
-        "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)",
-    ),
-    float("train_acc", "accuracy over the whole training set, same pass as train_loss"),
-    float("test_loss", "loss over the test set, BN in eval mode (running statistics)"),
-    float("test_acc", "accuracy over the test set, BN in eval mode"),
-    float("batch_loss", "mean minibatch loss of the steps since the previous row (epoch rows: of the whole epoch)"),
-    float("rho", "norm of the SI group, rho = ||w_SI||"),
-    float(
-        "elr",
-        "effective learning rate lr / rho^p, p = 2 for SGD, 1 for Adam, AdamW, Lion (sphere mode: the configured ELR)",
-    ),
-    float("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),
-    float("eff_grad_norm", "effective gradient norm, mean of rho * ||g_SI|| over the same minibatches"),
-    float("full_grad_norm", "norm of the mean gradient of the SI group over the training set (the train_loss pass)"),
-    float("eff_full_grad_norm", "rho * full_grad_norm"),
-    float("cos_to_init", "cosine between the SI group and its initial value"),
-    float("dist_to_init", "L2 distance between the SI group and its initial value"),
-    float("step_angle", "angle (radians) between the SI group before and after the last step"),
-    float("wall_time", "seconds of training so far (summed over resumed segments; not deterministic)"),
-    float(
-        "angle_mean",
-        "mean angle (radians) the SI group turned per step since the previous row (epoch rows: over the epoch; `metrics.angles`)",
-    ),
-    float("update_rel", "relative update of the SI group in the last step, ||w' - w|| / ||w||"),
-    float(
-        "angle_eq",
-        "predicted equilibrium angular update per step, eta_r of the optimizer at the scheduled lr and wd (full space with wd; rotational mode: the angle it turns by)",
-    ),
-];
+/// A fixed column of `metrics.csv`: its position in [`METRICS`]. The constants of [`col`] are
+/// the only values (generated with the table), so a misspelled column is a compile error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MetricCol(usize);
+
+impl MetricCol {
+    /// Its position in [`METRICS`] (and in a row of [`METRICS`]' width).
+    pub const fn index(self) -> usize {
+        self.0
+    }
+    /// Its name, as in the CSV header.
+    pub const fn name(self) -> &'static str {
+        METRICS[self.0].name
+    }
+}
+
+/// Defines [`METRICS`] and, for each of its columns, a [`MetricCol`] constant in [`col`] (the
+/// upper-case name), both from one list.
+macro_rules! metrics_columns {
+    ($($id:ident = $ctor:ident($name:literal, $meaning:literal),)*) => {
+        /// The fixed columns of `metrics.csv`, in order. With `metrics.layers`, per-tensor columns
+        /// [`LAYER_NORM_PREFIX`]`<tensor>` then [`LAYER_ELR_PREFIX`]`<tensor>` follow, then per SI group
+        /// [`GROUP_RHO_PREFIX`]`<group>` then [`LAYER_ELR_PREFIX`]`<group>`, then per SI tensor and group
+        /// [`ANGLE_PREFIX`] and [`ANGLE_MEAN_PREFIX`]. Typed identifiers: [`col`].
+        pub const METRICS: &[Column] = &[$($ctor($name, $meaning),)*];
+
+        /// The fixed columns of `metrics.csv` as typed identifiers (one per [`METRICS`] entry).
+        pub mod col {
+            use super::MetricCol;
+            metrics_columns!(@consts 0usize; $($id $name $meaning;)*);
+        }
+    };
+    (@consts $i:expr; $id:ident $name:literal $meaning:literal; $($rest:tt)*) => {
+        #[doc = concat!("`", $name, "`: ", $meaning)]
+        pub const $id: MetricCol = MetricCol($i);
+        metrics_columns!(@consts $i + 1usize; $($rest)*);
+    };
+    (@consts $i:expr;) => {};
+}
+
+metrics_columns! {
+    EPOCH = int("epoch", "epochs completed at this row (0 = at initialisation)"),
+    STEP = int("step", "optimizer steps completed at this row"),
+    ROW = text("row", "`epoch` (end of an epoch: every column) or `step` (every `train.log_every` steps: cheap columns only)"),
+    LR = float("lr", "learning rate of the last step; sphere mode: the SI group's `ELR * rho0^p` (p = 2 for SGD, 1 for Adam, AdamW, Lion)"),
+    TRAIN_LOSS = float("train_loss", "loss over the whole training set, BN in train mode (batch statistics, fixed batches of `train.batch_size`)"),
+    TRAIN_ACC = float("train_acc", "accuracy over the whole training set, same pass as train_loss"),
+    TEST_LOSS = float("test_loss", "loss over the test set, BN in eval mode (running statistics)"),
+    TEST_ACC = float("test_acc", "accuracy over the test set, BN in eval mode"),
+    BATCH_LOSS = float("batch_loss", "mean minibatch loss of the steps since the previous row (epoch rows: of the whole epoch)"),
+    RHO = float("rho", "norm of the SI group, rho = ||w_SI||"),
+    ELR = float("elr", "effective learning rate lr / rho^p, p = 2 for SGD, 1 for Adam, AdamW, Lion (sphere mode: the configured ELR)"),
+    GRAD_NORM = float("grad_norm", "mean minibatch gradient norm of the SI group, mean of ||g_SI||"),
+    EFF_GRAD_NORM = float("eff_grad_norm", "effective gradient norm, mean of rho * ||g_SI|| over the same minibatches"),
+    FULL_GRAD_NORM = float("full_grad_norm", "norm of the mean gradient of the SI group over the training set (the train_loss pass)"),
+    EFF_FULL_GRAD_NORM = float("eff_full_grad_norm", "rho * full_grad_norm"),
+    COS_TO_INIT = float("cos_to_init", "cosine between the SI group and its initial value"),
+    DIST_TO_INIT = float("dist_to_init", "L2 distance between the SI group and its initial value"),
+    STEP_ANGLE = float("step_angle", "angle (radians) between the SI group before and after the last step"),
+    WALL_TIME = float("wall_time", "seconds of training so far (summed over resumed segments; not deterministic)"),
+    ANGLE_MEAN = float("angle_mean", "mean angle (radians) the SI group turned per step since the previous row (epoch rows: over the epoch; `metrics.angles`)"),
+    UPDATE_REL = float("update_rel", "relative update of the SI group in the last step, ||w' - w|| / ||w||"),
+    ANGLE_EQ = float("angle_eq", "predicted equilibrium angular update per step, eta_r of the optimizer at the scheduled lr and wd (full space with wd; rotational mode: the angle it turns by)"),
+}
 
 /// Prefix of the per-layer norm column of each SI tensor (`norm:conv_layers.0.weight`).
 pub const LAYER_NORM_PREFIX: &str = "norm:";
@@ -204,12 +224,6 @@ pub fn kind_of(name: &str) -> Kind {
         .unwrap_or(Kind::Float)
 }
 
-/// Index of a fixed column in a registry; panics on a name that is not there (a programming
-/// error: every name used in code is one of the registry's).
-pub fn index(table: &[Column], name: &str) -> usize {
-    table.iter().position(|c| c.name == name).unwrap_or_else(|| panic!("unknown column `{name}`"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +240,10 @@ mod tests {
         assert_eq!(Kind::Int.format(3.0), "3");
         assert_eq!(Kind::Float.format(f64::NAN), "");
         assert_eq!(Kind::Float.format(0.001), "1e-3");
+        // the typed identifiers are the table's columns, in order
+        assert_eq!(col::TRAIN_LOSS.name(), "train_loss");
+        assert_eq!(METRICS[col::ANGLE_EQ.index()].name, "angle_eq");
+        assert_eq!(col::ANGLE_EQ.index(), METRICS.len() - 1);
         for k in SHARPNESS_CONTRACT {
             assert!(SHARPNESS.iter().any(|c| c.name == *k));
         }

@@ -3,11 +3,11 @@
 //! cross-architecture summary: S-jumps and the period's law against lr*wd, regimes and their
 //! boundaries, the angular update against its predicted equilibrium and the time to reach it.
 
-use super::{Boundaries, EQUILIBRIUM_TOL, Regime, Series, SweepAnalysis, equilibrium};
+use super::{Boundaries, EQUILIBRIUM_TOL, Regime, RunAnalysis, Series, SweepAnalysis, equilibrium};
 use crate::config::{OptimMode, OptimName, RunConfig};
-use crate::schema::{self, METRICS};
+use crate::schema::col;
 use crate::stats::{median, trend};
-use crate::store::{self, RunDir};
+use crate::store::{self, RowKind, RunDir};
 use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
@@ -168,24 +168,19 @@ pub fn rolling_median(v: &[f64], w: usize) -> Vec<f64> {
 /// epoch row when the run logged no step rows), by step: for the time to equilibrium at a finer
 /// grain than epochs.
 pub fn angle_by_step(run: &Path) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
-    let rd = RunDir::new(run);
-    let rec = store::read_records(&rd.metrics(), false)?;
-    let col = |n: &str| {
-        let _ = schema::index(METRICS, n);
-        rec.header.iter().position(|c| c == n)
-    };
-    let (Some(k), Some(s), Some(a), Some(q)) = (col("row"), col("step"), col("angle_mean"), col("angle_eq")) else {
+    let t = store::Table::read(&RunDir::new(run).metrics())?;
+    let (Some(_), Some(s), Some(a), Some(q)) =
+        (t.metric(col::ROW), t.metric(col::STEP), t.metric(col::ANGLE_MEAN), t.metric(col::ANGLE_EQ))
+    else {
         return Ok((vec![], vec![], vec![]));
     };
-    let f = |r: &Vec<String>, i: usize| r[i].parse::<f64>().unwrap_or(f64::NAN);
     // step rows when there are any (an epoch row's angle is the mean over its whole epoch)
-    let steps = rec.rows.iter().any(|r| r[k] == "step");
-    let rows: Vec<&Vec<String>> =
-        rec.rows.iter().filter(|r| (!steps || r[k] == "step") && f(r, a).is_finite()).collect();
+    let kind = if t.step_rows().next().is_some() { RowKind::Step } else { RowKind::Epoch };
+    let rows: Vec<&store::TypedRow> = t.rows_of(kind).filter(|r| r.num(a).is_finite()).collect();
     Ok((
-        rows.iter().map(|r| f(r, s)).collect(),
-        rows.iter().map(|r| f(r, a)).collect(),
-        rows.iter().map(|r| f(r, q)).collect(),
+        rows.iter().map(|r| r.num(s)).collect(),
+        rows.iter().map(|r| r.num(a)).collect(),
+        rows.iter().map(|r| r.num(q)).collect(),
     ))
 }
 
@@ -204,72 +199,7 @@ pub fn arm_summary(
     if a.runs.len() != series.len() {
         anyhow::bail!("arm {key}: {} analysed runs but {} series", a.runs.len(), series.len());
     }
-    let mut runs = vec![];
-    for (r, s) in a.runs.iter().zip(series) {
-        let all = r.equilibrium.iter().find(|e| e.name == "all");
-        let initial = s.train_loss.first().copied().unwrap_or(f64::NAN);
-        let converged: Vec<f64> =
-            r.s_jumps.iter().filter(|j| j.loss_before <= CONVERGED * initial).map(|j| j.epoch).collect();
-        let (steps, ang, eq) = angle_by_step(Path::new(&r.dir))?;
-        let ratio: Vec<f64> = ang.iter().zip(&eq).map(|(a, q)| a / q).collect();
-        let ones = vec![1.0; ratio.len()];
-        let steps_to_eq =
-            equilibrium("all", &steps, &rolling_median(&ratio, SMOOTH_ROWS), &ones, &[], EQUILIBRIUM_TOL, 0)
-                .and_then(|e| e.settled);
-        // measured / predicted angle of the epoch rows in [lo, hi]
-        let ratios_in = |lo: f64, hi: f64| -> Vec<f64> {
-            (0..s.epoch.len())
-                .filter(|&i| s.epoch[i] >= lo && s.epoch[i] <= hi)
-                .map(|i| {
-                    s.angles.first().map(|x| x.1[i]).unwrap_or(f64::NAN)
-                        / s.angle_eq.get(i).copied().unwrap_or(f64::NAN)
-                })
-                .filter(|x| x.is_finite())
-                .collect()
-        };
-        // the converged phase: the 5 epochs before each converged jump
-        let before_jumps = converged
-            .iter()
-            .map(|j| ratios_in(j - 5.0, j - 1.0))
-            .filter(|v| !v.is_empty())
-            .map(|v| median(&v))
-            .collect();
-        // the overshoot: the largest ratio over the jump's epoch and the ones after it
-        let at_jumps = converged
-            .iter()
-            .filter_map(|j| {
-                let v = ratios_in(*j, j + AFTER_JUMP);
-                v.into_iter().reduce(f64::max).map(|m| (*j, m))
-            })
-            .collect();
-        runs.push(ArmRun {
-            dir: r.dir.clone(),
-            lr: r.lr,
-            wd: r.wd,
-            elr: r.elr,
-            regime: r.regime.regime,
-            s_jumps: r.s_jumps.iter().map(|j| j.epoch).collect(),
-            period_steps: (converged.len() >= 2).then(|| {
-                median(&converged.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()) * s.steps_per_epoch as f64
-            }),
-            converged_jumps: converged,
-            eta_r: all.map(|e| e.eta_r),
-            angle_ratio: {
-                // after equilibrium (the second half of the run when it never settles)
-                let from = match steps_to_eq {
-                    Some(t) => steps.iter().position(|s| *s >= t).unwrap_or(0),
-                    None => ratio.len() / 2,
-                };
-                let after: Vec<f64> = ratio[from..].iter().copied().filter(|r| r.is_finite()).collect();
-                (!after.is_empty()).then(|| median(&after))
-            },
-            steps_to_equilibrium: steps_to_eq,
-            at_jumps,
-            before_jumps,
-            final_test_acc: r.final_test_acc,
-            final_train_loss: r.final_train_loss,
-        });
-    }
+    let runs = a.runs.iter().zip(series).map(|(r, s)| arm_run(r, s)).collect::<Result<Vec<_>>>()?;
     let full = cfg.optim.mode == OptimMode::Full;
     let ratios: Vec<f64> = runs.iter().filter_map(|r| r.angle_ratio).collect();
     Ok(ArmSummary {
@@ -285,5 +215,66 @@ pub fn arm_summary(
             .then(|| Law::fit(runs.iter().filter_map(|r| Some((r.lr * r.wd, r.steps_to_equilibrium?))).collect())),
         angle_ratio: (!ratios.is_empty()).then(|| median(&ratios)),
         runs,
+    })
+}
+
+/// One run of an arm: its S-jumps from a converged state, the time to rotational equilibrium
+/// (step rows) and the angular update around the jumps.
+fn arm_run(r: &RunAnalysis, s: &Series) -> Result<ArmRun> {
+    let all = r.equilibrium.iter().find(|e| e.name == "all");
+    let initial = s.train_loss.first().copied().unwrap_or(f64::NAN);
+    let converged: Vec<f64> =
+        r.s_jumps.iter().filter(|j| j.loss_before <= CONVERGED * initial).map(|j| j.epoch).collect();
+    let (steps, ang, eq) = angle_by_step(Path::new(&r.dir))?;
+    let ratio: Vec<f64> = ang.iter().zip(&eq).map(|(a, q)| a / q).collect();
+    let ones = vec![1.0; ratio.len()];
+    let steps_to_eq = equilibrium("all", &steps, &rolling_median(&ratio, SMOOTH_ROWS), &ones, &[], EQUILIBRIUM_TOL, 0)
+        .and_then(|e| e.settled);
+    // measured / predicted angle of the epoch rows in [lo, hi]
+    let ratios_in = |lo: f64, hi: f64| -> Vec<f64> {
+        (0..s.epoch.len())
+            .filter(|&i| s.epoch[i] >= lo && s.epoch[i] <= hi)
+            .map(|i| {
+                s.angles.first().map(|x| x.1[i]).unwrap_or(f64::NAN) / s.angle_eq.get(i).copied().unwrap_or(f64::NAN)
+            })
+            .filter(|x| x.is_finite())
+            .collect()
+    };
+    // the converged phase: the 5 epochs before each converged jump
+    let before_jumps =
+        converged.iter().map(|j| ratios_in(j - 5.0, j - 1.0)).filter(|v| !v.is_empty()).map(|v| median(&v)).collect();
+    // the overshoot: the largest ratio over the jump's epoch and the ones after it
+    let at_jumps = converged
+        .iter()
+        .filter_map(|j| {
+            let v = ratios_in(*j, j + AFTER_JUMP);
+            v.into_iter().reduce(f64::max).map(|m| (*j, m))
+        })
+        .collect();
+    Ok(ArmRun {
+        dir: r.dir.clone(),
+        lr: r.lr,
+        wd: r.wd,
+        elr: r.elr,
+        regime: r.regime.regime,
+        s_jumps: r.s_jumps.iter().map(|j| j.epoch).collect(),
+        period_steps: (converged.len() >= 2)
+            .then(|| median(&converged.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()) * s.steps_per_epoch as f64),
+        converged_jumps: converged,
+        eta_r: all.map(|e| e.eta_r),
+        angle_ratio: {
+            // after equilibrium (the second half of the run when it never settles)
+            let from = match steps_to_eq {
+                Some(t) => steps.iter().position(|s| *s >= t).unwrap_or(0),
+                None => ratio.len() / 2,
+            };
+            let after: Vec<f64> = ratio[from..].iter().copied().filter(|r| r.is_finite()).collect();
+            (!after.is_empty()).then(|| median(&after))
+        },
+        steps_to_equilibrium: steps_to_eq,
+        at_jumps,
+        before_jumps,
+        final_test_acc: r.final_test_acc,
+        final_train_loss: r.final_train_loss,
     })
 }

@@ -513,7 +513,7 @@ fn merge_spectra(path: &Path, rows: Vec<Vec<String>>) -> Result<()> {
     let mut out: Vec<Vec<String>> = vec![];
     store::widen(path, &header)?;
     if path.is_file() {
-        let old = store::read_records(path, false)?;
+        let old = store::Table::read(path)?.records();
         if old.header == header {
             out.extend(old.rows.into_iter().filter(|r| !new.contains(&key(r))));
         }
@@ -536,7 +536,7 @@ fn merge_into(path: &Path, header: &[String], rows: &[Row]) -> Result<()> {
     // rows an older silab wrote keep their values under this version's columns
     store::widen(path, header)?;
     if path.is_file() {
-        let old = store::read_records(path, false)?;
+        let old = store::Table::read(path)?.records();
         if old.header == header {
             let col = |n: &str| old.col(n).expect("a sharpness header");
             let (ce, cg, cb) = (col("epoch"), col("group"), col("bn_mode"));

@@ -133,7 +133,7 @@ pub fn spectrum_figure(run: &crate::store::RunDir) -> Result<Option<std::path::P
     if !path.is_file() {
         return Ok(None);
     }
-    let r = crate::store::read_records(&path, false)?;
+    let r = crate::store::Table::read(&path)?.records();
     let col = |n: &str| r.col(n).ok_or_else(|| anyhow::anyhow!("{}: no column `{n}`", path.display()));
     let (ce, cg, cp, cn, cw) = (col("epoch")?, col("group")?, col("probe")?, col("node")?, col("weight")?);
     // a panel per group and BN mode

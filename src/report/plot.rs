@@ -6,7 +6,7 @@
 use super::figures::{Curve, Figure, Panel, Style};
 use crate::config::RunConfig;
 use crate::human;
-use crate::schema::METRICS;
+use crate::schema::{self, METRICS};
 use crate::store::{self, RunDir, StoreError};
 use crate::sweep::{Manifest, SweepDir};
 use anyhow::{Context, Result, bail};
@@ -63,8 +63,8 @@ pub struct Source {
     /// `runs/p0003` of a sweep, else the directory's name.
     pub name: String,
     config: toml::Table,
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
+    /// Its metrics.csv, typed by the one reader.
+    metrics: store::Table,
 }
 
 impl Source {
@@ -74,11 +74,9 @@ impl Source {
         // so runs compare key by key
         let cfg = RunConfig::from_file(&rd.config(), &[])?;
         let config = toml::Table::try_from(&cfg).context("a config serializes")?;
-        // a killed run's last line may be cut: keep the complete rows
-        let r = store::read_records(&rd.metrics(), true)?;
-        let n = r.header.len();
-        let rows = r.rows.into_iter().filter(|row| row.len() == n).collect();
-        Ok(Source { dir: dir.to_path_buf(), name, config, header: r.header, rows })
+        // (a killed run's cut last line is dropped by the reader; a garbled cell is an error)
+        let metrics = store::Table::read(&rd.metrics())?;
+        Ok(Source { dir: dir.to_path_buf(), name, config, metrics })
     }
 
     /// The raw value of `key` (full precision), for telling runs apart: `run`, `seed` or a
@@ -114,22 +112,25 @@ impl Source {
         })
     }
 
-    /// `(x, y)` of a column over the rows of the x axis (empty or non-numeric cells left out).
+    /// `(x, y)` of a column over the rows of the x axis (empty cells, not measured, left out).
     fn series(&self, col: &str, x: XAxis) -> Vec<(f64, f64)> {
-        let (Some(c), Some(kind), Some(xc)) =
-            (self.col(col), self.col("row"), self.col(if x == XAxis::Epoch { "epoch" } else { "step" }))
+        let t = &self.metrics;
+        let (Some(c), Some(xc)) =
+            (t.col(col), t.metric(if x == XAxis::Epoch { schema::col::EPOCH } else { schema::col::STEP }))
         else {
             return vec![];
         };
-        self.rows
+        t.rows
             .iter()
-            .filter(|r| x == XAxis::Step || r[kind] == "epoch")
-            .filter_map(|r| Some((r[xc].parse().ok()?, r.get(c)?.parse().ok()?)))
+            .filter(|r| x == XAxis::Step || r.kind == Some(store::RowKind::Epoch))
+            .map(|r| (r.num(xc), r.num(c)))
+            .filter(|(x, y)| !x.is_nan() && !y.is_nan())
             .collect()
     }
 
-    fn col(&self, name: &str) -> Option<usize> {
-        self.header.iter().position(|h| h == name)
+    /// The columns of its metrics.csv.
+    fn header(&self) -> &[String] {
+        &self.metrics.header
     }
 }
 
@@ -269,7 +270,7 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
     if spec.layers {
         return layer_panels(src, &gs, spec.x, x_label);
     }
-    let known: Vec<&str> = src[0].header.iter().map(|s| s.as_str()).collect();
+    let known: Vec<&str> = src[0].header().iter().map(|s| s.as_str()).collect();
     for y in &spec.y {
         if !known.contains(&y.as_str()) && !METRICS.iter().any(|m| m.name == y) {
             let some: Vec<&str> = known.iter().filter(|k| !k.contains(':')).cloned().collect();
@@ -319,7 +320,7 @@ fn layer_panels(src: &[Source], gs: &[Group], x: XAxis, x_label: &str) -> Result
         let fams: Vec<(&str, &str)> = LAYER_FAMILIES
             .iter()
             .cloned()
-            .filter(|(p, _)| s.header.iter().any(|h| h.starts_with(p) && h.ends_with(".weight")))
+            .filter(|(p, _)| s.header().iter().any(|h| h.starts_with(p) && h.ends_with(".weight")))
             .collect();
         if fams.is_empty() {
             bail!("{}: no per-layer columns (metrics.layers = false, or a net without SI tensors)", s.dir.display());
@@ -327,7 +328,7 @@ fn layer_panels(src: &[Source], gs: &[Group], x: XAxis, x_label: &str) -> Result
         cols = cols.max(fams.len());
         for (prefix, title) in fams {
             let names: Vec<&String> =
-                s.header.iter().filter(|h| h.starts_with(prefix) && h.ends_with(".weight")).collect();
+                s.header().iter().filter(|h| h.starts_with(prefix) && h.ends_with(".weight")).collect();
             let curves = names
                 .iter()
                 .enumerate()

@@ -32,7 +32,7 @@ use crate::metrics::{self, AngleAcc, Row, StepAngles, elr};
 use crate::model::{BnMode, Net, Role, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
 use crate::progress::Progress;
-use crate::schema::METRICS;
+use crate::schema::{METRICS, col};
 use crate::store::tensorboard::EventWriter;
 use crate::store::{self, Lock, RunDir, StoreError};
 use anyhow::{Context, Result, bail};
@@ -160,9 +160,9 @@ impl Acc {
     fn write(&self, row: &mut Row) {
         if self.n > 0 {
             let n = self.n as f64;
-            row.set("batch_loss", self.loss.double_value(&[]) / n);
-            row.set("grad_norm", self.grad.double_value(&[]) / n);
-            row.set("eff_grad_norm", self.eff.double_value(&[]) / n);
+            row.set(col::BATCH_LOSS, self.loss.double_value(&[]) / n);
+            row.set(col::GRAD_NORM, self.grad.double_value(&[]) / n);
+            row.set(col::EFF_GRAD_NORM, self.eff.double_value(&[]) / n);
         }
     }
 }
@@ -297,8 +297,9 @@ impl Trainer {
         t.load_init_si()?;
         t.adopt_header();
         let keys = verify::metrics_keys(t.steps_per_epoch, cfg.train.log_every, step);
-        let rows = verify::verify_rows(&t.dir.metrics(), &t.file_header, &["epoch", "step", "row"], &keys, step)?;
-        store::write_records(&t.dir.metrics(), &rows)?;
+        let keys_cols = [col::EPOCH.name(), col::STEP.name(), col::ROW.name()];
+        let rows = verify::verify_table(&t.dir.metrics(), &t.file_header, &keys_cols, &keys, step)?;
+        store::write_records(&t.dir.metrics(), &rows.records())?;
         t.restore_progress(&rows);
         t.notes.push((false, format!("resuming {} from epoch {epoch} (step {step})", run_dir.display())));
         t.from = Some((epoch, step, wall));
@@ -385,18 +386,19 @@ impl Trainer {
         }
     }
 
-    /// The best test accuracy and the last epoch row of the verified rows of a resumed run.
-    fn restore_progress(&mut self, rows: &store::Records) {
-        let parse = |r: &Vec<String>| -> Row {
+    /// The best test accuracy and the last epoch row of the verified rows of a resumed run (typed
+    /// by the reader: an empty cell is NaN, a garbled one was an error there).
+    fn restore_progress(&mut self, rows: &store::Table) {
+        let parse = |r: &store::TypedRow| -> Row {
             let mut vals = vec![f64::NAN; self.header.len()];
-            for (v, &c) in r.iter().zip(&self.file_cols) {
-                vals[c] = v.parse::<f64>().unwrap_or(f64::NAN);
+            for (i, &c) in self.file_cols.iter().enumerate() {
+                vals[c] = r.num(i);
             }
-            let (e, s) = (vals[metrics::col("epoch")] as usize, vals[metrics::col("step")] as usize);
-            Row { epoch: e, step: s, is_epoch: r[metrics::col("row")] == "epoch", values: vals }
+            let (e, s) = (vals[col::EPOCH.index()] as usize, vals[col::STEP.index()] as usize);
+            Row { epoch: e, step: s, is_epoch: r.kind == Some(store::RowKind::Epoch), values: vals }
         };
         let all: Vec<Row> = rows.rows.iter().map(parse).collect();
-        self.best = all.iter().map(|r| r.get("test_acc")).filter(|a| !a.is_nan()).reduce(f64::max);
+        self.best = all.iter().map(|r| r.get(col::TEST_ACC)).filter(|a| !a.is_nan()).reduce(f64::max);
         self.last_row = all.into_iter().rfind(|r| r.is_epoch);
     }
 
@@ -435,16 +437,16 @@ impl Trainer {
     fn fill_geometry(&self, row: &mut Row, lr: f64, step: usize) {
         let net = &self.ws.net;
         let rho = net.rho();
-        row.set("lr", lr);
-        row.set("rho", rho);
+        row.set(col::LR, lr);
+        row.set(col::RHO, rho);
         let power = self.opt.elr_power();
         // on the sphere, the configured ELR exactly: lr / rho^p would carry the projection's
         // float noise, and a table grouped by ELR would split
         let e = if self.cfg.optim.mode == OptimMode::Sphere { self.opt.elr_at(step) } else { elr(lr, rho, power) };
-        row.set("elr", e);
+        row.set(col::ELR, e);
         let (cos, dist) = metrics::to_init(net, &self.init_si);
-        row.set("cos_to_init", cos);
-        row.set("dist_to_init", dist);
+        row.set(col::COS_TO_INIT, cos);
+        row.set(col::DIST_TO_INIT, dist);
         if self.cfg.metrics.layers {
             let norms = metrics::layer_norms(net);
             let (base, k) = (METRICS.len(), norms.len());
@@ -464,20 +466,20 @@ impl Trainer {
     /// The angular-update columns: the last step's (`step_angle`, `update_rel`, `angle:*`), the
     /// means since the previous row (`angle_mean*`), and the predicted equilibrium (`angle_eq`).
     fn fill_angles(&self, row: &mut Row, last: Option<&StepAngles>, mean: &AngleAcc) {
-        row.set("angle_eq", self.opt.angle_eq_at(row.step.saturating_sub(1)));
+        row.set(col::ANGLE_EQ, self.opt.angle_eq_at(row.step.saturating_sub(1)));
         let Some(last) = last else { return };
         let net = &self.ws.net;
         let (k, g) = (net.si().len(), net.si_groups().len());
         let base = METRICS.len() + 2 * k + 2 * g;
         let put = |row: &mut Row, at: usize, v: &[f64]| {
-            row.set(if at == base { "step_angle" } else { "angle_mean" }, v[0]);
+            row.set(if at == base { col::STEP_ANGLE } else { col::ANGLE_MEAN }, v[0]);
             if self.cfg.metrics.layers {
                 row.values[at..at + k + g].copy_from_slice(&v[1..]);
             }
         };
         let v: Vec<f64> = last.angles().iter().map(|a| a.double_value(&[])).collect();
         put(row, base, &v);
-        row.set("update_rel", last.update_rel().double_value(&[]));
+        row.set(col::UPDATE_REL, last.update_rel().double_value(&[]));
         if let Some(m) = mean.means() {
             put(row, base + k + g, &m);
         }
@@ -492,17 +494,17 @@ impl Trainer {
             let bs = self.cfg.train.batch_size;
             let e = metrics::evaluate(net, &d.train, bs, BnMode::TrainFrozenStats, self.cfg.loss, m.full_grad);
             if m.train_eval {
-                row.set("train_loss", e.loss);
-                row.set("train_acc", e.acc);
+                row.set(col::TRAIN_LOSS, e.loss);
+                row.set(col::TRAIN_ACC, e.acc);
             }
             if let Some(g) = e.full_grad_norm {
-                row.set("full_grad_norm", g);
-                row.set("eff_full_grad_norm", g * row.get("rho"));
+                row.set(col::FULL_GRAD_NORM, g);
+                row.set(col::EFF_FULL_GRAD_NORM, g * row.get(col::RHO));
             }
         }
         let e = metrics::evaluate(net, &d.test, 1000, BnMode::Eval, self.cfg.loss, false);
-        row.set("test_loss", e.loss);
-        row.set("test_acc", e.acc);
+        row.set(col::TEST_LOSS, e.loss);
+        row.set(col::TEST_ACC, e.acc);
         row
     }
 
@@ -551,7 +553,7 @@ impl Trainer {
                 .collect();
             tb.scalars(row.step as i64, &values)?;
         }
-        let acc = row.get("test_acc");
+        let acc = row.get(col::TEST_ACC);
         if !acc.is_nan() {
             self.best = Some(self.best.map_or(acc, |b: f64| b.max(acc)));
         }
@@ -706,8 +708,8 @@ impl Trainer {
     fn measure_init(&mut self, clock: &Clock, progress: &mut dyn Progress) -> Result<()> {
         progress.set(0, "measuring the initialisation (epoch 0)");
         let mut row = self.epoch_row(0, 0, self.opt.lr_at(0));
-        row.set("angle_eq", self.opt.angle_eq_at(0));
-        row.set("wall_time", clock.wall());
+        row.set(col::ANGLE_EQ, self.opt.angle_eq_at(0));
+        row.set(col::WALL_TIME, clock.wall());
         self.emit(row, progress)?;
         self.hooks_after(At { epoch: 0, step: 0, epoch_end: true }, progress)?;
         self.end_of_epoch(0, 0, clock.wall())
@@ -776,7 +778,7 @@ impl Trainer {
         let mut row = Row::new(epoch, step, false, self.header.len());
         self.fill_geometry(&mut row, s.lr, step - 1);
         since_row.acc.write(&mut row);
-        row.set("wall_time", clock.wall());
+        row.set(col::WALL_TIME, clock.wall());
         self.emit(row, progress)?;
         progress.warn(&format!(
             "step {step} (epoch {}): the loss is {}, rho {}: stopping the run as diverged (train.stop_on_nonfinite)",
@@ -803,7 +805,7 @@ impl Trainer {
         self.fill_geometry(&mut row, s.lr, step - 1);
         since_row.acc.write(&mut row);
         self.fill_angles(&mut row, last, &since_row.angles);
-        row.set("wall_time", clock.wall());
+        row.set(col::WALL_TIME, clock.wall());
         self.emit(row, progress)
     }
 
@@ -822,9 +824,9 @@ impl Trainer {
         let mut row = self.epoch_row(epoch, step, s.lr);
         in_epoch.acc.write(&mut row);
         self.fill_angles(&mut row, last, &in_epoch.angles);
-        row.set("wall_time", clock.wall());
-        if !row.get("train_loss").is_finite() && self.cfg.metrics.train_eval {
-            progress.line(&format!("epoch {epoch}: train loss is {}", row.get("train_loss")));
+        row.set(col::WALL_TIME, clock.wall());
+        if !row.get(col::TRAIN_LOSS).is_finite() && self.cfg.metrics.train_eval {
+            progress.line(&format!("epoch {epoch}: train loss is {}", row.get(col::TRAIN_LOSS)));
         }
         self.emit(row, progress)
     }
@@ -834,10 +836,10 @@ impl Trainer {
         if let Some(r) = &self.last_row {
             self.dir.log_line(&format!(
                 "epoch {done} step {step} train_loss {:.4e} test_acc {:.4} rho {:.4} elr {:.3e}",
-                r.get("train_loss"),
-                r.get("test_acc"),
-                r.get("rho"),
-                r.get("elr")
+                r.get(col::TRAIN_LOSS),
+                r.get(col::TEST_ACC),
+                r.get(col::RHO),
+                r.get(col::ELR)
             ))?;
         }
         Ok(())

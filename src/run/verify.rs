@@ -4,8 +4,7 @@
 //! to be measured again; anything else inconsistent is an error naming the file and the line,
 //! never a silent repair.
 
-use crate::schema::{self, Kind};
-use crate::store::{self, Records};
+use crate::store::{Records, Table};
 use anyhow::{Result, bail};
 use std::path::Path;
 
@@ -14,11 +13,7 @@ pub type Key = Vec<String>;
 
 /// Verify the CSV file at `path` against `header` and the `expected` keys (in order) of its rows
 /// up to step `max_step`, the key columns being `key_cols` (which include `step`). Returns the
-/// verified rows (those up to `max_step`); the file itself is not changed.
-///
-/// A last line without its newline is a row whose writing was cut by a kill: it is dropped if it
-/// lies after the checkpoint and an error otherwise (it cannot be trusted: `1.858e-3` cut to
-/// `1.858` still parses).
+/// verified rows (those up to `max_step`) as written; the file itself is not changed.
 pub fn verify_rows(
     path: &Path,
     header: &[String],
@@ -26,10 +21,25 @@ pub fn verify_rows(
     expected: &[Key],
     max_step: usize,
 ) -> Result<Records> {
+    Ok(verify_table(path, header, key_cols, expected, max_step)?.records())
+}
+
+/// [`verify_rows`] with the rows typed (read by the one reader, [`Table`]).
+///
+/// A last line without its newline is a row whose writing was cut by a kill: it is dropped if it
+/// lies after the checkpoint and an error otherwise (it cannot be trusted: `1.858e-3` cut to
+/// `1.858` still parses).
+pub fn verify_table(
+    path: &Path,
+    header: &[String],
+    key_cols: &[&str],
+    expected: &[Key],
+    max_step: usize,
+) -> Result<Table> {
     let shown = path.display();
     if !path.is_file() {
         if expected.is_empty() {
-            return Ok(Records { header: header.to_vec(), rows: vec![] });
+            return Ok(Table::parse(path, format!("{}\n", header.join(",")).as_bytes())?);
         }
         bail!(
             "{shown} is missing, but the checkpoint being resumed (step {max_step}) follows {} rows of it; \
@@ -37,54 +47,39 @@ pub fn verify_rows(
             expected.len()
         );
     }
-    let bytes = std::fs::read(path).map_err(|e| store::StoreError::io(path, e))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        anyhow::anyhow!("{shown}: not UTF-8 text at byte offset {}: the file is damaged", e.valid_up_to())
-    })?;
-    // complete lines only: everything up to the last newline
-    let (complete, partial) = match text.rfind('\n') {
-        Some(i) => (&text[..=i], &text[i + 1..]),
-        None => ("", text),
-    };
-    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(complete.as_bytes());
-    let mut records = r.records();
-    let found_header: Vec<String> = match records.next() {
-        Some(h) => h.map_err(|e| anyhow::anyhow!("{shown}: {e}"))?.iter().map(String::from).collect(),
-        None => vec![],
-    };
-    if found_header != header {
-        if found_header.is_empty() {
-            bail!("{shown}: no header line (the file is empty or damaged); expected {}", header.join(","));
-        }
+    let mut t = Table::read(path)?;
+    if t.header != header {
         bail!(
             "{shown} line 1: the header is not this run's: expected `{}`, found `{}`",
             header.join(","),
-            found_header.join(",")
+            t.header.join(",")
         );
     }
-    let kinds: Vec<Kind> = header.iter().map(|c| schema::kind_of(c)).collect();
     let keys: Vec<usize> = key_cols
         .iter()
-        .map(|k| header.iter().position(|c| c == k).ok_or_else(|| anyhow::anyhow!("{shown}: no `{k}` column")))
+        .map(|k| t.col(k).ok_or_else(|| anyhow::anyhow!("{shown}: no `{k}` column")))
         .collect::<Result<_>>()?;
-    let step_col =
-        header.iter().position(|c| c == "step").ok_or_else(|| anyhow::anyhow!("{shown}: no `step` column"))?;
-    let mut rows: Vec<Vec<String>> = vec![];
+    let step_col = t.col("step").ok_or_else(|| anyhow::anyhow!("{shown}: no `step` column"))?;
+    let mut rows = vec![];
     let mut after = false;
-    for (i, rec) in records.enumerate() {
-        let line = i + 2;
-        let rec = rec.map_err(|e| anyhow::anyhow!("{shown} line {line}: {e}"))?;
-        let row: Vec<String> = rec.iter().map(String::from).collect();
-        check_row(&row, header, &kinds, &keys).map_err(|m| anyhow::anyhow!("{shown} line {line}: {m}"))?;
-        let step: usize = row[step_col].parse()?;
-        if step > max_step {
+    for row in std::mem::take(&mut t.rows) {
+        let line = row.line;
+        // a key is never empty (an empty cell of another column is a column added later)
+        if let Some(&k) = keys.iter().find(|&&k| row.fields[k].is_empty()) {
+            bail!("{shown} line {line}, column `{}`: empty, but it is a key of the row", header[k]);
+        }
+        let step = row.num(step_col);
+        if step < 0.0 {
+            bail!("{shown} line {line}, column `step`: negative");
+        }
+        if step > max_step as f64 {
             after = true;
             continue;
         }
         if after {
             bail!("{shown} line {line}: a row of step {step} after rows of later steps (the file is out of order)");
         }
-        let key: Key = keys.iter().map(|&k| row[k].clone()).collect();
+        let key: Key = keys.iter().map(|&k| row.fields[k].clone()).collect();
         match expected.get(rows.len()) {
             Some(want) if *want == key => rows.push(row),
             Some(want) => bail!(
@@ -101,7 +96,7 @@ pub fn verify_rows(
         }
     }
     if rows.len() < expected.len() {
-        let cut = if partial.is_empty() { "" } else { " (its last line was cut off)" };
+        let cut = if t.cut.is_empty() { "" } else { " (its last line was cut off)" };
         bail!(
             "{shown}: {} rows up to the checkpoint (step {max_step}), expected {}{cut}; the first missing is ({}) = ({})",
             rows.len(),
@@ -110,27 +105,8 @@ pub fn verify_rows(
             expected[rows.len()].join(", ")
         );
     }
-    Ok(Records { header: header.to_vec(), rows })
-}
-
-/// A row's fields against the header's column types: the right number, integers where integers
-/// go, numbers (or empty: not measured) where floats go, non-empty text.
-fn check_row(row: &[String], header: &[String], kinds: &[Kind], keys: &[usize]) -> std::result::Result<(), String> {
-    if row.len() != header.len() {
-        return Err(format!("{} fields, expected {}", row.len(), header.len()));
-    }
-    for (i, ((v, name), kind)) in row.iter().zip(header).zip(kinds).enumerate() {
-        let ok = match kind {
-            // empty = not measured (a column added after the row was written); never a key
-            Kind::Int => v.parse::<i64>().is_ok() || (v.is_empty() && !keys.contains(&i)),
-            Kind::Float => v.is_empty() || v.parse::<f64>().is_ok(),
-            Kind::Text => !v.is_empty(),
-        };
-        if !ok {
-            return Err(format!("`{v}` is not a valid {name} ({kind:?})"));
-        }
-    }
-    Ok(())
+    t.rows = rows;
+    Ok(t)
 }
 
 /// The keys `(epoch, step, row)` of the rows of `metrics.csv` up to step `max_step`: the epoch

@@ -1,6 +1,7 @@
 //! The bottom layer: the directories silab writes and every file name in them, atomic writes,
-//! named tensors as safetensors, and CSV records. Nothing above this module spells a file name;
-//! every I/O error names its path ([`StoreError`]).
+//! named tensors as safetensors, CSV records and their one typed reader ([`Table`]: cells typed
+//! by `schema`, a bad cell an error naming file, line and column). Nothing above this module
+//! spells a file name; every I/O error names its path ([`StoreError`]).
 //!
 //! A run directory ([`RunDir`]):
 //! ```text
@@ -24,12 +25,14 @@ mod csv_records;
 mod dirs;
 pub mod json_num;
 mod process;
+mod records;
 pub mod tensorboard;
 mod tensors;
 
 pub use csv_records::{Records, append_records, read_header, read_records, widen, write_records};
 pub use dirs::{RunDir, ScanFiles, StudyDir, SweepDir, default_run_dir, default_study_dir, default_sweep_dir};
 pub use process::{Lock, failpoint, hostname, pid_alive, unix_now};
+pub use records::{Cell, RecordsError, RowKind, Table, TypedRow};
 pub use tensors::{NamedTensors, load_tensors, save_tensors};
 
 use std::io::Write;

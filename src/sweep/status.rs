@@ -30,11 +30,23 @@ pub struct PointReport {
 pub type QueueView = Option<std::collections::HashMap<usize, (String, SlurmState)>>;
 
 /// Epoch rows written so far to a run's metrics.csv (the epoch-0 row excluded; 0 when there is
-/// no readable file yet).
+/// no readable file yet: for progress displays; `sweep status` uses [`read_epochs_done`]).
 pub fn epochs_done(rd: &RunDir) -> usize {
-    let Ok(r) = store::read_records(&rd.metrics(), true) else { return 0 };
-    let Some(k) = r.col("row") else { return 0 };
-    r.rows.iter().filter(|row| row.get(k).is_some_and(|v| v == "epoch")).count().saturating_sub(1)
+    read_epochs_done(rd).unwrap_or(0)
+}
+
+/// [`epochs_done`], with a damaged file an error naming its line and column ([`store::Table`]).
+pub fn read_epochs_done(rd: &RunDir) -> Result<usize, store::RecordsError> {
+    let path = rd.metrics();
+    if !path.is_file() {
+        return Ok(0);
+    }
+    match store::Table::read(&path) {
+        Ok(t) => Ok(t.epoch_rows().count().saturating_sub(1)),
+        // a run killed while writing its first line: nothing done yet
+        Err(store::RecordsError::NoHeader { .. }) => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 /// Where every point of the sweep in `sd` stands, from its run directory and attempt record, and
@@ -63,7 +75,7 @@ pub fn status(
         } else {
             from_attempt(Attempt::read(sd, p).as_ref(), state, queue.is_some(), finished, &host)
         };
-        out.push(PointReport { index: p.index, status, epochs_done: epochs_done(&rd), epochs, detail, log });
+        out.push(PointReport { index: p.index, status, epochs_done: read_epochs_done(&rd)?, epochs, detail, log });
     }
     Ok(out)
 }

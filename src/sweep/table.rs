@@ -203,7 +203,8 @@ pub fn gather_file(sd: &SweepDir, m: &Manifest, file: RunFile) -> Result<Table> 
         if !path.exists() {
             continue;
         }
-        let r = store::read_records(&path, false).with_context(|| format!("point {}", p.index))?;
+        // the one reader: a garbled cell is an error naming file, line and column (never a null)
+        let r = store::Table::read(&path).with_context(|| format!("point {}", p.index))?.records();
         let (h, rows) = (r.header, r.rows);
         for c in &h {
             if !metric_names.contains(c) {
