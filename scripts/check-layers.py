@@ -10,7 +10,7 @@ import sys
 
 # Bottom to top. A module may import only from layers below its own.
 LAYERS = [
-    ["stats", "progress", "schema", "human"],
+    ["stats", "progress", "schema", "numfmt"],
     ["config", "store"],
     ["data"],
     ["model"],
@@ -18,7 +18,7 @@ LAYERS = [
     ["metrics"],
     ["run"],
     ["landscape"],
-    ["lab", "bench"],
+    ["training", "bench"],
     ["sweep"],
     ["analysis"],
     ["report"],

@@ -185,7 +185,7 @@ fn vit_groups_are_named_as_documented() {
 /// without (`none`); its curvature is measured over its SI groups; its landscape is scanned.
 #[test]
 fn every_architecture_and_norm_trains_and_is_measured() {
-    use silab::landscape::{lines, sharpness};
+    use silab::landscape::{curvature, lines};
     let root = tempfile::tempdir().unwrap();
     let mut n = 0;
     for model in combos().into_iter().filter(|c| c.variant != Variant::Standard || c.arch == Arch::Vit) {
@@ -207,7 +207,7 @@ fn every_architecture_and_norm_trains_and_is_measured() {
         let text = format!("[model]\n{}", toml::to_string(&ModelConfig { bn_eps: 1e-5, ..model.clone() }).unwrap());
         let cfg = silab::config::RunConfig::from_parts(Some((&text, "t")), &sets).unwrap();
         let dir = root.path().join(format!("r{n}"));
-        silab::lab::train(&cfg, &dir, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{model:?}: {e:#}"));
+        silab::training::train(&cfg, &dir, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{model:?}: {e:#}"));
         let r = silab::store::read_records(&dir.join("metrics.csv"), false).unwrap();
         let net = Net::new(&cfg.model, 10, cfg.seed, Kind::Float, Device::Cpu);
         for g in net.si_groups() {
@@ -236,7 +236,7 @@ fn every_architecture_and_norm_trains_and_is_measured() {
             ..Default::default()
         };
         let (x, y) = batch(16, 9);
-        let setup = sharpness::Setup {
+        let setup = curvature::Setup {
             cfg: &sc,
             loss: Loss::Ce,
             x: x.to_kind(Kind::Float),
@@ -245,7 +245,7 @@ fn every_architecture_and_norm_trains_and_is_measured() {
             batch: 16,
             seed: 0,
         };
-        let rows = sharpness::measure(&net, &setup, 1, 4, &mut Default::default()).unwrap();
+        let rows = curvature::measure(&net, &setup, 1, 4, &mut Default::default()).unwrap();
         assert_eq!(rows.len(), 1 + net.si_groups().len(), "{model:?}");
         for row in &rows {
             assert!(row.get("eff_top_eig").is_finite() && row.get("trace").is_finite(), "{model:?}: {row:?}");

@@ -175,7 +175,7 @@ fn figures(span: f64) -> Vec<Case> {
     let hi = 10f64.powf(span);
     let nine: Vec<Curve> = (0..9)
         .map(|i| Curve {
-            label: format!("lr·wd = {}", silab::human::num(2.5e-3 * (i + 1) as f64)),
+            label: format!("lr·wd = {}", silab::numfmt::num(2.5e-3 * (i + 1) as f64)),
             points: series(0.37 * hi / (1.0 + i as f64 * 0.01), 0.37, 150),
             style: Style::Line,
             color: i,

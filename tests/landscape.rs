@@ -1,7 +1,7 @@
 //! Curvature tools against exact answers.
 
 use silab::config::{GroupSpec, Loss, ModelConfig, Variant};
-use silab::landscape::sharpness;
+use silab::landscape::curvature;
 use silab::landscape::*;
 use silab::model::{BnMode, Net};
 use tch::{Device, Kind, Tensor};
@@ -274,8 +274,8 @@ fn groups_partition_the_trained_tensors() {
     assert!(Group::All.is_si(&si));
 }
 
-fn setup_for<'a>(cfg: &'a silab::config::SharpnessConfig, x: &Tensor, y: &Tensor) -> sharpness::Setup<'a> {
-    sharpness::Setup {
+fn setup_for<'a>(cfg: &'a silab::config::SharpnessConfig, x: &Tensor, y: &Tensor) -> curvature::Setup<'a> {
+    curvature::Setup {
         cfg,
         loss: Loss::Ce,
         x: x.shallow_clone(),
@@ -302,7 +302,7 @@ fn sharpness_row_matches_dense_values() {
         gauss_newton: false,
         ..Default::default()
     };
-    let rows = sharpness::measure(&net, &setup_for(&cfg, &x, &y), 3, 30, &mut Default::default()).unwrap();
+    let rows = curvature::measure(&net, &setup_for(&cfg, &x, &y), 3, 30, &mut Default::default()).unwrap();
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
     assert_eq!(r.text("group"), Some("si"));
@@ -349,13 +349,13 @@ fn effective_sharpness_is_scale_free() {
     let (net, x, y) = tiny();
     let cfg = silab::config::SharpnessConfig { probes: 4, lanczos_iters: 30, ..Default::default() };
     let s = setup_for(&cfg, &x, &y);
-    let a = sharpness::measure(&net, &s, 0, 0, &mut Default::default()).unwrap().remove(0);
+    let a = curvature::measure(&net, &s, 0, 0, &mut Default::default()).unwrap().remove(0);
     tch::no_grad(|| {
         for t in net.si() {
             let _ = t.shallow_clone().g_mul_scalar_(3.0);
         }
     });
-    let b = sharpness::measure(&net, &s, 0, 0, &mut Default::default()).unwrap().remove(0);
+    let b = curvature::measure(&net, &s, 0, 0, &mut Default::default()).unwrap().remove(0);
     let close =
         |u: f64, v: f64, what: &str| assert!((u - v).abs() <= 1e-6 * u.abs().max(v.abs()), "{what}: {u} vs {v}");
     close(a.get("top_eig"), 9.0 * b.get("top_eig"), "top_eig scales 1/c^2");

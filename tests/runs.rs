@@ -1,9 +1,9 @@
 //! Whole runs: resume = uninterrupted, the dynamics promised for each mode, real MNIST.
 
 use silab::config::RunConfig;
-use silab::lab as run;
 use silab::progress::Silent;
 use silab::store;
+use silab::training as run;
 use std::path::Path;
 
 mod common;

@@ -4,7 +4,7 @@
 
 use super::{EQUILIBRIUM_TOL, Equilibrium, RunAnalysis, SJump, SweepAnalysis};
 use crate::config::OptimMode;
-use crate::human::{num, num_sig};
+use crate::numfmt::{num, num_sig};
 use std::path::Path;
 
 /// One column: its header and how a row's cell is written.

@@ -102,7 +102,7 @@ pub fn run(a: Args) -> Result<()> {
         batch: s.batch,
         out: s.out,
     };
-    let out = silab::report::landscape::scan(&at, &what, &opts, &mut Bars::new(s.quiet))?;
+    let out = silab::report::scan_figures::scan(&at, &what, &opts, &mut Bars::new(s.quiet))?;
     println!("{}: {} points; {}", out.label, out.rows.len(), out.files.csv().display());
     println!("figures: {}", out.files.png().display());
     Ok(())

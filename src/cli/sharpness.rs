@@ -2,7 +2,7 @@
 
 use super::progress::Bars;
 use anyhow::Result;
-use silab::landscape::sharpness::{Epochs, Row};
+use silab::landscape::curvature::{Epochs, Row};
 use silab::store::RunDir;
 use std::path::PathBuf;
 
@@ -44,7 +44,7 @@ fn line(r: &Row, point: Option<usize>, json: bool) -> String {
         }
         return j.to_string();
     }
-    let f = |n: &str| silab::human::num(r.get(n));
+    let f = |n: &str| silab::numfmt::num(r.get(n));
     let flag = if r.get("converged") == 0.0 { "  NOT CONVERGED" } else { "" };
     format!(
         "{}epoch {:>4}  {:<14} trace {} ± {}  top_eig {} (residual {})  eff_top_eig {}  riem_top {}  gn_top {}  ({:.1} s){flag}",
@@ -81,8 +81,8 @@ fn warning(r: &Row) -> Option<String> {
         r.get("epoch"),
         r.text("group").unwrap_or(""),
         worst.0,
-        silab::human::num(worst.1),
-        silab::human::num(worst.2),
+        silab::numfmt::num(worst.1),
+        silab::numfmt::num(worst.2),
         100.0 * worst.2 / worst.1.abs(),
         100.0 * silab::landscape::LANCZOS_TOL,
     ))
@@ -118,7 +118,7 @@ pub fn run(a: Args) -> Result<()> {
         m.is_ok_and(|t| t >= started)
     };
     for r in runs.iter().filter(|r| !a.json && fresh(r)) {
-        if let Some(png) = silab::report::landscape::spectrum_figure(&silab::store::RunDir::new(r))? {
+        if let Some(png) = silab::report::scan_figures::spectrum_figure(&silab::store::RunDir::new(r))? {
             println!("{}, {}", RunDir::new(r).spectrum_posthoc().display(), png.display());
         }
     }

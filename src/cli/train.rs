@@ -37,7 +37,7 @@ pub fn run(a: Args) -> Result<()> {
         if !a.sets.is_empty() {
             bail!("--set cannot change a run being resumed (its config.toml is fixed)");
         }
-        let s = silab::lab::resume(&dir, &mut bars)?;
+        let s = silab::training::resume(&dir, &mut bars)?;
         (dir, s)
     } else {
         let (cfg, name) = match (&a.config, &a.preset) {
@@ -49,7 +49,7 @@ pub fn run(a: Args) -> Result<()> {
             (None, None) => (RunConfig::from_parts(None, &a.sets)?, "run".into()),
         };
         let dir = a.out.unwrap_or_else(|| silab::store::default_run_dir(&name, &cfg.hash()));
-        let s = silab::lab::train(&cfg, &dir, &mut bars)?;
+        let s = silab::training::train(&cfg, &dir, &mut bars)?;
         (dir, s)
     };
     if let Some(step) = summary.diverged_at_step {
@@ -72,7 +72,7 @@ pub fn run(a: Args) -> Result<()> {
         if summary.steps_done == 1 { "" } else { "s" },
         summary.wall_time_s,
         last("test_acc"),
-        if train_loss.is_nan() { String::new() } else { format!(", train_loss {}", silab::human::num(train_loss)) },
+        if train_loss.is_nan() { String::new() } else { format!(", train_loss {}", silab::numfmt::num(train_loss)) },
     );
     Ok(())
 }

@@ -444,7 +444,7 @@ pub struct ScanOutput {
 pub const MAX_SCAN_POINTS: usize = 1_000_000;
 
 /// Run a scan at the point `at` (`RUN_DIR`, `RUN_DIR@EPOCH` or a checkpoint file) and write its
-/// CSV; the caller draws the figure (`crate::report::landscape`).
+/// CSV; the caller draws the figure (`crate::report::scan_figures`).
 pub fn scan(at: &str, what: &Scan, o: &ScanOptions, progress: &mut dyn Progress) -> Result<ScanOutput> {
     let per_axis = |n: usize| if matches!(what, Scan::Slice { dims: 2, .. }) { n.saturating_mul(n) } else { n };
     if o.points == 0 || per_axis(o.points) > MAX_SCAN_POINTS {

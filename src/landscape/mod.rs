@@ -5,8 +5,8 @@
 //!
 //! Vectors are flat 1-D tensors over a chosen parameter group (concatenated in group order).
 
+pub mod curvature;
 pub mod lines;
-pub mod sharpness;
 
 use crate::config::{GroupSpec, Loss};
 use crate::data::rng;

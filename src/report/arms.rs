@@ -7,7 +7,7 @@ use super::html::esc;
 use super::papers::regime_shade;
 use crate::analysis::Series;
 use crate::analysis::arms::{ArmSummary, Law, Net};
-use crate::human::num;
+use crate::numfmt::num;
 use crate::store::StudyDir;
 use anyhow::Result;
 use serde::Serialize;

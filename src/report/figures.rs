@@ -1,7 +1,7 @@
 //! Figures: a row of panels (line and point series, log axes, shaded x-ranges), drawn with
 //! plotters to PNG and SVG. The font (DejaVu Sans) is embedded, so drawing needs no system fonts.
 
-use crate::human;
+use crate::numfmt;
 use anyhow::{Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
@@ -186,7 +186,7 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     linear_ticks(lo, hi, 4)
 }
 
-/// Tick labels that read back as their ticks: each the shortest [`human::num_sig`] form within
+/// Tick labels that read back as their ticks: each the shortest [`numfmt::num_sig`] form within
 /// 1e-9 of its distance to the nearest tick (15 reads `15`, never `2e1`). A tick within 1e-12 of
 /// that distance from 0 reads `0`: it is 0 up to rounding (the centre of a symmetric range summed
 /// in floats is -2.2e-16).
@@ -206,9 +206,9 @@ pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
                 return "0".into();
             }
             (1..=17)
-                .map(|sig| human::num_sig(v, sig))
+                .map(|sig| numfmt::num_sig(v, sig))
                 .find(|l| l.parse::<f64>().is_ok_and(|x| (x - v).abs() <= 1e-9 * scale))
-                .unwrap_or_else(|| human::num_sig(v, 17))
+                .unwrap_or_else(|| numfmt::num_sig(v, 17))
         })
         .collect()
 }
@@ -240,7 +240,7 @@ impl Axis {
 impl ValueFormatter<f64> for Axis {
     fn format_ext(&self, v: &f64) -> String {
         let at = self.ticks.iter().position(|t| (t - v).abs() <= 1e-9 * t.abs().max(1e-300));
-        at.map_or_else(|| human::num(*v), |i| self.labels[i].clone())
+        at.map_or_else(|| numfmt::num(*v), |i| self.labels[i].clone())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::checks::{Check, Outcome};
 use crate::analysis::{RunAnalysis, SweepAnalysis};
-use crate::human::{num as f, num_sig};
+use crate::numfmt::{num as f, num_sig};
 use crate::stats::median;
 use anyhow::Result;
 use base64::Engine;

@@ -5,6 +5,6 @@ pub mod checks;
 pub mod figures;
 pub mod html;
 pub mod interactive;
-pub mod landscape;
 pub mod papers;
 pub mod plot;
+pub mod scan_figures;

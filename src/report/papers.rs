@@ -4,7 +4,7 @@
 
 use super::figures::{Curve, Figure, Panel, Style};
 use crate::analysis::{Regime, RunAnalysis, Series};
-use crate::human::num;
+use crate::numfmt::num;
 use crate::store::StudyDir;
 use anyhow::Result;
 use std::path::PathBuf;

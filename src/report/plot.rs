@@ -5,7 +5,7 @@
 
 use super::figures::{Curve, Figure, Panel, Style};
 use crate::config::RunConfig;
-use crate::human;
+use crate::numfmt;
 use crate::schema::{self, METRICS};
 use crate::store::{self, RunDir, StoreError};
 use crate::sweep::{Manifest, SweepDir};
@@ -105,7 +105,7 @@ impl Source {
             return Some(self.name.clone());
         }
         Some(match self.value(key)? {
-            toml::Value::Float(f) => human::num(*f),
+            toml::Value::Float(f) => numfmt::num(*f),
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::String(s) => s.clone(),
             other => other.to_string(),

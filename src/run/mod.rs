@@ -6,8 +6,8 @@
 //! Its stages are named methods of [`Trainer::run`]: the initial measurement, the epoch (its
 //! optimizer steps, step rows and epoch row), the checkpoint policy ([`CheckpointPolicy`]) and
 //! the summary. In-training measurements beyond the metrics (curvature) reach the trainer as
-//! [`Hook`]s it is given, so this module knows nothing of them; `crate::lab` assembles the
-//! standard ones and is the one entry to train and resume (`lab::train`, `lab::resume`).
+//! [`Hook`]s it is given, so this module knows nothing of them; `crate::training` assembles the
+//! standard ones and is the one entry to train and resume (`training::train`, `training::resume`).
 //!
 //! Where a run stands is a [`RunState`]; what can go wrong with a run directory or a resume, in
 //! cases a caller can tell apart, is a [`RunError`].
@@ -649,7 +649,7 @@ impl Trainer {
         if (sh.every_epochs > 0 || sh.every_steps > 0) && !self.hooks.iter().any(|h| h.serves() == "sharpness") {
             bail!(
                 "sharpness.every_epochs / every_steps ask for curvature during training, but this trainer has no \
-                 sharpness hook: train with silab::lab::train / lab::resume (which add it)"
+                 sharpness hook: train with silab::training::train / training::resume (which add it)"
             );
         }
         Ok(())

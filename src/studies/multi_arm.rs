@@ -10,7 +10,7 @@ use super::pipeline::{ArmDone, Fig, Study};
 use super::{ArmRunRecord, Check, CrossRow, RunRecord};
 use crate::analysis::arms::{ArmSummary, Law};
 use crate::analysis::{EQUILIBRIUM_TOL, Regime, Series};
-use crate::human::num;
+use crate::numfmt::num;
 use crate::report::arms::{self as figs, Kind};
 use crate::stats::median;
 use crate::store::StudyDir;

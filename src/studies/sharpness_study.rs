@@ -7,7 +7,7 @@
 use super::{Check, Scale};
 use crate::analysis::{Regime, SweepAnalysis};
 use crate::config;
-use crate::landscape::sharpness;
+use crate::landscape::curvature;
 use crate::progress::{Progress, Silent};
 use crate::report::figures::{Curve, Figure, Panel, Style};
 use crate::report::papers::regime_shade;
@@ -78,7 +78,7 @@ pub fn boundary_peak(points: &[SharpPoint]) -> Option<bool> {
     Some(peak(k - 1) || peak(k))
 }
 
-fn last_row(rows: &[sharpness::Row]) -> Result<&sharpness::Row> {
+fn last_row(rows: &[curvature::Row]) -> Result<&curvature::Row> {
     rows.iter().find(|r| r.text("group") == Some("si")).context("no `si` sharpness row")
 }
 
@@ -101,11 +101,11 @@ fn measure_sets(s: Scale, images: usize) -> Vec<String> {
 
 /// The `si` row of a run's last checkpoint: Hessian and (`gn`) Gauss-Newton. The Riemannian top
 /// eigenvalue of a fully SI net equals the Hessian's (grad ⟂ w), so it is not measured again.
-fn measure(dir: &RunDir, sets: &[String], gn: bool) -> Result<sharpness::Row> {
+fn measure(dir: &RunDir, sets: &[String], gn: bool) -> Result<curvature::Row> {
     let last = *dir.checkpoint_epochs().last().context("no checkpoint")?;
     let extra = ["sharpness.riemannian=false".to_string(), format!("sharpness.gauss_newton={gn}")];
     let sets = [sets, &extra[..]].concat();
-    Ok(last_row(&sharpness::posthoc(&dir.root, Some(&[last]), &sets, &mut Silent, &mut |_| {})?)?.clone())
+    Ok(last_row(&curvature::posthoc(&dir.root, Some(&[last]), &sets, &mut Silent, &mut |_| {})?)?.clone())
 }
 
 /// The fine-tuning sweep: every final point of `sd` trained on at ELR `ft_elr` for `epochs`.

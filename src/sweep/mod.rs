@@ -29,7 +29,7 @@ pub use crate::store::SweepDir;
 pub use status::{PointReport, QueueView, epochs_done, status, status_counts};
 
 use crate::config::{self, ConfigError, RunConfig};
-use crate::landscape::sharpness::{self, Epochs};
+use crate::landscape::curvature::{self, Epochs};
 use crate::progress::Progress;
 use crate::run::{RunState, Summary};
 use crate::store::{self, RunDir};
@@ -417,7 +417,7 @@ pub fn run_point_as(
     attempt.write(&sd, p)?;
     // The point's config.toml was written when the sweep was created: resume() starts the run
     // from scratch when it has no checkpoint yet, and continues it otherwise.
-    let result = crate::lab::resume_locked(&rd.root, lock, progress);
+    let result = crate::training::resume_locked(&rd.root, lock, progress);
     attempt.ended = Some(unix_now());
     match result {
         Ok(s) => {
@@ -531,7 +531,7 @@ pub fn measure_sharpness(
     epochs: &Epochs,
     sets: &[String],
     progress: &mut dyn Progress,
-    on_rows: &mut dyn FnMut(Option<usize>, &[sharpness::Row]),
+    on_rows: &mut dyn FnMut(Option<usize>, &[curvature::Row]),
 ) -> Result<bool> {
     let sd = SweepDir::new(dir);
     let runs: Vec<(Option<usize>, RunDir)> = if sd.exists() {
@@ -545,7 +545,7 @@ pub fn measure_sharpness(
             continue; // a point not started yet
         }
         let todo = epochs.resolve(&available);
-        sharpness::posthoc(&rd.root, Some(&todo), sets, progress, &mut |rows| on_rows(*point, rows))?;
+        curvature::posthoc(&rd.root, Some(&todo), sets, progress, &mut |rows| on_rows(*point, rows))?;
     }
     progress.finish();
     if sd.exists() {

@@ -1,5 +1,5 @@
 //! One run with every in-training measurement its config asks for: the [`crate::run::Trainer`]
-//! plus the hooks of the layers above it (curvature from [`crate::landscape::sharpness`]). This
+//! plus the hooks of the layers above it (curvature from [`crate::landscape::curvature`]). This
 //! is the one way to train and resume: `silab train`, sweep points and studies run it, and a
 //! Rust user calls [`train`] / [`resume`].
 //!
@@ -7,7 +7,7 @@
 //! holds a run, a run locked by another process, a checkpoint of another config, ...).
 
 use crate::config::RunConfig;
-use crate::landscape::sharpness::InTraining;
+use crate::landscape::curvature::InTraining;
 use crate::progress::Progress;
 use crate::run::{RunError, Summary, Trainer, diverged};
 use crate::store::{Lock, RunDir};
