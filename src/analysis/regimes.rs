@@ -141,7 +141,10 @@ pub struct Boundaries {
     pub convergence_chaotic: Option<[f64; 2]>,
     pub chaotic_divergence: Option<[f64; 2]>,
     /// Do the regimes appear in increasing-ELR order (convergence, chaotic, divergence)?
+    /// Only meaningful when `regimes_seen` >= 2.
     pub ordered: bool,
+    /// How many of the three regimes appear (as the majority regime of some ELR).
+    pub regimes_seen: usize,
 }
 
 /// Boundaries from `(elr, regime)` pairs (several seeds per ELR allowed: the majority regime of
@@ -164,6 +167,9 @@ pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
         })
         .collect();
     let ordered = per.windows(2).all(|w| w[0].1 <= w[1].1);
+    let mut seen: Vec<Regime> = per.iter().map(|p| p.1).collect();
+    seen.sort();
+    seen.dedup();
     let boundary = |a: Regime, b: Regime| {
         let last_a = per.iter().filter(|p| p.1 == a).map(|p| p.0).fold(f64::NAN, f64::max);
         let first_b = per.iter().filter(|p| p.1 == b && p.0 > last_a).map(|p| p.0).fold(f64::NAN, f64::min);
@@ -173,5 +179,6 @@ pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
         convergence_chaotic: boundary(Regime::Convergence, Regime::Chaotic),
         chaotic_divergence: boundary(Regime::Chaotic, Regime::Divergence),
         ordered,
+        regimes_seen: seen.len(),
     }
 }

@@ -2,25 +2,29 @@
 //! defined together) rendered to text (what `silab analyze` prints, [`to_text`]) and to HTML
 //! ([`to_html`], for reports).
 
-use super::{EQUILIBRIUM_TOL, Equilibrium, RunAnalysis, SJump, SweepAnalysis};
+use super::{Boundaries, EQUILIBRIUM_TOL, Equilibrium, PeriodScaling, RunAnalysis, SJump, SweepAnalysis};
 use crate::config::OptimMode;
 use crate::numfmt::{num, num_sig};
 use std::path::Path;
 
+/// How a row becomes one string (a cell, a CSS class).
+pub type CellFn<'a, R> = Box<dyn Fn(&R) -> String + 'a>;
+
 /// One column: its header and how a row's cell is written.
 pub struct ColumnSpec<'a, R> {
     pub header: String,
-    pub cell: Box<dyn Fn(&R) -> String + 'a>,
+    pub cell: CellFn<'a, R>,
 }
 
-/// A table of rows of type `R`: its columns, in order.
+/// A table of rows of type `R`: its columns, in order, and (HTML only) a CSS class per row.
 pub struct TableSpec<'a, R> {
     pub columns: Vec<ColumnSpec<'a, R>>,
+    pub row_class: Option<CellFn<'a, R>>,
 }
 
 impl<'a, R> Default for TableSpec<'a, R> {
     fn default() -> Self {
-        TableSpec { columns: vec![] }
+        TableSpec { columns: vec![], row_class: None }
     }
 }
 
@@ -28,6 +32,11 @@ impl<'a, R> TableSpec<'a, R> {
     /// Add a column.
     pub fn col(mut self, header: impl Into<String>, cell: impl Fn(&R) -> String + 'a) -> Self {
         self.columns.push(ColumnSpec { header: header.into(), cell: Box::new(cell) });
+        self
+    }
+    /// Give each HTML row the CSS class `class(row)` (a report colours regimes this way).
+    pub fn class(mut self, class: impl Fn(&R) -> String + 'a) -> Self {
+        self.row_class = Some(Box::new(class));
         self
     }
     /// The header and the cells of `rows`.
@@ -44,14 +53,17 @@ impl<'a, R> TableSpec<'a, R> {
     /// An HTML `<table>` (header row, then a row per element; text escaped).
     pub fn to_html(&self, rows: &[&R]) -> String {
         let (header, cells) = self.cells(rows);
-        let tr = |tag: &str, cs: &[String]| {
+        let tr = |tag: &str, cs: &[String], class: Option<String>| {
             let inner: String = cs.iter().map(|c| format!("<{tag}>{}</{tag}>", esc(c))).collect();
-            format!("<tr>{inner}</tr>\n")
+            match class {
+                Some(c) => format!("<tr class=\"{}\">{inner}</tr>\n", esc(&c)),
+                None => format!("<tr>{inner}</tr>\n"),
+            }
         };
         let mut o = String::from("<table>\n");
-        o += &tr("th", &header);
-        for r in &cells {
-            o += &tr("td", r);
+        o += &tr("th", &header, None);
+        for (row, r) in rows.iter().zip(&cells) {
+            o += &tr("td", r, self.row_class.as_ref().map(|f| f(row)));
         }
         o + "</table>\n"
     }
@@ -270,27 +282,41 @@ fn theory_text(r: &RunAnalysis) -> String {
 fn sweep_text(a: &SweepAnalysis) -> String {
     let mut o = String::new();
     if let Some(b) = &a.boundaries {
-        let show = |x: &Option<[f64; 2]>| {
-            x.map(|[lo, hi]| format!("between ELR {} and {}", num(lo), num(hi))).unwrap_or("not found".into())
-        };
-        o += &format!(
-            "\nregime boundaries: convergence -> chaotic {}; chaotic -> divergence {}; regimes in increasing-ELR order: {}\n",
-            show(&b.convergence_chaotic),
-            show(&b.chaotic_divergence),
-            if b.ordered { "yes" } else { "no" }
-        );
+        o += &format!("\n{}\n", boundaries_text(b));
     }
     if let Some(p) = &a.period_scaling {
-        let pts: Vec<String> = p.points.iter().map(|(k, v)| format!("{} -> {}", num(*k), num(*v))).collect();
-        o += &format!(
-            "\nperiod against lr*wd (lr*wd -> steps): {}; period ratio {:.2} measured vs {:.2} predicted by 1/(lr*wd); shrinking: {}\n",
-            pts.join(", "),
-            p.measured_ratio,
-            p.predicted_ratio,
-            if p.shrinking { "yes" } else { "no" }
-        );
+        o += &format!("\n{}\n", period_scaling_text(p));
     }
     o
+}
+
+/// The regime boundaries in one sentence (`silab analyze` and the reports).
+pub fn boundaries_text(b: &Boundaries) -> String {
+    let show = |x: &Option<[f64; 2]>| {
+        x.map(|[lo, hi]| format!("between ELR {} and {}", num(lo), num(hi))).unwrap_or("not found".into())
+    };
+    format!(
+        "regime boundaries: convergence -> chaotic {}; chaotic -> divergence {}; regimes in increasing-ELR order: {}",
+        show(&b.convergence_chaotic),
+        show(&b.chaotic_divergence),
+        match (b.regimes_seen, b.ordered) {
+            (0 | 1, _) => format!("not testable ({} regime seen)", b.regimes_seen),
+            (_, true) => "yes".into(),
+            (_, false) => "no".into(),
+        }
+    )
+}
+
+/// The period against lr*wd in one sentence (`silab analyze` and the reports).
+pub fn period_scaling_text(p: &PeriodScaling) -> String {
+    let pts: Vec<String> = p.points.iter().map(|(k, v)| format!("{} -> {}", num(*k), num(*v))).collect();
+    format!(
+        "period against lr*wd (lr*wd -> steps): {}; period ratio {:.2} measured vs {:.2} predicted by 1/(lr*wd); shrinking: {}",
+        pts.join(", "),
+        p.measured_ratio,
+        p.predicted_ratio,
+        if p.shrinking { "yes" } else { "no" }
+    )
 }
 
 /// The runs' tables of an analysis as HTML (one per mode, under its title as a caption): the
@@ -311,6 +337,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn regime_order_is_not_testable_with_one_regime() {
+        use crate::analysis::{Regime, boundaries};
+        let one = boundaries(&[(1e-3, Regime::Divergence), (1e-2, Regime::Divergence)]);
+        assert_eq!(one.regimes_seen, 1);
+        assert!(boundaries_text(&one).ends_with("order: not testable (1 regime seen)"), "{}", boundaries_text(&one));
+        let two = boundaries(&[(1e-3, Regime::Convergence), (1e-2, Regime::Chaotic)]);
+        assert!(boundaries_text(&two).ends_with("order: yes"), "{}", boundaries_text(&two));
+        let wrong = boundaries(&[(1e-3, Regime::Chaotic), (1e-2, Regime::Convergence)]);
+        assert!(boundaries_text(&wrong).ends_with("order: no"), "{}", boundaries_text(&wrong));
+    }
+
+    #[test]
     fn one_model_renders_text_and_html() {
         struct R(f64, &'static str);
         let t = TableSpec::default().col("x", |r: &R| num(r.0)).col("name", |r: &R| r.1.to_string());
@@ -319,5 +357,7 @@ mod tests {
         assert_eq!(t.to_text(&refs), "x    name\n1    a<b\n250  c\n");
         let h = t.to_html(&refs);
         assert!(h.contains("<th>x</th><th>name</th>") && h.contains("<td>a&lt;b</td>"), "{h}");
+        let h = t.class(|r: &R| if r.0 > 100.0 { "big".into() } else { "small".into() }).to_html(&refs);
+        assert!(h.contains("<tr class=\"small\"><td>1</td>") && h.contains("<tr class=\"big\"><td>250</td>"), "{h}");
     }
 }

@@ -3,7 +3,8 @@
 //! study ([`Page`]); this module only lays it out.
 
 use super::checks::{Check, Outcome};
-use crate::analysis::{RunAnalysis, SweepAnalysis};
+use crate::analysis::table::{TableSpec, boundaries_text, period_scaling_text};
+use crate::analysis::{RunAnalysis, SJump, SweepAnalysis, Theory};
 use crate::numfmt::{num as f, num_sig};
 use crate::stats::median;
 use anyhow::Result;
@@ -17,65 +18,53 @@ pub(crate) fn esc(s: &str) -> String {
 /// Our numbers for a full-space sweep: S-jumps and periods per run, theory against measurement,
 /// the period's scaling with lr*wd.
 pub fn periodic_tables(a: &SweepAnalysis) -> String {
-    let mut h = String::from(
-        "<h2>Ours, per run</h2><table><tr><th>lr</th><th>wd</th><th>lr&middot;wd</th><th>S-jumps</th><th>at epochs</th>\
-         <th>period (epochs)</th><th>period (steps)</th><th>period &times; lr&middot;wd (steps)</th><th>median ELR at jump</th>\
-         <th>median g_eff before jump</th><th>median ELR after jump</th><th>final test acc</th></tr>",
-    );
-    for r in &a.runs {
-        let at: Vec<String> = r.s_jumps.iter().map(|j| format!("{}", j.epoch)).collect();
-        let elr_after: Vec<f64> = r.s_jumps.iter().map(|j| crate::metrics::elr(r.lr, j.rho_after, 2)).collect();
-        h += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
-            f(r.lr),
-            f(r.wd),
-            f(r.lr * r.wd),
-            r.s_jumps.len(),
-            at.join(", "),
+    let runs: Vec<&RunAnalysis> = a.runs.iter().collect();
+    let jump_median = |r: &RunAnalysis, x: fn(&SJump) -> f64| f(median(&r.s_jumps.iter().map(x).collect::<Vec<f64>>()));
+    let per_run = TableSpec::default()
+        .col("lr", |r: &RunAnalysis| f(r.lr))
+        .col("wd", |r: &RunAnalysis| f(r.wd))
+        .col("lr·wd", |r: &RunAnalysis| f(r.lr * r.wd))
+        .col("S-jumps", |r: &RunAnalysis| r.s_jumps.len().to_string())
+        .col("at epochs", |r: &RunAnalysis| {
+            r.s_jumps.iter().map(|j| j.epoch.to_string()).collect::<Vec<_>>().join(", ")
+        })
+        .col("period (epochs)", |r: &RunAnalysis| {
             r.period
                 .as_ref()
                 .map(|p| format!("{} (range {}-{})", f(p.median), f(p.min), f(p.max)))
-                .unwrap_or("-".into()),
-            r.period_steps.map(|p| format!("{p:.0}")).unwrap_or("-".into()),
-            r.period_steps.map(|p| format!("{:.2}", p * r.lr * r.wd)).unwrap_or("-".into()),
-            f(median(&r.s_jumps.iter().map(|j| j.elr_at_jump).collect::<Vec<f64>>())),
-            f(median(&r.s_jumps.iter().map(|j| j.eff_grad_norm_before).collect::<Vec<f64>>())),
-            f(median(&elr_after)),
-            r.final_test_acc
-        );
-    }
-    h += "</table><h2>Theory against measurement</h2><table><tr><th>lr</th><th>ELR* = &radic;(2 lr wd)/g_eff</th><th>mean ELR (2nd half)</th>\
-          <th>&rho;*&sup2; = g_eff &radic;(lr/2wd)</th><th>mean &rho;&sup2; (2nd half)</th><th>ELR growth per step, (1&minus;lr wd)<sup>&minus;2</sup></th>\
-          <th>measured (convergence phases)</th><th>norm recursion: median relative error per epoch</th></tr>";
-    for r in &a.runs {
-        if let Some(t) = &r.theory {
-            h += &format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.6}</td><td>{:.6}</td><td>{}</td></tr>",
-                f(r.lr),
-                f(t.elr_star_predicted),
-                f(t.elr_measured),
-                f(t.rho2_star_predicted),
-                f(t.rho2_measured),
-                t.elr_growth_predicted,
-                t.elr_growth_measured,
-                num_sig(t.norm_recursion_median_rel_err, 2)
-            );
-        }
-    }
-    h += "</table>";
+                .unwrap_or("-".into())
+        })
+        .col("period (steps)", |r: &RunAnalysis| r.period_steps.map(|p| format!("{p:.0}")).unwrap_or("-".into()))
+        .col("period × lr·wd (steps)", |r: &RunAnalysis| {
+            r.period_steps.map(|p| format!("{:.2}", p * r.lr * r.wd)).unwrap_or("-".into())
+        })
+        .col("median ELR at jump", move |r: &RunAnalysis| jump_median(r, |j| j.elr_at_jump))
+        .col("median g_eff before jump", move |r: &RunAnalysis| jump_median(r, |j| j.eff_grad_norm_before))
+        .col("median ELR after jump", |r: &RunAnalysis| {
+            f(median(&r.s_jumps.iter().map(|j| crate::metrics::elr(r.lr, j.rho_after, 2)).collect::<Vec<f64>>()))
+        })
+        .col("final test acc", |r: &RunAnalysis| format!("{:.3}", r.final_test_acc));
+    let with_theory: Vec<(&RunAnalysis, &Theory)> =
+        a.runs.iter().filter_map(|r| r.theory.as_ref().map(|t| (r, t))).collect();
+    let theory = TableSpec::default()
+        .col("lr", |(r, _): &(&RunAnalysis, &Theory)| f(r.lr))
+        .col("ELR* = √(2 lr wd)/g_eff", |(_, t): &(&RunAnalysis, &Theory)| f(t.elr_star_predicted))
+        .col("mean ELR (2nd half)", |(_, t): &(&RunAnalysis, &Theory)| f(t.elr_measured))
+        .col("ρ*² = g_eff √(lr/2wd)", |(_, t): &(&RunAnalysis, &Theory)| f(t.rho2_star_predicted))
+        .col("mean ρ² (2nd half)", |(_, t): &(&RunAnalysis, &Theory)| f(t.rho2_measured))
+        .col("ELR growth per step, (1−lr wd)^−2", |(_, t): &(&RunAnalysis, &Theory)| {
+            format!("{:.6}", t.elr_growth_predicted)
+        })
+        .col("measured (convergence phases)", |(_, t): &(&RunAnalysis, &Theory)| {
+            format!("{:.6}", t.elr_growth_measured)
+        })
+        .col("norm recursion: median relative error per epoch", |(_, t): &(&RunAnalysis, &Theory)| {
+            num_sig(t.norm_recursion_median_rel_err, 2)
+        });
+    let mut h = format!("<h2>Ours, per run</h2>{}", per_run.to_html(&runs));
+    h += &format!("<h2>Theory against measurement</h2>{}", theory.to_html(&with_theory.iter().collect::<Vec<_>>()));
     if let Some(p) = &a.period_scaling {
-        h += &format!(
-            "<p>Period against lr&middot;wd: {} &mdash; the period ratio between the smallest and largest lr&middot;wd is <b>{:.2}</b>; \
-             the 1/(lr&middot;wd) scaling predicts <b>{:.2}</b>. Shrinking with lr&middot;wd: <b>{}</b>.</p>",
-            p.points
-                .iter()
-                .map(|(k, v)| format!("lr&middot;wd {}: {v:.0} steps", f(*k)))
-                .collect::<Vec<_>>()
-                .join("; "),
-            p.measured_ratio,
-            p.predicted_ratio,
-            if p.shrinking { "yes" } else { "no" }
-        );
+        h += &format!("<p>{}</p>", esc(&period_scaling_text(p)));
     }
     h
 }
@@ -84,36 +73,20 @@ pub fn periodic_tables(a: &SweepAnalysis) -> String {
 pub fn regime_tables(a: &SweepAnalysis) -> String {
     let mut runs: Vec<&RunAnalysis> = a.runs.iter().collect();
     runs.sort_by(|x, y| x.elr.total_cmp(&y.elr));
-    let mut h = String::from(
-        "<h2>Ours, per ELR</h2><table><tr><th>ELR</th><th>regime</th><th>tail train loss</th><th>tail train acc</th>\
-         <th>tail test error</th><th>tail g_eff</th><th>ln-loss slope / epoch (t)</th></tr>",
-    );
-    for r in runs {
-        let g = &r.regime;
-        h += &format!(
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{} ({:.1})</td></tr>",
-            g.regime.name().replace(' ', "-"),
-            f(r.elr),
-            g.regime.name(),
-            f(g.tail_train_loss),
-            g.tail_train_acc,
-            1.0 - g.tail_test_acc,
-            f(g.tail_eff_grad_norm),
-            num_sig(g.loss_slope, 3),
-            g.loss_slope_t
-        );
-    }
-    h += "</table>";
+    let t = TableSpec::default()
+        .class(|r: &RunAnalysis| r.regime.regime.name().replace(' ', "-"))
+        .col("ELR", |r: &RunAnalysis| f(r.elr))
+        .col("regime", |r: &RunAnalysis| r.regime.regime.name().to_string())
+        .col("tail train loss", |r: &RunAnalysis| f(r.regime.tail_train_loss))
+        .col("tail train acc", |r: &RunAnalysis| format!("{:.3}", r.regime.tail_train_acc))
+        .col("tail test error", |r: &RunAnalysis| format!("{:.3}", 1.0 - r.regime.tail_test_acc))
+        .col("tail g_eff", |r: &RunAnalysis| f(r.regime.tail_eff_grad_norm))
+        .col("ln-loss slope / epoch (t)", |r: &RunAnalysis| {
+            format!("{} ({:.1})", num_sig(r.regime.loss_slope, 3), r.regime.loss_slope_t)
+        });
+    let mut h = format!("<h2>Ours, per ELR</h2>{}", t.to_html(&runs));
     if let Some(b) = &a.boundaries {
-        let show = |x: &Option<[f64; 2]>| {
-            x.map(|[lo, hi]| format!("between {} and {}", f(lo), f(hi))).unwrap_or("not found".into())
-        };
-        h += &format!(
-            "<p>Boundaries: convergence &rarr; chaotic <b>{}</b>; chaotic &rarr; divergence <b>{}</b>; regimes in increasing-ELR order: <b>{}</b>.</p>",
-            show(&b.convergence_chaotic),
-            show(&b.chaotic_divergence),
-            if b.ordered { "yes" } else { "no" }
-        );
+        h += &format!("<p>{}</p>", esc(&boundaries_text(b)));
     }
     h
 }
