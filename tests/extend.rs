@@ -184,3 +184,34 @@ fn a_resume_with_an_edited_config_is_refused_and_names_the_key() {
     let s = run::extend(&d, 5, &mut Silent).unwrap();
     assert_eq!(s.epochs_done, 5);
 }
+
+/// The command line: `--epochs` needs `--resume`; `--resume DIR --epochs N` trains longer, and
+/// a refusal exits non-zero with its reason.
+#[test]
+fn the_cli_flag_maps_to_the_extension() {
+    let silab = || std::process::Command::new(env!("CARGO_BIN_EXE_silab"));
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path().join("r");
+    let sets = ["data.train_size=300", "data.test_size=100", "model.width=4", "train.batch_size=64", "train.epochs=1"];
+    let mut cmd = silab();
+    cmd.args(["train", "-q", "--out"]).arg(&d);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = silab().args(["train", "--epochs", "2"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--resume"), "{}", text(&o));
+    let o = silab().args(["train", "-q", "--epochs", "1", "--resume"]).arg(&d).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("cannot extend the run: it is configured for 1 epochs"), "{}", text(&o));
+    let o = silab().args(["train", "-q", "--epochs", "2", "--resume"]).arg(&d).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 epochs"), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((s["epochs_done"].as_u64(), s["extensions"][0]["from_epochs"].as_u64()), (Some(2), Some(1)));
+}
