@@ -34,6 +34,17 @@ pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary, Ru
     resume_locked(run_dir, lock, progress)
 }
 
+/// Train the run in `run_dir` (finished or killed) longer, to `epochs` epochs in all: the result
+/// equals a run configured for `epochs` from the start (its `metrics.csv` but `wall_time`, its
+/// weights). `config.toml` is rewritten with `train.epochs = epochs` and the extension recorded
+/// in `summary.json` (`extensions`) and `log.txt`. Refused ([`RunError::CannotExtend`]) when
+/// `epochs` is not more than the run's, for a `cosine` schedule and for a diverged run; a run
+/// another process writes to is [`RunError::Locked`].
+pub fn extend(run_dir: &Path, epochs: usize, progress: &mut dyn Progress) -> Result<Summary, RunError> {
+    let lock = Trainer::lock(run_dir)?;
+    Ok(with_hooks(Trainer::extend_locked(run_dir, lock, epochs)?).run(progress)?)
+}
+
 /// [`resume`] with the run directory's lock already held.
 pub fn resume_locked(run_dir: &Path, lock: Lock, progress: &mut dyn Progress) -> Result<Summary, RunError> {
     if let Some(s) = diverged(&RunDir::new(run_dir)) {

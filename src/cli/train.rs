@@ -26,6 +26,13 @@ pub struct Args {
     /// Continue a killed run from its latest checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
+    /// With --resume: train the run (finished or killed) longer, to N epochs in all. The result
+    /// equals a run configured for N epochs from the start (metrics.csv but wall_time, weights);
+    /// config.toml gets train.epochs = N and summary.json / log.txt record the extension. Refused
+    /// for a cosine schedule (its shape depends on the length), N not above train.epochs, and a
+    /// diverged run.
+    #[arg(long, value_name = "N", requires = "resume")]
+    epochs: Option<usize>,
     /// No progress bar and no per-epoch lines: only the final line (and errors).
     #[arg(long, short)]
     quiet: bool,
@@ -37,7 +44,10 @@ pub fn run(a: Args) -> Result<()> {
         if !a.sets.is_empty() {
             bail!("--set cannot change a run being resumed (its config.toml is fixed)");
         }
-        let s = silab::training::resume(&dir, &mut bars)?;
+        let s = match a.epochs {
+            Some(n) => silab::training::extend(&dir, n, &mut bars)?,
+            None => silab::training::resume(&dir, &mut bars)?,
+        };
         (dir, s)
     } else {
         let (cfg, name) = match (&a.config, &a.preset) {

@@ -36,12 +36,25 @@ pub enum RunError {
     /// A checkpoint was written by another config than the run's `config.toml` (the config was
     /// edited after the run started): resuming from it would mix two runs.
     #[error(
-        "{}: checkpoint was written by another config (hash {}, config.toml has {expected}); \
-         restore the run's config.toml or start a new run",
+        "{}: checkpoint was written by another config (hash {}, config.toml has {expected}){}; \
+         nothing was changed: restore the run's config.toml, train longer with \
+         `silab train --resume DIR --epochs N`, or start a new run",
         path.display(),
-        found.as_deref().unwrap_or("none")
+        found.as_deref().unwrap_or("none"),
+        changed.as_deref().map(|c| format!(": config.toml changed {c}")).unwrap_or_default()
     )]
-    OtherConfig { path: PathBuf, found: Option<String>, expected: String },
+    OtherConfig {
+        path: PathBuf,
+        found: Option<String>,
+        expected: String,
+        /// The keys that differ, `key old -> new` (`None` for a checkpoint written before
+        /// checkpoints carried their config).
+        changed: Option<String>,
+    },
+    /// A run cannot be extended to the asked number of epochs (`silab train --resume DIR
+    /// --epochs N`): the run, and why (not longer than it is, a cosine schedule, diverged).
+    #[error("{}: cannot extend the run: {why}", dir.display())]
+    CannotExtend { dir: PathBuf, why: String },
     /// A checkpoint that is needed is not there (or cannot be read).
     #[error("{}: {needed}", path.display())]
     NoCheckpoint {

@@ -17,12 +17,14 @@
 
 pub mod checkpoint;
 mod error;
+mod extend;
 pub mod state;
 pub mod verify;
 pub mod workspace;
 
 pub use checkpoint::{Action, CheckpointPolicy};
 pub use error::RunError;
+pub use extend::Extension;
 pub use state::RunState;
 pub use workspace::{Workspace, runtime};
 
@@ -72,6 +74,10 @@ pub struct Summary {
     /// the strings `"NaN"`, `"inf"`, `"-inf"`).
     #[serde(with = "store::json_num::map")]
     pub last: BTreeMap<String, f64>,
+    /// The times the run was trained longer (`silab train --resume DIR --epochs N`), oldest
+    /// first: its checkpoints before each were written with the shorter `train.epochs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<Extension>,
 }
 
 impl Summary {
@@ -207,6 +213,8 @@ pub struct Trainer {
     notes: Vec<(bool, String)>,
     /// The TensorBoard event file of this session (`train.tensorboard`), opened when it starts.
     tensorboard: Option<EventWriter>,
+    /// The run's extensions so far (from its summary; kept in every summary written).
+    extensions: Vec<Extension>,
 }
 
 /// Where a resumed run continues, as a [`Hook`] sees it when it checks its own file.
@@ -243,6 +251,7 @@ impl Trainer {
             last_row: None,
             notes: vec![],
             tensorboard: None,
+            extensions: vec![],
         })
     }
 
@@ -285,7 +294,17 @@ impl Trainer {
             return Err(RunError::NotRunDir { dir: run_dir.to_path_buf() });
         }
         let cfg = RunConfig::from_file(&dir.config(), &[])?;
-        let mut t = Trainer::build(&cfg, dir, lock)?;
+        let extensions = Summary::read(&dir).map(|s| s.extensions).unwrap_or_default();
+        Trainer::open_with(&cfg, dir, lock, extensions)
+    }
+
+    /// [`Trainer::open_locked`] for `cfg` (the run's config, or its extension) with the run's
+    /// `extensions` (whose shorter configs its older checkpoints were written with).
+    fn open_with(cfg: &RunConfig, dir: RunDir, lock: Lock, extensions: Vec<Extension>) -> Result<Trainer, RunError> {
+        let run_dir = dir.root.clone();
+        let run_dir = run_dir.as_path();
+        let mut t = Trainer::build(cfg, dir, lock)?;
+        t.extensions = extensions;
         let Some((epoch, step, wall)) = t.latest_checkpoint()? else {
             if t.dir.metrics().exists() {
                 t.notes.push((true, "no intact checkpoint: starting the run from the beginning".into()));
@@ -353,10 +372,12 @@ impl Trainer {
     fn load_checkpoint(&mut self, epoch: usize) -> Result<(usize, usize, f64), RunError> {
         let path = self.dir.checkpoint(epoch);
         let (model, meta) = store::load_tensors(&path)?;
-        if meta.get("config_hash") != Some(&self.cfg.hash()) {
+        let found = meta.get("config_hash");
+        if !found.is_some_and(|h| extend::accepted_hashes(&self.cfg, &self.extensions).contains(h)) {
             return Err(RunError::OtherConfig {
+                changed: meta.get("config").and_then(|old| extend::config_diff(old, &self.cfg)),
                 path,
-                found: meta.get("config_hash").cloned(),
+                found: found.cloned(),
                 expected: self.cfg.hash(),
             });
         }
@@ -589,6 +610,8 @@ impl Trainer {
             ("config_hash".to_string(), self.cfg.hash()),
             ("wall_time".to_string(), format!("{wall}")),
             ("format".to_string(), "pt".to_string()),
+            // so that a refused resume can say which keys of config.toml were changed
+            ("config".to_string(), self.cfg.to_toml()),
         ]);
         store::save_tensors(&self.dir.checkpoint(epoch), &self.ws.net.snapshot(), meta.clone())?;
         store::save_tensors(&self.dir.optim_state(epoch), &self.opt.state(), meta)?;
@@ -632,6 +655,7 @@ impl Trainer {
                         .collect()
                 })
                 .unwrap_or_default(),
+            extensions: self.extensions.clone(),
         };
         Ok(store::write_json(&self.dir.summary(), &summary)?)
     }
