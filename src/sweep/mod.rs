@@ -333,6 +333,7 @@ pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
         // a manifest with no points was left by an earlier silab that crashed on `seeds = []`:
         // nothing ran there, so the corrected sweep takes its place
         if old.points.is_empty() {
+            store::create_dir(&sd.logs())?;
             store::write_atomic(&sd.spec(), spec.to_toml().as_bytes())?;
             return write_points(sd, manifest, &cfgs);
         }
@@ -341,13 +342,13 @@ pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
         }
         return Ok(old);
     }
+    store::create_dir(&sd.logs())?;
     store::write_atomic(&sd.spec(), spec.to_toml().as_bytes())?;
     write_points(sd, manifest, &cfgs)
 }
 
 /// Each point's run directory with its config, then the manifest (last: it marks the sweep whole).
 fn write_points(sd: &SweepDir, manifest: Manifest, cfgs: &[RunConfig]) -> Result<Manifest> {
-    store::create_dir(&sd.logs())?;
     for (p, cfg) in manifest.points.iter().zip(cfgs) {
         let rd = p.run_dir(sd);
         store::create_dir(&rd.root)?;
