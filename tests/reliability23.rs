@@ -94,7 +94,7 @@ fn a_manifest_without_points_left_by_the_old_crash_gives_way_to_the_corrected_sw
     // a spec without seeds is refused by the library too, and writes nothing
     let empty = SweepSpec { seeds: vec![], ..spec };
     let d2 = tempfile::tempdir().unwrap();
-    let sd2 = SweepDir::new(&d2.path().join("x"));
+    let sd2 = SweepDir::new(d2.path().join("x"));
     let e = format!("{:#}", sweep::create(&sd2, &empty).unwrap_err());
     assert!(e.contains("no points"), "{e}");
     assert!(!sd2.root.exists());
@@ -144,7 +144,7 @@ fn a_sweep_point_with_only_a_header_is_left_out_of_analyze_like_a_pending_one() 
     let run = d.path().join("run");
     tiny_run(&run);
     let spec = SweepSpec::parse("seeds = [0, 1]\n", "s.toml", &[]).unwrap();
-    let sd = SweepDir::new(&d.path().join("sw"));
+    let sd = SweepDir::new(d.path().join("sw"));
     let m = sweep::create(&sd, &spec).unwrap();
     let (p0, p1) = (m.points[0].run_dir(&sd), m.points[1].run_dir(&sd));
     std::fs::copy(run.join("metrics.csv"), p0.metrics()).unwrap();
