@@ -7,7 +7,7 @@
 //! holds a run, a run locked by another process, a checkpoint of another config, ...).
 
 use crate::config::RunConfig;
-use crate::landscape::curvature::InTraining;
+use crate::landscape::curvature::{self, InTraining};
 use crate::progress::Progress;
 use crate::run::{RunError, Summary, Trainer, diverged};
 use crate::store::{Lock, RunDir};
@@ -17,6 +17,9 @@ use std::path::Path;
 fn with_hooks(mut t: Trainer) -> Trainer {
     if InTraining::wanted(t.config()) {
         let hook = InTraining::new(t.config(), &t.workspace().data.train, t.dir());
+        if let Some(w) = curvature::images_clamped(t.config(), &t.workspace().data.train) {
+            t.warn_at_start(w);
+        }
         t.add_hook(Box::new(hook));
     }
     t

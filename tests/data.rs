@@ -243,3 +243,35 @@ fn synthetic_is_deterministic_and_balanced() {
     let std = a.images.std(true).double_value(&[]);
     assert!((std - 1.0).abs() < 0.15, "pixel std {std}");
 }
+
+#[test]
+fn mnist_images_of_any_size_but_28x28_are_refused_naming_file_and_size() {
+    for side in [1u32, 32] {
+        let d = tempfile::tempdir().unwrap();
+        write_mnist(d.path(), "t10k", 3, false);
+        let n = (side * side) as usize;
+        std::fs::write(d.path().join("t10k-images-idx3-ubyte"), idx_bytes(&[3, side, side], &vec![0; 3 * n])).unwrap();
+        let e = load_mnist_split(d.path(), SplitName::Test).unwrap_err().to_string();
+        assert!(
+            e.contains("t10k-images-idx3-ubyte") && e.contains(&format!("{side}x{side}")) && e.contains("28x28"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn raw_and_gz_files_with_different_data_are_refused_naming_both() {
+    let d = tempfile::tempdir().unwrap();
+    write_mnist(d.path(), "t10k", 5, false);
+    // the same data gzipped beside it: fine (the raw file is read)
+    let raw = std::fs::read(d.path().join("t10k-labels-idx1-ubyte")).unwrap();
+    std::fs::write(d.path().join("t10k-labels-idx1-ubyte.gz"), gz(&raw)).unwrap();
+    assert_eq!(load_mnist_split(d.path(), SplitName::Test).unwrap().labels.size(), [5]);
+    // different labels in the .gz: which file is meant is not guessed
+    std::fs::write(d.path().join("t10k-labels-idx1-ubyte.gz"), gz(&idx_bytes(&[5], &[9, 9, 9, 9, 9]))).unwrap();
+    let e = load_mnist_split(d.path(), SplitName::Test).unwrap_err().to_string();
+    assert!(
+        e.contains("t10k-labels-idx1-ubyte and") && e.contains("t10k-labels-idx1-ubyte.gz") && e.contains("different"),
+        "{e}"
+    );
+}

@@ -32,6 +32,24 @@ impl Default for JumpParams {
     }
 }
 
+impl JumpParams {
+    /// Refuse thresholds that detect nothing or everything: `spike_factor` must be a finite
+    /// multiple >= 1 (a rise), `rho_jump` a finite fraction >= 0 (NaN would compare false
+    /// everywhere and silently find no jump).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.spike_factor.is_finite() && self.spike_factor >= 1.0) {
+            anyhow::bail!(
+                "--spike-factor must be a finite number >= 1 (a rise of the loss), got {}",
+                self.spike_factor
+            );
+        }
+        if !(self.rho_jump.is_finite() && self.rho_jump >= 0.0) {
+            anyhow::bail!("--rho-jump must be a finite fraction >= 0, got {}", self.rho_jump);
+        }
+        Ok(())
+    }
+}
+
 /// One detected S-jump.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SJump {

@@ -121,12 +121,13 @@ pub struct SweepAnalysis {
 
 /// Analyse a run directory or a sweep directory (with `manifest.json`).
 pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAnalysis> {
+    jp.validate()?;
     let sd = SweepDir::new(dir);
     let runs: Vec<RunAnalysis> = if sd.exists() {
         let m = Manifest::read(&sd)?;
         m.points
             .iter()
-            .filter(|p| p.run_dir(&sd).metrics().exists())
+            .filter(|p| has_epoch_rows(&p.run_dir(&sd)))
             .map(|p| {
                 let mut r = analyze_run(&p.run_dir(&sd).root, jp, rp)?;
                 r.values = p.values.clone();
@@ -147,6 +148,13 @@ pub fn analyze(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<SweepAn
         period_scaling: period_scaling(&runs),
         runs,
     })
+}
+
+/// Whether a sweep point has logged an epoch yet: a point not started, or started but with
+/// only a header (or step rows) so far, is left out like a pending one. A file that cannot be
+/// read counts as started, so that its error reaches the user.
+fn has_epoch_rows(rd: &RunDir) -> bool {
+    rd.metrics().exists() && store::Table::read(&rd.metrics()).map_or(true, |t| t.epoch_rows().next().is_some())
 }
 
 /// `silab analyze DIR [--out FILE]`: [`analyze`], with the result also written to `out`

@@ -47,7 +47,8 @@ impl Series {
         t.need(col::ROW)?;
         let rows: Vec<&store::TypedRow> = t.epoch_rows().collect();
         if rows.is_empty() {
-            bail!("{}: no epoch rows (only a header): the run has logged nothing to analyse yet", t.path.display());
+            let what = if t.rows.is_empty() { "only a header" } else { "only step rows" };
+            bail!("{}: no epoch rows ({what}): the run has logged no epoch to analyse yet", t.path.display());
         }
         let get = |i: usize| rows.iter().map(|r| r.num(i)).collect::<Vec<f64>>();
         let h = &t.header;

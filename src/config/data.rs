@@ -45,7 +45,7 @@ pub struct DataConfig {
     /// Which official split is the training pool (`test` to train on the MNIST test file alone).
     pub train_split: SplitName,
     /// If > 0: hold out this many images of the training pool as the test set (a seeded split),
-    /// instead of the official test split.
+    /// instead of the official test split. MNIST and CIFAR-10 only (synthetic data: `test_size`).
     pub holdout: usize,
     /// Random crop (padding 4) + horizontal flip on training batches.
     pub augment: bool,
@@ -54,7 +54,7 @@ pub struct DataConfig {
     /// Seed of the data itself (synthetic images, held-out split, label noise), separate from
     /// the run's `seed` so that a sweep over seeds trains on the same data.
     pub seed: u64,
-    /// Synthetic data: number of classes.
+    /// Synthetic data: number of classes (2..=1000).
     pub classes: usize,
     /// Synthetic data: per-pixel noise level relative to the class signal (harder when larger).
     pub noise: f64,

@@ -130,7 +130,7 @@ pub struct SharpnessConfig {
     pub probes: usize,
     /// Probe distribution: `rademacher` or `gaussian`.
     pub probe: Probe,
-    /// Lanczos steps per top-eigenvalue estimate (full reorthogonalisation).
+    /// Lanczos steps per top-eigenvalue estimate (full reorthogonalisation), 1..=10000.
     pub lanczos_iters: usize,
     /// Number of top eigenvalues (beyond the first: columns `eig_2` ... `eig_K`).
     pub top_k: usize,

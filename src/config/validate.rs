@@ -14,6 +14,13 @@ pub const MAX_WIDTH: i64 = 1024;
 pub const MAX_MLP_WIDTH: i64 = 65536;
 /// The most libtorch threads (`train.threads`).
 pub const MAX_THREADS: usize = 1024;
+/// The most classes of synthetic data (`data.classes`): one class mean per class, and the
+/// output layer grows with it; beyond this a run is a mistake rather than an experiment.
+pub const MAX_CLASSES: usize = 1000;
+/// The most Lanczos steps (`sharpness.lanczos_iters`): full reorthogonalisation costs
+/// O(iters^2) vectors, so 10 000 is already far past convergence for any net silab trains.
+pub const MAX_LANCZOS_ITERS: usize = 10_000;
+
 /// The most synthetic images (`data.train_size + data.test_size`), ~12 GiB in memory.
 pub const MAX_SYNTHETIC: usize = 1_000_000;
 
@@ -148,8 +155,15 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
         return bad("data.label_noise", format!("must be in [0, 1), got {}", d.label_noise));
     }
     if d.name == DataName::Synthetic {
-        if d.classes < 2 {
-            return bad("data.classes", format!("must be >= 2, got {}", d.classes));
+        if !(2..=MAX_CLASSES).contains(&d.classes) {
+            return bad("data.classes", format!("must be in 2..={MAX_CLASSES}, got {}", d.classes));
+        }
+        if d.holdout > 0 {
+            // synthetic data has its own test set (data.test_size); a holdout would be ignored
+            return bad(
+                "data.holdout",
+                "applies to mnist and cifar10 only: synthetic data sets its test set by data.test_size",
+            );
         }
         if d.train_size == 0 {
             return bad("data.train_size", "synthetic data needs train_size and test_size > 0");
@@ -293,8 +307,8 @@ fn sharpness(c: &RunConfig) -> Result<(), ConfigError> {
     if sh.density_probes > 1000 {
         return bad("sharpness.density_probes", format!("must be in 0..=1000, got {}", sh.density_probes));
     }
-    if sh.lanczos_iters == 0 {
-        return bad("sharpness.lanczos_iters", "must be >= 1");
+    if !(1..=MAX_LANCZOS_ITERS).contains(&sh.lanczos_iters) {
+        return bad("sharpness.lanczos_iters", format!("must be in 1..={MAX_LANCZOS_ITERS}, got {}", sh.lanczos_iters));
     }
     if sh.top_k == 0 || sh.top_k > sh.lanczos_iters {
         return bad(
@@ -386,6 +400,10 @@ mod tests {
             ("model.width=1000000", "model.width"),
             ("train.threads=100000", "train.threads"),
             ("train.threads=0", "train.threads"),
+            ("data.classes=100000", "data.classes"),
+            ("data.classes=1000", ""),
+            ("sharpness.lanczos_iters=100000000", "sharpness.lanczos_iters"),
+            ("sharpness.lanczos_iters=10000", ""),
         ] {
             let r = RunConfig::from_parts(None, &[set.into()]);
             if key.is_empty() {
@@ -396,6 +414,9 @@ mod tests {
             }
         }
         assert!(RunConfig::from_parts(None, &["optim.lr=1e30".into()]).is_ok(), "large but finite is allowed");
+        let e =
+            RunConfig::from_parts(None, &["data.name=\"synthetic\"".into(), "data.holdout=100".into()]).unwrap_err();
+        assert_eq!(e.key(), Some("data.holdout"), "{e}");
         let e = RunConfig::from_parts(None, &["optim.momentum=1.5".into()]).unwrap_err();
         assert_eq!(e.key(), Some("optim.momentum"), "{e}");
     }

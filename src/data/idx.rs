@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 const MEAN: [f32; 3] = [0.1307; 3];
 const STD: [f32; 3] = [0.3081; 3];
+/// The side of an MNIST image, in pixels.
+const SIDE: usize = 28;
 
 /// Read a file, transparently gunzipping it when it starts with the gzip magic bytes.
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
@@ -81,8 +83,30 @@ pub fn parse_idx<'a>(bytes: &'a [u8], path: &Path, expect_dims: usize) -> Result
     Ok((dims, &bytes[header..]))
 }
 
-fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
-    [stem.to_string(), format!("{stem}.gz")].into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
+/// The bytes of `dir/stem` or `dir/stem.gz` (gunzipped) and the path they came from; `None`
+/// when neither is there. When both are there they must hold the same data: otherwise which one
+/// trains would be a silent guess, so it is refused naming both.
+fn read_one(dir: &Path, stem: &str) -> Result<Option<(Vec<u8>, PathBuf)>, DataError> {
+    let (raw, gz) = (dir.join(stem), dir.join(format!("{stem}.gz")));
+    match (raw.is_file(), gz.is_file()) {
+        (false, false) => Ok(None),
+        (true, false) => Ok(Some((read_maybe_gz(&raw)?, raw))),
+        (false, true) => Ok(Some((read_maybe_gz(&gz)?, gz))),
+        (true, true) => {
+            let (a, b) = (read_maybe_gz(&raw)?, read_maybe_gz(&gz)?);
+            if a != b {
+                return Err(DataError::Invalid(format!(
+                    "{} and {} are both there but hold different data ({} and {} bytes unpacked): \
+                     remove the one that is not meant",
+                    raw.display(),
+                    gz.display(),
+                    a.len(),
+                    b.len()
+                )));
+            }
+            Ok(Some((a, raw)))
+        }
+    }
 }
 
 /// The MNIST test split shipped with silab (`data/mnist` in the repository: the official
@@ -117,9 +141,9 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
         dir: dir.to_path_buf(),
         expected: expected.clone(),
     };
-    let img_path = find(dir, &img_stem).ok_or_else(|| missing(&img_stem))?;
-    let lab_path = find(dir, &lab_stem).ok_or_else(|| missing(&lab_stem))?;
-    from_idx_bytes(read_maybe_gz(&img_path)?, &img_path, read_maybe_gz(&lab_path)?, &lab_path)
+    let (img, img_path) = read_one(dir, &img_stem)?.ok_or_else(|| missing(&img_stem))?;
+    let (lab, lab_path) = read_one(dir, &lab_stem)?.ok_or_else(|| missing(&lab_stem))?;
+    from_idx_bytes(img, &img_path, lab, &lab_path)
 }
 
 /// The bundled test split (the only one silab ships).
@@ -164,13 +188,13 @@ fn from_idx_bytes(
             ldims[0]
         )));
     }
-    if idims[1] > 32 || idims[2] > 32 {
-        return Err(DataError::Invalid(format!(
-            "{}: images are {}x{}, at most 32x32 supported",
-            img_path.display(),
-            idims[1],
-            idims[2]
-        )));
+    if idims[1..] != [SIDE, SIDE] {
+        // any other size is not MNIST (a 32x32 file is padded already, a 1x1 one is a mistake)
+        return Err(DataError::Malformed {
+            path: img_path.to_path_buf(),
+            offset: 8,
+            message: format!("images are {}x{}; MNIST images are {SIDE}x{SIDE}", idims[1], idims[2]),
+        });
     }
     if let Some(pos) = labs.iter().position(|&l| l > 9) {
         return Err(DataError::Malformed {

@@ -126,6 +126,17 @@ impl<'a> Setup<'a> {
     }
 }
 
+/// The warning for a `sharpness.images` larger than the training set `train`: then every
+/// image of it is measured on, fewer than asked (0 means all, and is not warned about).
+pub fn images_clamped(run: &RunConfig, train: &Dataset) -> Option<String> {
+    let (asked, have) = (run.sharpness.images, train.len());
+    (asked > have).then(|| {
+        format!(
+            "sharpness.images = {asked} but the training set has {have} images: curvature is measured on all {have}"
+        )
+    })
+}
+
 fn seed_for(base: u64, epoch: usize, group: usize, what: u64) -> u64 {
     base.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((epoch as u64) << 20) ^ ((group as u64) << 4) ^ what
 }
@@ -480,6 +491,9 @@ pub fn posthoc(
         bail!("{}: no checkpoints to measure", run_dir.display());
     }
     let Workspace { mut net, data, .. } = Workspace::new(&cfg)?;
+    if let Some(w) = images_clamped(&cfg, &data.train) {
+        progress.warn(&w);
+    }
     let setup = Setup::new(&cfg, &data.train);
     let mut warm = WarmStarts::new();
     let mut all = vec![];

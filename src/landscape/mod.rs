@@ -221,7 +221,8 @@ impl Group {
 
     /// Expand group names as configured (`layers` = one group per module with trained tensors),
     /// dropping groups that are empty in `net` (e.g. `non_si` of the fully scale-invariant
-    /// variant). A `layer:MODULE` that names no module with trained tensors is an error.
+    /// variant). A `layer:MODULE` that names no module with trained tensors is an error, and so
+    /// are groups that are all empty.
     pub fn expand(specs: &[GroupSpec], net: &Net) -> Result<Vec<Group>, LandscapeError> {
         let modules = || {
             let mut mods: Vec<String> = vec![];
@@ -267,6 +268,16 @@ impl Group {
                     out.push(g);
                 }
             }
+        }
+        if out.is_empty() {
+            // skipping every group would measure nothing and write nothing without a word
+            let names: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
+            let si = net.trained().iter().filter(|p| p.role == Role::Si).count();
+            return Err(LandscapeError::Group(format!(
+                "[{}] selects no tensor of this model: all are empty ({si} scale-invariant and {} other trained tensors)",
+                names.join(", "),
+                net.trained().len() - si
+            )));
         }
         Ok(out)
     }

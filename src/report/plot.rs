@@ -128,6 +128,24 @@ impl Source {
             .collect()
     }
 
+    /// An error naming the file when it has no row to draw along `x` (only a header, or only
+    /// step rows for `--x epoch`): a figure of empty axes would say nothing.
+    fn has_rows_on(&self, x: XAxis) -> Result<()> {
+        let t = &self.metrics;
+        let n = if x == XAxis::Epoch { t.epoch_rows().count() } else { t.rows.len() };
+        if n > 0 {
+            return Ok(());
+        }
+        if t.rows.is_empty() {
+            bail!("{}: no rows (only a header): the run has logged nothing to plot yet", t.path.display());
+        }
+        bail!(
+            "{}: no epoch rows, only {} step rows: nothing to plot along epochs (try --x step)",
+            t.path.display(),
+            t.rows.len()
+        )
+    }
+
     /// The columns of its metrics.csv.
     fn header(&self) -> &[String] {
         &self.metrics.header
@@ -407,6 +425,9 @@ pub struct PlotFiles {
 /// Plot the runs behind `paths` into `stem.png`, `stem.svg` and `stem.html`.
 pub fn plot(paths: &[PathBuf], spec: &PlotSpec, stem: &Path, title: &str) -> Result<PlotFiles> {
     let src = sources(paths)?;
+    for s in &src {
+        s.has_rows_on(spec.x)?;
+    }
     let (panels, cols) = panels(&src, spec)?;
     if let Some(d) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(|e| StoreError::io(d, e))?;

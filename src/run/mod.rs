@@ -441,6 +441,11 @@ impl Trainer {
         self.hooks.push(hook);
     }
 
+    /// A warning shown when the run starts (with the resume notes), e.g. from a hook's setup.
+    pub fn warn_at_start(&mut self, text: String) {
+        self.notes.push((true, text));
+    }
+
     pub fn config(&self) -> &RunConfig {
         &self.cfg
     }

@@ -137,6 +137,12 @@ fn expand_axis(key: &str, v: &Value) -> Result<Vec<Value>> {
     }
 }
 
+/// The first value that occurs twice in `vals` (compared as written, so `0.1` and `0.10` are
+/// the same value).
+fn first_repeat<T: PartialEq + Clone>(vals: &[T]) -> Option<T> {
+    vals.iter().enumerate().find(|(i, v)| vals[..*i].contains(v)).map(|(_, v)| v.clone())
+}
+
 impl SweepSpec {
     /// Parse a sweep file's text; `sets` (KEY=VALUE) override keys of `[base]`.
     pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<SweepSpec> {
@@ -178,6 +184,12 @@ impl SweepSpec {
                 .collect::<Option<Vec<_>>>()
                 .with_context(|| format!("{origin}: seeds must be non-negative integers"))?,
         };
+        if seeds.is_empty() {
+            bail!("{origin}: `seeds = []` gives a sweep of no points; list at least one seed or leave `seeds` out");
+        }
+        if let Some(s) = first_repeat(&seeds) {
+            bail!("{origin}: seed {s} is listed twice in `seeds`; each point would run twice");
+        }
         let zip = zip_v
             .unwrap_or_default()
             .iter()
@@ -189,7 +201,10 @@ impl SweepSpec {
             if k == "seed" {
                 bail!("{origin}: sweep seeds with `seeds = [...]`, not an axis `seed`");
             }
-            let vals = expand_axis(k, v)?;
+            let vals = expand_axis(k, v).with_context(|| origin.to_string())?;
+            if let Some(dup) = first_repeat(&vals) {
+                bail!("{origin}: axis `{k}` lists the value {dup} twice; each of its points would run twice");
+            }
             // each value must make a valid config
             for val in &vals {
                 RunConfig::from_parts(Some((&toml::to_string(&base)?, origin)), &[format!("{k}={val}")])
@@ -310,8 +325,18 @@ fn toml_to_json(v: &Value) -> serde_json::Value {
 /// sweep is refused.
 pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
     let (manifest, cfgs) = spec.manifest()?;
+    if manifest.points.is_empty() {
+        bail!("the sweep `{}` has no points; nothing written to {}", spec.name, sd.root.display());
+    }
     if sd.exists() {
         let old = Manifest::read(sd)?;
+        // a manifest with no points was left by an earlier silab that crashed on `seeds = []`:
+        // nothing ran there, so the corrected sweep takes its place
+        if old.points.is_empty() {
+            store::create_dir(&sd.logs())?;
+            store::write_atomic(&sd.spec(), spec.to_toml().as_bytes())?;
+            return write_points(sd, manifest, &cfgs);
+        }
         if old != manifest {
             bail!("{} holds a different sweep (its manifest.json differs); choose another --out", sd.root.display());
         }
@@ -319,7 +344,12 @@ pub fn create(sd: &SweepDir, spec: &SweepSpec) -> Result<Manifest> {
     }
     store::create_dir(&sd.logs())?;
     store::write_atomic(&sd.spec(), spec.to_toml().as_bytes())?;
-    for (p, cfg) in manifest.points.iter().zip(&cfgs) {
+    write_points(sd, manifest, &cfgs)
+}
+
+/// Each point's run directory with its config, then the manifest (last: it marks the sweep whole).
+fn write_points(sd: &SweepDir, manifest: Manifest, cfgs: &[RunConfig]) -> Result<Manifest> {
+    for (p, cfg) in manifest.points.iter().zip(cfgs) {
         let rd = p.run_dir(sd);
         store::create_dir(&rd.root)?;
         store::write_atomic(&rd.config(), cfg.to_toml().as_bytes())?;
@@ -492,6 +522,12 @@ pub fn launch(
     progress: &mut dyn Progress,
 ) -> Result<Launched> {
     let sd = SweepDir::new(dir);
+    if spec.seeds.is_empty() {
+        bail!("the sweep `{}` has no seeds, so no points", spec.name);
+    }
+    if *executor == (Executor::Local { jobs: Some(0) }) {
+        bail!("--jobs 0 would run no point at a time; give at least 1 (or leave it out for cores / train.threads)");
+    }
     match executor {
         Executor::Slurm { opts, dry_run } => {
             opts.validate()?;
@@ -513,7 +549,8 @@ pub fn launch(
         Executor::Local { jobs } => {
             let m = create(&sd, spec)?;
             let (_, cfgs) = spec.manifest()?;
-            let jobs = jobs.unwrap_or_else(|| local::default_jobs(cfgs[0].train.threads));
+            let threads = cfgs.first().map_or(1, |c| c.train.threads);
+            let jobs = jobs.unwrap_or_else(|| local::default_jobs(threads));
             progress.line(&format!("{}: {} points, {} at a time", dir.display(), m.points.len(), jobs));
             let report = local::run(&sd, jobs, exe, progress)?;
             let table = table::write(&sd)?;
