@@ -5,6 +5,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use super::Series;
+use super::series::NonFinite;
 use crate::stats::{median, trend};
 use serde::Serialize;
 
@@ -75,6 +76,21 @@ pub struct RegimeReport {
     /// Least-squares slope of ln(train loss) per epoch over the tail, and its t-statistic.
     pub loss_slope: f64,
     pub loss_slope_t: f64,
+    /// Where the run's loss or weights first went non-finite (then the regime is divergence,
+    /// whatever the tail: the rows after it are not measurements of a network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonfinite: Option<NonFinite>,
+}
+
+impl RegimeReport {
+    /// The verdict as tables print it: the regime's name, and for a run that went non-finite,
+    /// where (`divergence (non-finite rho at epoch 1)`).
+    pub fn label(&self) -> String {
+        match &self.nonfinite {
+            Some(n) => format!("{} (non-finite {} at epoch {})", self.regime.name(), n.column, n.epoch),
+            None => self.regime.name().to_string(),
+        }
+    }
 }
 
 /// Classify a run from the tail of its train loss and accuracy, relative to chance (1/C) and to
@@ -82,7 +98,8 @@ pub struct RegimeReport {
 /// its initial level (or is not finite); convergence
 /// when the net has fitted the training set or its loss keeps falling steadily; chaotic
 /// equilibrium otherwise (a stationary loss above zero, accuracy well above chance). Runs of fewer
-/// than `min_epochs` epochs are [`Regime::TooShort`]; runs without a measured train loss
+/// than `min_epochs` epochs are [`Regime::TooShort`]; a run whose loss or weights went
+/// non-finite ([`Series::nonfinite`]) is divergence, however short; runs without a measured train loss
 /// [`Regime::NotMeasured`].
 pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
     let n = s.train_loss.len();
@@ -98,6 +115,7 @@ pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
             tail_eff_grad_norm: nan,
             loss_slope: nan,
             loss_slope_t: nan,
+            nonfinite: None,
         };
     }
     let k = ((n as f64 * p.tail).round() as usize).clamp(4.min(n), n);
@@ -112,7 +130,9 @@ pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
     let acc = median(&s.train_acc[start..]);
     let chance = 1.0 / s.classes as f64;
     let near_initial = median(tl) >= p.div_loss_frac * s.train_loss[0];
-    let regime = if s.train_loss.iter().all(|x| x.is_nan()) {
+    let regime = if s.nonfinite.is_some() {
+        Regime::Divergence
+    } else if s.train_loss.iter().all(|x| x.is_nan()) {
         Regime::NotMeasured
     } else if s.epoch.len().saturating_sub(1) < p.min_epochs {
         Regime::TooShort
@@ -131,6 +151,7 @@ pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
         tail_eff_grad_norm: median(&s.eff_grad_norm[start..]),
         loss_slope: slope,
         loss_slope_t: t,
+        nonfinite: s.nonfinite.clone(),
     }
 }
 

@@ -27,6 +27,37 @@ pub struct Series {
     pub wd: f64,
     pub classes: usize,
     pub steps_per_epoch: usize,
+    /// The first epoch row where the loss, rho or a weight norm was written as a non-finite
+    /// number (`inf`, `NaN`; an empty cell is "not measured", not this): the run diverged there,
+    /// whatever its later rows say.
+    pub nonfinite: Option<NonFinite>,
+}
+
+/// Where a run's state first went non-finite.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NonFinite {
+    /// The epoch of the row.
+    pub epoch: usize,
+    /// The column holding the non-finite value.
+    pub column: String,
+}
+
+/// The columns whose non-finite value means the run's state is no longer a number: the loss,
+/// the norms of the weights (rho and `norm:<tensor>`).
+fn state_column(c: &str) -> bool {
+    c == col::TRAIN_LOSS.name() || c == col::TEST_LOSS.name() || c == col::RHO.name() || c.starts_with("norm:")
+}
+
+/// The first epoch row with a non-finite number (written, not empty) in a state column.
+fn first_nonfinite(t: &store::Table, rows: &[&store::TypedRow], epoch: usize) -> Option<NonFinite> {
+    let cols: Vec<usize> = (0..t.header.len()).filter(|&i| state_column(&t.header[i])).collect();
+    rows.iter().find_map(|r| {
+        let bad = cols.iter().find(|&&i| {
+            let written = r.fields.get(i).is_some_and(|f| !f.trim().is_empty());
+            written && !r.num(i).is_finite()
+        })?;
+        Some(NonFinite { epoch: r.num(epoch) as usize, column: t.header[*bad].clone() })
+    })
 }
 
 impl Series {
@@ -50,6 +81,7 @@ impl Series {
             let what = if t.rows.is_empty() { "only a header" } else { "only step rows" };
             bail!("{}: no epoch rows ({what}): the run has logged no epoch to analyse yet", t.path.display());
         }
+        let nonfinite = first_nonfinite(&t, &rows, e);
         let get = |i: usize| rows.iter().map(|r| r.num(i)).collect::<Vec<f64>>();
         let h = &t.header;
         let summary = Summary::read(&rd).ok();
@@ -85,6 +117,7 @@ impl Series {
             wd: if cfg.optim.mode == OptimMode::Full { cfg.optim.wd } else { 0.0 },
             classes: cfg.classes(),
             steps_per_epoch: summary.map(|s| s.steps_per_epoch).unwrap_or(0),
+            nonfinite,
         })
     }
 }

@@ -72,7 +72,8 @@ enum LandscapeCmd {
         dims: usize,
         /// Half-width of the slice: alpha, beta in [-R, R] (radians on the sphere for the SI
         /// group; multiples of the filter norms for the rest).
-        #[arg(long, default_value_t = 1.0)]
+        // a negative value is taken (not read as an option) so that the check below names it
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         radius: f64,
         /// Which tensors move: all, si or non_si.
         #[arg(long, default_value = "all")]
@@ -103,6 +104,9 @@ pub fn run(a: Args) -> Result<()> {
         out: s.out,
     };
     let out = silab::report::scan_figures::scan(&at, &what, &opts, &mut Bars::new(s.quiet))?;
+    for n in &out.notes {
+        eprintln!("warning: {n}");
+    }
     println!("{}: {} points; {}", out.label, out.rows.len(), out.files.csv().display());
     println!("figures: {}", out.files.png().display());
     Ok(())

@@ -165,6 +165,19 @@ fn resubmit(dir: &Path, args: &SlurmArgs) -> Result<()> {
         println!("{}: nothing to resubmit (every point is done, running or queued)", dir.display());
         return Ok(());
     }
+    // a sweep run by local workers has no Slurm submission to repeat: say how it reruns, unless
+    // the user asks for Slurm with options of their own
+    if slurm::submissions(&sd).is_empty() && !sd.slurm_options().exists() && !args.any_given() {
+        bail!(
+            "{}: a local sweep (never submitted to Slurm), so there is nothing to resubmit; rerun its {} unfinished \
+             points with `silab sweep --config {} --out {}` (done points are skipped, interrupted ones resume), \
+             or submit them to Slurm by giving Slurm options here (e.g. --partition)",
+            dir.display(),
+            todo.len(),
+            sd.spec().display(),
+            dir.display()
+        );
+    }
     let opts = slurm::saved_options(&sd).updated(&args.options());
     match slurm::submit(&sd, &opts, &std::env::current_exe()?, &todo, args.dry_run)? {
         slurm::Submitted::DryRun(text) => print!("{text}"),

@@ -91,11 +91,54 @@ pub enum Loss {
 
 serde_named!(Loss);
 
+/// The seed in TOML, whose integers are i64: a seed above `i64::MAX` (any u64 is valid) is
+/// written as a string of digits, and read from an integer or such a string (`--set
+/// seed=18446744073709551615` reaches the config as a string, since TOML cannot hold it).
+mod seed_serde {
+    use serde::{Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(*seed) {
+            Ok(i) => s.serialize_i64(i),
+            Err(_) => s.serialize_str(&seed.to_string()),
+        }
+    }
+
+    struct Seed;
+
+    impl de::Visitor<'_> for Seed {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an integer from 0 to {}", u64::MAX)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v)
+                .map_err(|_| E::custom(format!("{v} is negative: a seed is an integer from 0 to {}", u64::MAX)))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+            v.parse::<u64>()
+                .ok()
+                .filter(|_| digits)
+                .ok_or_else(|| E::custom(format!("`{v}` is not a seed: an integer from 0 to {}", u64::MAX)))
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(Seed)
+    }
+}
+
 /// A complete, resolved run configuration. Written to `config.toml` in the run directory.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
     /// Seed of the initialisation and of the per-epoch shuffling and augmentation.
+    #[serde(with = "seed_serde")]
+    #[schemars(with = "u64")]
     pub seed: u64,
     /// `ce` (cross-entropy) or `mse` (`||f(x) - onehot(y)||^2 / C`, averaged over the batch; P3).
     pub loss: Loss,

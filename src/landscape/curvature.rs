@@ -458,7 +458,8 @@ impl Epochs {
 /// `None`), with `sets` (`sharpness.*`, `train.device`, `train.threads` keys) overriding the
 /// run's config. Lanczos warm-starts from the previous epoch's vectors. Rows are handed to
 /// `on_rows` as each checkpoint is measured, merged into `sharpness_posthoc.csv` (a row measured
-/// again with the same epoch, group and BN mode replaces the old one) and returned.
+/// again with the same epoch, group and BN mode replaces the old one) and returned. A checkpoint
+/// whose weights are not finite is not measured: once the others are written, an error names it.
 pub fn posthoc(
     run_dir: &Path,
     epochs: Option<&[usize]>,
@@ -499,8 +500,19 @@ pub fn posthoc(
     let mut all = vec![];
     let mut spectra = vec![];
     progress.start("checkpoints", todo.len(), 0);
+    let mut refused = vec![];
     for (i, &e) in todo.iter().enumerate() {
         let (tensors, meta) = store::load_tensors(&dir.checkpoint(e))?;
+        // a diverged checkpoint's Hessian is not a measurement (its products read 0 or NaN):
+        // no row for it, and an error naming it once the finite ones are written
+        if let Some(t) = super::nonfinite_tensor(&tensors) {
+            refused.push(format!(
+                "{}: the weights are not finite (`{t}` holds inf or NaN; the run diverged): not measured",
+                dir.checkpoint(e).display()
+            ));
+            progress.set(i + 1, "");
+            continue;
+        }
         net.load(&tensors).map_err(|m| anyhow::anyhow!("{}: {m}", dir.checkpoint(e).display()))?;
         let step = meta.get("step").and_then(|s| s.parse().ok()).unwrap_or(0);
         let rows = measure(&net, &setup, e, step, &mut warm)?;
@@ -511,9 +523,14 @@ pub fn posthoc(
         progress.set(i + 1, "");
         all.extend(rows);
     }
-    merge_into(&dir.sharpness_posthoc(), &header(&cfg.sharpness), &all)?;
+    if !all.is_empty() || refused.is_empty() {
+        merge_into(&dir.sharpness_posthoc(), &header(&cfg.sharpness), &all)?;
+    }
     if !spectra.is_empty() {
         merge_spectra(&dir.spectrum_posthoc(), spectra)?;
+    }
+    if !refused.is_empty() {
+        bail!("{}", refused.join("\n"));
     }
     Ok(all)
 }

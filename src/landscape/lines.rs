@@ -12,7 +12,7 @@
 //!   (Li et al. 2018: each output filter of `d` rescaled to the norm of that filter of `w`; 1-D
 //!   tensors to the tensor's norm) and `w + α d₁ + β d₂`.
 
-use super::{Group, LandscapeError};
+use super::{Group, LandscapeError, nonfinite_tensor};
 use crate::config::{CurvatureBn, GroupSpec, Loss, RunConfig};
 use crate::data::{Dataset, rng};
 use crate::metrics::evaluate;
@@ -72,6 +72,11 @@ fn find<'a>(t: &'a NamedTensors, name: &str) -> &'a Tensor {
 /// The weights at `t` on the path from `a` (t = 0) to `b` (t = 1); both hold every tensor of
 /// `net` (a checkpoint's contents).
 pub fn interpolate(net: &Net, a: &NamedTensors, b: &NamedTensors, t: f64, kind: PathKind) -> NamedTensors {
+    // the endpoints exactly: 0 * inf is NaN, so a non-finite B must not spoil A's row (and back)
+    if t == 0.0 || t == 1.0 {
+        let end = if t == 0.0 { a } else { b };
+        return net.params().iter().map(|p| (p.name.clone(), find(end, &p.name).shallow_clone())).collect();
+    }
     let si = si_names(net);
     let (ra, rb, theta) = if kind == PathKind::GreatCircle {
         let av: Vec<&Tensor> = si.iter().map(|n| find(a, n)).collect();
@@ -438,6 +443,14 @@ pub struct ScanOutput {
     pub label: String,
     /// The first point's label.
     pub at: String,
+    /// What the caller should tell the user (an endpoint whose weights are not finite).
+    pub notes: Vec<String>,
+}
+
+/// The sentence naming a point (`RUN_DIR@EPOCH`) whose weights are not finite, if they are not.
+fn nonfinite(label: &str, w: &NamedTensors) -> Option<String> {
+    nonfinite_tensor(w)
+        .map(|t| format!("{label}: the weights are not finite (`{t}` holds inf or NaN; the run diverged)"))
 }
 
 /// The most points a scan evaluates (a 2-D slice evaluates `points^2`).
@@ -455,6 +468,7 @@ pub fn scan(at: &str, what: &Scan, o: &ScanOptions, progress: &mut dyn Progress)
         );
     }
     let (cfg, wa, la) = load_point(at)?;
+    let mut notes = vec![];
     let Workspace { mut net, data, .. } = Workspace::new(&cfg)?;
     let d = ScanData {
         train: data.train.head(o.images),
@@ -469,6 +483,11 @@ pub fn scan(at: &str, what: &Scan, o: &ScanOptions, progress: &mut dyn Progress)
     let (rows, stem, label) = match what {
         Scan::Line { b, range, paths } => {
             let (_, wb, lb) = load_point(b)?;
+            let bad: Vec<String> = [(&la, &wa), (&lb, &wb)].iter().filter_map(|(l, w)| nonfinite(l, w)).collect();
+            if bad.len() == 2 {
+                bail!("{}; {}: no point of the line is a measurement", bad[0], bad[1]);
+            }
+            notes.extend(bad.into_iter().map(|b| format!("{b}: the rows between the endpoints are NaN")));
             let kinds = paths.kinds();
             let ts = grid(range.0, range.1, o.points);
             progress.start("points", ts.len() * kinds.len(), 0);
@@ -493,6 +512,9 @@ pub fn scan(at: &str, what: &Scan, o: &ScanOptions, progress: &mut dyn Progress)
                 GroupSpec::NonSi => Group::NonSi,
                 _ => bail!("--group: all, si or non_si"),
             };
+            if let Some(bad) = nonfinite(&la, &wa) {
+                bail!("{bad}: no point of a slice through it is a measurement");
+            }
             if g.select(&net).is_empty() {
                 bail!("--group {group}: no such tensors in this model");
             }
@@ -511,5 +533,5 @@ pub fn scan(at: &str, what: &Scan, o: &ScanOptions, progress: &mut dyn Progress)
     progress.finish();
     let files = ScanFiles { dir, stem: stem.into() };
     write_csv(&files.csv(), &rows)?;
-    Ok(ScanOutput { rows, files, label, at: la })
+    Ok(ScanOutput { rows, files, label, at: la, notes })
 }

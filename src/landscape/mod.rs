@@ -46,6 +46,15 @@ impl Operator for Dense {
     }
 }
 
+/// The first tensor of `tensors` holding a non-finite value (`inf` or `NaN`), by name: weights
+/// of a run that diverged, on which a loss, a curvature or a path is not a measurement.
+pub fn nonfinite_tensor(tensors: &[(String, Tensor)]) -> Option<&str> {
+    tensors
+        .iter()
+        .find(|(_, t)| t.is_floating_point() && !bool::try_from(t.isfinite().all()).unwrap_or(false))
+        .map(|(n, _)| n.as_str())
+}
+
 /// Flatten and concatenate tensors.
 pub fn flatten(ts: &[Tensor]) -> Tensor {
     Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0)

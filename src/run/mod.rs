@@ -385,6 +385,17 @@ impl Trainer {
             .get("step")
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| StoreError::format(&path, "metadata lacks `step`"))?;
+        // a checkpoint copied over another's name: its own record says which epoch it holds
+        if let Some(found) = meta.get("epoch").filter(|e| e.parse::<usize>().ok() != Some(epoch)) {
+            return Err(StoreError::format(
+                &path,
+                format!(
+                    "holds epoch {found} (step {step}, its metadata) but its name says epoch {epoch}: \
+                     it was copied or renamed over another checkpoint"
+                ),
+            )
+            .into());
+        }
         let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
         let (optim, _) = store::load_tensors(&self.dir.optim_state(epoch))?;
         self.ws.net.load(&model).with_context(|| path.display().to_string())?;

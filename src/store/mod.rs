@@ -95,9 +95,17 @@ pub fn read_text(path: &Path) -> Result<String, StoreError> {
     std::fs::read_to_string(path).map_err(|e| StoreError::io(path, e))
 }
 
-/// Create a folder and its parents.
+/// Create a folder and its parents. A regular file in the way (the folder itself or one of its
+/// parents) is named as such: the OS only says "File exists" or "Not a directory".
 pub fn create_dir(path: &Path) -> Result<(), StoreError> {
-    std::fs::create_dir_all(path).map_err(|e| StoreError::io(path, e))
+    std::fs::create_dir_all(path).map_err(|e| {
+        match path.ancestors().find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir()) {
+            Some(file) => {
+                StoreError::format(file, "exists and is a file, not a directory: move it or choose another path")
+            }
+            None => StoreError::io(path, e),
+        }
+    })
 }
 
 /// Append one line to a text file (created if missing).
