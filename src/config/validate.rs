@@ -143,8 +143,10 @@ impl ModelConfig {
 fn data(c: &RunConfig) -> Result<(), ConfigError> {
     let d = &c.data;
     if d.name == DataName::Synthetic && d.train_size.saturating_add(d.test_size) > MAX_SYNTHETIC {
+        // blame the larger of the two: the one a `--set` most likely made too large
+        let key = if d.test_size > d.train_size { "data.test_size" } else { "data.train_size" };
         return bad(
-            "data.train_size",
+            key,
             format!(
                 "synthetic data holds at most {MAX_SYNTHETIC} images in all (12 KiB each in memory), got {} + {}",
                 d.train_size, d.test_size

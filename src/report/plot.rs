@@ -296,6 +296,12 @@ pub fn panels(src: &[Source], spec: &PlotSpec) -> Result<(Vec<Panel>, usize)> {
         }
     }
     let out = metric_panels(src, &gs, spec, x_label);
+    // an empty figure says nothing (and its axes have no range to draw)
+    if out.iter().all(|p| p.curves.iter().all(|c| c.points.is_empty())) {
+        let files: Vec<String> = src.iter().map(|s| s.metrics.path.display().to_string()).collect();
+        let rows = if spec.x == XAxis::Epoch { "epoch rows" } else { "rows" };
+        bail!("nothing to plot: no {rows} with a value of {} in {}", spec.y.join(", "), files.join(", "));
+    }
     // a grid of at most 3 columns (2 × 2 for four panels); with --facet one row per value
     let n = spec.y.len();
     let cols = if spec.facet.is_some() {
