@@ -246,7 +246,7 @@ fn plot_refuses_a_metrics_file_without_rows() {
         let t0 = std::time::Instant::now();
         let e = plot::plot(std::slice::from_ref(&root), &spec, &root.join("plot"), "fuzz").err().expect("refused");
         let msg = format!("{e:#}");
-        assert!(msg.starts_with("nothing to plot") && msg.contains("metrics.csv"), "{msg}");
+        assert!(msg.contains("nothing to plot") && msg.contains("metrics.csv"), "{msg}");
         assert!(t0.elapsed().as_secs() < 5, "{:?}", t0.elapsed());
         assert!(!root.join("plot.png").exists());
     }
