@@ -246,6 +246,7 @@ fn equilibrium_time_ratio_and_jump_deviation() {
         loss_after: 1.0,
         rho_before: 1.0,
         rho_after: 1.3,
+        acc_before: 1.0,
         elr_at_jump: 0.1,
         eff_grad_norm_before: 0.1,
     };

@@ -61,6 +61,9 @@ pub struct SJump {
     pub loss_after: f64,
     pub rho_before: f64,
     pub rho_after: f64,
+    /// Best train accuracy over the window before the spike: how converged the state was that
+    /// the jump destabilised (P1: the loss had fallen to 1e-3..2e-4, accuracy ~100 %).
+    pub acc_before: f64,
     /// ELR at the epoch before the spike (the value that destabilised training).
     pub elr_at_jump: f64,
     pub eff_grad_norm_before: f64,
@@ -96,6 +99,7 @@ pub fn s_jumps(s: &Series, p: &JumpParams) -> Vec<SJump> {
             epoch: s.epoch[t],
             loss_before: min_before,
             loss_after: s.train_loss[t..hi].iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            acc_before: s.train_acc.get(lo..t).map_or(f64::NAN, |a| a.iter().cloned().fold(f64::NAN, f64::max)),
             rho_before: s.rho[t - 1],
             rho_after,
             elr_at_jump: s.elr[t - 1],
@@ -139,6 +143,11 @@ pub struct PeriodScaling {
     pub predicted_ratio: f64,
     /// Does the period shrink monotonically as lr*wd grows?
     pub shrinking: bool,
+    /// The fitted power law `period ~ (lr*wd)^exponent`: the least-squares slope of ln(period)
+    /// against ln(lr*wd) over `points` (1/(lr*wd) predicts -1).
+    pub exponent: f64,
+    /// How far the lr*wd values reach: largest over smallest.
+    pub lrwd_span: f64,
 }
 
 /// Period scaling from runs (averaging seeds with the same lr*wd).
@@ -160,6 +169,8 @@ pub fn period_scaling(runs: &[RunAnalysis]) -> Option<PeriodScaling> {
     let points: Vec<(f64, f64)> = by.iter().map(|(k, v)| (*k, median(v))).collect();
     let (first, last) = (points[0], points[points.len() - 1]);
     Some(PeriodScaling {
+        exponent: super::law::Law::fit(points.clone()).exponent.unwrap_or(f64::NAN),
+        lrwd_span: last.0 / first.0,
         measured_ratio: first.1 / last.1,
         predicted_ratio: last.0 / first.0,
         shrinking: points.windows(2).all(|w| w[1].1 < w[0].1),

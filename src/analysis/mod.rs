@@ -16,6 +16,7 @@ use std::path::Path;
 pub mod arms;
 pub mod equilibrium;
 pub mod jumps;
+pub mod law;
 pub mod regimes;
 pub mod series;
 pub mod table;

@@ -319,8 +319,8 @@ pub fn reproduce(
 fn study(e: Experiment) -> Option<Box<dyn Study>> {
     Some(match e {
         Experiment::Periodic => Box::new(papers::Periodic),
-        Experiment::Regimes => Box::new(papers::Regimes { paper: "P2" }),
-        Experiment::Mse => Box::new(papers::Regimes { paper: "P3" }),
+        Experiment::Regimes => Box::new(papers::Regimes { paper: "P2", fit_acc: None }),
+        Experiment::Mse => Box::new(papers::Regimes { paper: "P3", fit_acc: Some(0.9) }),
         Experiment::PeriodicLn => Box::new(multi_arm::PeriodicLn),
         Experiment::RegimesLn => Box::new(multi_arm::RegimesLn),
         Experiment::Rotational => Box::new(multi_arm::Rotational),

@@ -14,6 +14,10 @@ pub struct Periodic;
 /// P2 / P3: on the sphere at fixed ELR; `paper` names it in captions.
 pub struct Regimes {
     pub paper: &'static str,
+    /// P3: the convergence runs must actually fit the training set: a median tail train
+    /// accuracy of at least this (an MSE run can count as "converging" while its loss still
+    /// falls slowly at a low accuracy).
+    pub fit_acc: Option<f64>,
 }
 
 impl Study for Periodic {
@@ -50,7 +54,11 @@ impl Study for Regimes {
     }
     fn checks(&self, arms: &[ArmDone]) -> Vec<Check> {
         let a = &arms[0].analysis;
-        regime_checks(&a.runs.iter().map(|r| r.regime.regime).collect::<Vec<_>>(), a.boundaries.as_ref())
+        let mut c = regime_checks(&a.runs.iter().map(|r| r.regime.regime).collect::<Vec<_>>(), a.boundaries.as_ref());
+        if let Some(acc) = self.fit_acc {
+            c.push(fit_check(a, acc));
+        }
+        c
     }
     fn runs(&self, arms: &[ArmDone]) -> Vec<RunRecord> {
         let run = |r: &crate::analysis::RunAnalysis| RegimeRun {
@@ -68,35 +76,55 @@ impl Study for Regimes {
     }
 }
 
-/// P1's claims: S-jumps at two lr*wd values at least, and a period that shrinks as 1/(lr*wd).
+/// The train accuracy a run must have reached in the window before an S-jump for the jump to
+/// start from a converged state (P1: the loss falls to 1e-3..2e-4 before each spike).
+pub const CONVERGED_ACC: f64 = 0.95;
+
+/// P1's claims: S-jumps from a converged state in every run, and a period that falls with
+/// lr*wd like a power law of exponent near -1 over at least a decade of lr*wd.
 fn periodic_checks(a: &SweepAnalysis) -> Vec<Check> {
-    let mut by_lrwd: Vec<f64> = a.runs.iter().filter(|r| r.s_jumps.len() >= 3).map(|r| r.lr * r.wd).collect();
-    by_lrwd.sort_by(f64::total_cmp);
-    by_lrwd.dedup();
+    let jumps: Vec<f64> = a.runs.iter().map(|r| r.s_jumps.len() as f64).collect();
+    let worst_acc: Vec<f64> =
+        a.runs.iter().map(|r| r.s_jumps.iter().map(|j| j.acc_before).fold(f64::INFINITY, f64::min)).collect();
+    let every = !a.runs.is_empty()
+        && a.runs.iter().all(|r| r.s_jumps.len() >= 2 && r.s_jumps.iter().all(|j| j.acc_before >= CONVERGED_ACC));
     let mut c = vec![
-        Check::new("at least 3 S-jumps per run for at least two lr*wd values", by_lrwd.len() >= 2)
-            .with("lr*wd with 3 or more S-jumps", &by_lrwd),
+        Check::new(
+            format!("every run has at least 2 S-jumps, each from a converged state (train accuracy >= {CONVERGED_ACC} before it)"),
+            every,
+        )
+        .with("S-jumps per run", &jumps)
+        .with("lowest train accuracy before a jump, per run", &worst_acc),
     ];
     match &a.period_scaling {
         Some(p) => c.extend(period_checks(p)),
-        None => c.push(Check::new("a period measured for two lr*wd values", false)),
+        None => c.push(Check::new("a period measured for at least two lr*wd values", false)),
     }
     c
 }
 
+/// The law of the period: it falls as lr*wd grows over >= 3 values spanning >= x10, with a
+/// fitted exponent in [-1.25, -0.5] (1/(lr*wd) predicts -1).
 fn period_checks(p: &PeriodScaling) -> Vec<Check> {
-    let ratios = [p.measured_ratio, p.predicted_ratio];
+    let lrwd: Vec<f64> = p.points.iter().map(|x| x.0).collect();
+    let steps: Vec<f64> = p.points.iter().map(|x| x.1).collect();
     vec![
-        Check::new("the period shrinks as lr*wd grows", p.shrinking)
-            .with("period ratio, measured and predicted", &ratios),
         Check::new(
             format!(
-                "period ratio {:.2} within a factor 2 of the 1/(lr*wd) prediction {:.2}",
-                p.measured_ratio, p.predicted_ratio
+                "the period falls as lr*wd grows, over {} lr*wd values spanning x{:.1} (needs >= 3 values, >= x10)",
+                p.points.len(),
+                p.lrwd_span
             ),
-            p.measured_ratio / p.predicted_ratio < 2.0 && p.predicted_ratio / p.measured_ratio < 2.0,
+            p.shrinking && p.points.len() >= 3 && p.lrwd_span >= 10.0 * (1.0 - 1e-9),
         )
-        .with("period ratio, measured and predicted", &ratios),
+        .with("lr*wd", &lrwd)
+        .with("period (steps)", &steps),
+        Check::new(
+            format!("fitted exponent of the period against lr*wd {:.2} in [-1.25, -0.5] (1/(lr*wd): -1)", p.exponent),
+            (-1.25..=-0.5).contains(&p.exponent),
+        )
+        .with("exponent", &[p.exponent])
+        .with("period ratio, measured and predicted", &[p.measured_ratio, p.predicted_ratio]),
     ]
 }
 
@@ -112,6 +140,16 @@ pub fn regime_checks(seen: &[Regime], boundaries: Option<&Boundaries>) -> Vec<Ch
         Check::new("all three regimes appear", distinct == 3).with("regimes seen", &[distinct as f64]),
         Check::unless(order, (distinct < 2).then_some(why.as_str()), boundaries.is_some_and(|b| b.ordered)),
     ]
+}
+
+/// The convergence runs fit: each has a median tail train accuracy >= `acc` (not testable
+/// without a convergence run).
+fn fit_check(a: &SweepAnalysis, acc: f64) -> Check {
+    let conv: Vec<f64> =
+        a.runs.iter().filter(|r| r.regime.regime == Regime::Convergence).map(|r| r.regime.tail_train_acc).collect();
+    let claim = format!("every convergence run fits the training set (tail train accuracy >= {acc})");
+    Check::unless(claim, conv.is_empty().then_some("no convergence run"), conv.iter().all(|&x| x >= acc))
+        .with("tail train accuracy of the convergence runs", &conv)
 }
 
 #[cfg(test)]
