@@ -262,7 +262,7 @@ pub struct Got {
 fn manual(spec: &Spec, dir: &Path) -> String {
     let mut s = format!("To place the files by hand, download into {}:\n", dir.display());
     for src in &spec.sources {
-        s += &format!("  {}  (md5 {})\n", src.url, src.md5);
+        s += &format!("  {}  from {}  (md5 {})\n", src.file, src.url, src.md5);
     }
     let then = if spec.unpack == Unpack::Keep { "checks them" } else { "checks and unpacks them" };
     s + &format!("then run `silab data get {} --dir {}` again: it {then}.", spec.name, dir.display())
