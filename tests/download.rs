@@ -202,3 +202,20 @@ fn a_bad_sources_file_is_named_with_its_key() {
     );
     check("[[cifar100]]\nfile = \"cifar-100-binary.tar.gz\"\nurl = \"http://x\"\nmd5 = \"xyz\"\n", "cifar100[0].md5");
 }
+
+#[test]
+fn a_server_that_ignores_the_range_sends_the_whole_file_again() {
+    let t = tempfile::tempdir().unwrap();
+    let (srv, sources) = serve(t.path());
+    let spec = download::spec_with("mnist", Some(&download::read_sources(&sources).unwrap())).unwrap();
+    let dir = t.path().join("m");
+    *srv.break_next.lock().unwrap() = Some(("/mnist/train-images-idx3-ubyte.gz".into(), 300));
+    assert!(download::get(&spec, &dir, &mut Silent).is_err());
+    srv.ignore_range.store(true, std::sync::atomic::Ordering::SeqCst);
+    // the 300 bytes kept are overwritten, not appended to: the checksum holds
+    let got = download::get(&spec, &dir, &mut Silent).unwrap();
+    let full = server::fixtures()["/mnist/train-images-idx3-ubyte.gz"].len() as u64;
+    assert_eq!(got.downloaded[0], ("train-images-idx3-ubyte.gz".to_string(), full));
+    let ranges: Vec<Option<u64>> = srv.seen.lock().unwrap().iter().map(|s| s.range).collect();
+    assert_eq!(ranges[..2], [None, Some(300)]);
+}

@@ -8,6 +8,7 @@ use md5::{Digest, Md5};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One request the server saw.
@@ -26,6 +27,8 @@ pub struct Server {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     /// `(path, n)`: the next answer for `path` stops after `n` body bytes and closes.
     pub break_next: Arc<Mutex<Option<(String, usize)>>>,
+    /// Answer every request with the whole file (200), as servers without range support do.
+    pub ignore_range: Arc<AtomicBool>,
 }
 
 /// Serve `files` (URL path -> bytes) on 127.0.0.1, port `port` (0: any free one).
@@ -34,13 +37,14 @@ pub fn start(files: BTreeMap<String, Vec<u8>>, port: u16) -> Server {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(vec![]));
     let break_next = Arc::new(Mutex::new(None));
-    let (s, b) = (seen.clone(), break_next.clone());
+    let ignore_range = Arc::new(AtomicBool::new(false));
+    let (s, b, i) = (seen.clone(), break_next.clone(), ignore_range.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &files, &s, &b);
+            let _ = answer(stream, &files, &s, &b, i.load(Ordering::SeqCst));
         }
     });
-    Server { url, seen, break_next }
+    Server { url, seen, break_next, ignore_range }
 }
 
 fn answer(
@@ -48,6 +52,7 @@ fn answer(
     files: &BTreeMap<String, Vec<u8>>,
     seen: &Mutex<Vec<Seen>>,
     break_next: &Mutex<Option<(String, usize)>>,
+    ignore_range: bool,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut first = String::new();
@@ -66,6 +71,9 @@ fn answer(
         }
     }
     seen.lock().unwrap().push(Seen { path: path.clone(), range });
+    if ignore_range {
+        range = None;
+    }
     let Some(data) = files.get(&path) else {
         return write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     };
