@@ -5,6 +5,7 @@
 mod analyze;
 mod bench;
 mod check_si;
+mod data;
 mod landscape;
 mod plot;
 mod presets;
@@ -40,6 +41,7 @@ enum Cmd {
     Presets(presets::Args),
     Bench(bench::Args),
     CheckSi(check_si::Args),
+    Data(data::Args),
     /// Write the book's generated reference pages (scripts/gen-reference.sh).
     #[command(hide = true)]
     Reference(reference::Args),
@@ -58,6 +60,7 @@ pub fn try_main() -> Result<()> {
         Cmd::Presets(a) => presets::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::CheckSi(a) => check_si::run(a),
+        Cmd::Data(a) => data::run(a),
         Cmd::Reference(a) => reference::run(a, Cli::command()),
     }
 }

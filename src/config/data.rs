@@ -12,6 +12,9 @@ pub enum DataName {
     Synthetic,
     /// Official idx files (optionally gzipped) in `data.dir`.
     Mnist,
+    /// Fashion-MNIST: official idx files (optionally gzipped) in `data.dir`.
+    #[serde(rename = "fashion-mnist")]
+    FashionMnist,
     /// Official CIFAR-10 binary batches in `data.dir`.
     Cifar10,
     /// Official CIFAR-100 binary files in `data.dir` (fine labels).
@@ -34,9 +37,11 @@ super::serde_named!(DataName, SplitName);
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// The data set: `synthetic` (built in), `mnist`, `cifar10`, `cifar100`.
+    /// The data set: `synthetic` (built in), `mnist`, `fashion-mnist`, `cifar10`, `cifar100`.
     pub name: DataName,
-    /// Folder holding the data files (mnist, cifar10, cifar100); empty with mnist: the MNIST test split bundled with silab.
+    /// Folder holding the data files; empty: the download cache's folder for the name (where
+    /// `silab data get NAME` puts them: `$SILAB_DATA/NAME`, else `$XDG_CACHE_HOME/silab/NAME`,
+    /// else `~/.cache/silab/NAME`), except that mnist's test split is then the copy bundled with silab.
     pub dir: PathBuf,
     /// Training images (0 = the whole pool); synthetic: `train_size + test_size` <= 1 000 000.
     pub train_size: usize,

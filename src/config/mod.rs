@@ -181,7 +181,7 @@ impl RunConfig {
     pub fn classes(&self) -> usize {
         match self.data.name {
             DataName::Synthetic => self.data.classes,
-            DataName::Mnist | DataName::Cifar10 => 10,
+            DataName::Mnist | DataName::FashionMnist | DataName::Cifar10 => 10,
             DataName::Cifar100 => 100,
         }
     }

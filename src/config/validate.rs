@@ -5,7 +5,7 @@
 use super::load::all_keys_of;
 use super::{
     Arch, Auto, ConfigError, DataName, GroupSpec, ModelConfig, NormName, OptimMode, OptimName, RunConfig, Sphere,
-    SplitName, Variant,
+    Variant,
 };
 
 /// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.
@@ -175,17 +175,6 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
         }
         if !(d.noise >= 0.0) {
             return bad("data.noise", format!("must be >= 0, got {}", d.noise));
-        }
-    } else if d.dir.as_os_str().is_empty() {
-        if d.name != DataName::Mnist {
-            return bad("data.dir", "the folder holding the data files is required for this data set");
-        }
-        if d.train_split != SplitName::Test {
-            return bad(
-                "data.train_split",
-                "without data.dir, mnist is the bundled MNIST test split: set data.train_split = \"test\" \
-                 (and data.holdout > 0), or data.dir to a folder with the official train-* files",
-            );
         }
     }
     Ok(())
@@ -374,8 +363,9 @@ mod tests {
         assert_eq!(blamed(&["optim.name=adam", "optim.momentum=0.9"]), "optim.momentum");
         assert_eq!(blamed(&["optim.mode=rotational"]), "optim.angle");
         assert_eq!(blamed(&["data.test_size=0"]), "data.test_size");
-        assert_eq!(blamed(&["data.name=mnist"]), "data.train_split");
-        assert_eq!(blamed(&["data.name=cifar10"]), "data.dir");
+        // without data.dir these read the download cache (data::load says when it is empty)
+        assert_eq!(blamed(&["data.name=mnist"]), "(valid)");
+        assert_eq!(blamed(&["data.name=cifar10"]), "(valid)");
         assert_eq!(blamed(&["sharpness.top_k=30"]), "sharpness.top_k");
     }
 

@@ -1,12 +1,33 @@
-//! MNIST in the official idx format (big-endian header, `u8` payload), gzipped or not.
+//! MNIST and Fashion-MNIST in the official idx format (big-endian header, `u8` payload),
+//! gzipped or not.
 
 use super::{DataError, Dataset, images_from_u8, pad_value};
 use crate::config::SplitName;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-const MEAN: [f32; 3] = [0.1307; 3];
-const STD: [f32; 3] = [0.3081; 3];
+/// Which data set in the idx layout: the same files, other images and normalization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxKind {
+    Mnist,
+    FashionMnist,
+}
+
+impl IdxKind {
+    /// Per-channel mean and standard deviation of the training images.
+    fn norm(self) -> ([f32; 3], [f32; 3]) {
+        match self {
+            IdxKind::Mnist => ([0.1307; 3], [0.3081; 3]),
+            IdxKind::FashionMnist => ([0.2860; 3], [0.3530; 3]),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            IdxKind::Mnist => "mnist",
+            IdxKind::FashionMnist => "fashion-mnist",
+        }
+    }
+}
 /// The side of an MNIST image, in pixels.
 const SIDE: usize = 28;
 
@@ -126,6 +147,12 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
     if dir.as_os_str().is_empty() {
         return load_bundled(split);
     }
+    load_idx_split(dir, split, IdxKind::Mnist)
+}
+
+/// Load one official split of an idx data set from `dir` (`train-*` or `t10k-*` files, `.gz` or
+/// not).
+pub fn load_idx_split(dir: &Path, split: SplitName, kind: IdxKind) -> Result<Dataset, DataError> {
     let prefix = match split {
         SplitName::Train => "train",
         SplitName::Test => "t10k",
@@ -137,13 +164,13 @@ pub fn load_mnist_split(dir: &Path, split: SplitName) -> Result<Dataset, DataErr
     }
     let missing = |stem: &str| DataError::MissingFile {
         path: dir.join(format!("{stem}[.gz]")),
-        dataset: "mnist".into(),
+        dataset: kind.name().into(),
         dir: dir.to_path_buf(),
         expected: expected.clone(),
     };
     let (img, img_path) = read_one(dir, &img_stem)?.ok_or_else(|| missing(&img_stem))?;
     let (lab, lab_path) = read_one(dir, &lab_stem)?.ok_or_else(|| missing(&lab_stem))?;
-    from_idx_bytes(img, &img_path, lab, &lab_path)
+    from_idx_bytes(img, &img_path, lab, &lab_path, kind)
 }
 
 /// The bundled test split (the only one silab ships).
@@ -167,7 +194,7 @@ fn load_bundled(split: SplitName) -> Result<Dataset, DataError> {
     };
     let (img, img_path) = gunzip(BUNDLED[0])?;
     let (lab, lab_path) = gunzip(BUNDLED[1])?;
-    from_idx_bytes(img, &img_path, lab, &lab_path)
+    from_idx_bytes(img, &img_path, lab, &lab_path, IdxKind::Mnist)
 }
 
 /// Images and labels from the bytes of two idx files (named in errors by their paths).
@@ -176,7 +203,9 @@ fn from_idx_bytes(
     img_path: &Path,
     lab_bytes: Vec<u8>,
     lab_path: &Path,
+    kind: IdxKind,
 ) -> Result<Dataset, DataError> {
+    let (mean, std) = kind.norm();
     let (idims, ipix) = parse_idx(&img_bytes, img_path, 3)?;
     let (ldims, labs) = parse_idx(&lab_bytes, lab_path, 1)?;
     if idims[0] != ldims[0] {
@@ -193,7 +222,7 @@ fn from_idx_bytes(
         return Err(DataError::Malformed {
             path: img_path.to_path_buf(),
             offset: 8,
-            message: format!("images are {}x{}; MNIST images are {SIDE}x{SIDE}", idims[1], idims[2]),
+            message: format!("images are {}x{}; {} images are {SIDE}x{SIDE}", idims[1], idims[2], kind.name()),
         });
     }
     if let Some(pos) = labs.iter().position(|&l| l > 9) {
@@ -203,9 +232,9 @@ fn from_idx_bytes(
             message: format!("label {} is not a digit 0..9", labs[pos]),
         });
     }
-    let images = images_from_u8(ipix, idims[0], 1, idims[1], idims[2], MEAN, STD);
+    let images = images_from_u8(ipix, idims[0], 1, idims[1], idims[2], mean, std);
     let labels = tch::Tensor::from_slice(labs).to_kind(tch::Kind::Int64);
-    Ok(Dataset { images, labels, classes: 10, pad_value: pad_value(MEAN, STD) })
+    Ok(Dataset { images, labels, classes: 10, pad_value: pad_value(mean, std) })
 }
 
 #[cfg(test)]

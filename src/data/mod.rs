@@ -1,15 +1,16 @@
-//! Data sets: built-in synthetic images, MNIST (idx files) and CIFAR-10/100 (official binary
-//! layout), with train subsets, held-out splits, label noise, augmentation and per-epoch shuffling,
+//! Data sets: built-in synthetic images, MNIST and Fashion-MNIST (idx files) and CIFAR-10/100
+//! (official binary layout), downloaded by [`download`], with train subsets, held-out splits, label noise, augmentation and per-epoch shuffling,
 //! all deterministic from the run's seed.
 //!
 //! Every data set is held in memory as normalized `f32` images `[N, 3, 32, 32]` and `i64` labels.
 
 mod cifar;
+pub mod download;
 mod idx;
 mod synthetic;
 
 pub use cifar::{CifarKind, load_cifar, parse_cifar};
-pub use idx::{load_mnist_split, parse_idx};
+pub use idx::{IdxKind, load_idx_split, load_mnist_split, parse_idx};
 pub use synthetic::generate as synthetic;
 
 use crate::config::{DataConfig, DataName, SplitName};
@@ -32,6 +33,10 @@ pub enum DataError {
     Malformed { path: PathBuf, offset: u64, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "{source}\n{name} is not in the download cache: run `silab data get {name}`, or set data.dir to a folder holding its files"
+    )]
+    NotFetched { name: String, source: Box<DataError> },
 }
 
 /// Random-number streams, one per purpose, so that changing one use of randomness never shifts
@@ -153,14 +158,7 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
                 .into(),
         ));
     }
-    let load_split = |split: SplitName| -> Result<Dataset, DataError> {
-        match cfg.name {
-            DataName::Mnist => idx::load_mnist_split(&cfg.dir, split),
-            DataName::Cifar10 => cifar::load_cifar(&cfg.dir, CifarKind::Cifar10, split),
-            DataName::Cifar100 => cifar::load_cifar(&cfg.dir, CifarKind::Cifar100, split),
-            DataName::Synthetic => unreachable!(),
-        }
-    };
+    let load_split = |split: SplitName| load_official(cfg, split);
     let pool = load_split(cfg.train_split)?;
     let (train, test) = if cfg.holdout > 0 {
         let n = pool.len();
@@ -194,6 +192,34 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
     let train = take(train, cfg.train_size, "train_size")?;
     let test = take(test, cfg.test_size, "test_size")?;
     Ok(Data { train: apply_label_noise(train, cfg.label_noise, seed), test })
+}
+
+/// One official split of a data set read from files: from `data.dir`, or when that is empty from
+/// the download cache's folder for the name (what `silab data get` fills), except MNIST's test
+/// split, which silab carries.
+fn load_official(cfg: &DataConfig, split: SplitName) -> Result<Dataset, DataError> {
+    let cached = cfg.dir.as_os_str().is_empty();
+    if cached && cfg.name == DataName::Mnist && split == SplitName::Test {
+        return idx::load_mnist_split(&cfg.dir, split);
+    }
+    let dir = if cached {
+        download::default_dir(cfg.name.name()).map_err(|e| DataError::Invalid(format!("data.dir is empty and {e}")))?
+    } else {
+        cfg.dir.clone()
+    };
+    let loaded = match cfg.name {
+        DataName::Mnist => idx::load_idx_split(&dir, split, IdxKind::Mnist),
+        DataName::FashionMnist => idx::load_idx_split(&dir, split, IdxKind::FashionMnist),
+        DataName::Cifar10 => cifar::load_cifar(&dir, CifarKind::Cifar10, split),
+        DataName::Cifar100 => cifar::load_cifar(&dir, CifarKind::Cifar100, split),
+        DataName::Synthetic => unreachable!("synthetic data is generated, not read"),
+    };
+    match loaded {
+        Err(e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. })) if cached => {
+            Err(DataError::NotFetched { name: cfg.name.name().into(), source: Box::new(e) })
+        }
+        other => other,
+    }
 }
 
 /// Replace the labels of a `fraction` of the images (chosen from the seed) by a uniformly drawn
