@@ -8,15 +8,18 @@ that: its parameters and buffers are read by their PyTorch names.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from . import __version__
 from . import si as _si
@@ -122,6 +125,74 @@ def _refuse_unscriptable(module) -> None:
                 "TorchScript cannot script); use torch.nn.utils.parametrizations.weight_norm instead")
 
 
+class _Originals(nn.Module):
+    """`parametrizations.weight` of a weight-normed layer: `original0` (g) and `original1` (v)."""
+
+    def __init__(self, g: nn.Parameter, v: nn.Parameter):
+        super().__init__()
+        self.original0 = g
+        self.original1 = v
+
+
+class _Parametrizations(nn.Module):
+    def __init__(self, weight: _Originals):
+        super().__init__()
+        self.weight = weight
+
+
+class _WeightNormed(nn.Module):
+    """A scriptable twin of a Linear or ConvNd under torch.nn.utils.parametrizations.weight_norm
+    (TorchScript runs no parametrization): the same parameter names, `weight =
+    torch._weight_norm(v, g, dim)` computed in forward, as the parametrization computes it."""
+
+    def __init__(self, m: nn.Module, dim: int):
+        super().__init__()
+        self.bias = m.bias
+        p = m.parametrizations.weight
+        self.parametrizations = _Parametrizations(_Originals(p.original0, p.original1))
+        self.dim = dim
+        self.nd = 0 if isinstance(m, nn.Linear) else len(m.kernel_size)
+        conv = self.nd > 0
+        self.stride = list(m.stride) if conv else [1]
+        self.padding = list(m.padding) if conv else [0]
+        self.dilation = list(m.dilation) if conv else [1]
+        self.groups = m.groups if conv else 1
+
+    def forward(self, x):
+        w = torch._weight_norm(self.parametrizations.weight.original1, self.parametrizations.weight.original0,
+                               self.dim)
+        if self.nd == 1:
+            return F.conv1d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.nd == 2:
+            return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.nd == 3:
+            return F.conv3d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.linear(x, w, self.bias)
+
+
+def _scriptable(module: nn.Module) -> nn.Module:
+    """`module` (a copy) with every weight-normed Linear / ConvNd replaced by its scriptable twin;
+    refuses other parametrizations."""
+    for name, m in list(module.named_modules()):
+        if not nn.utils.parametrize.is_parametrized(m):
+            continue
+        plist = {k: list(v) for k, v in m.parametrizations.items()}
+        wn = list(plist) == ["weight"] and [type(q).__name__ for q in plist["weight"]] == ["_WeightNorm"]
+        plain = isinstance(m, nn.Linear) or (isinstance(m, nn.modules.conv._ConvNd) and not m.transposed
+                                             and m.padding_mode == "zeros" and not isinstance(m.padding, str))
+        if not (wn and plain):
+            raise ExportError(
+                f"{name or type(module).__name__} has parametrizations ({', '.join(plist)}) TorchScript cannot "
+                "run; export supports weight_norm on the weight of a Linear or ConvNd (zero padding)")
+        twin = _WeightNormed(m, plist["weight"][0].dim)
+        if name:
+            parent, _, attr = name.rpartition(".")
+            setattr(module.get_submodule(parent) if parent else module, attr, twin)
+        else:
+            return twin
+    return module
+
+
 def _check_signature(module: nn.Module) -> None:
     sig = inspect.signature(module.forward)
     required = [p for p in sig.parameters.values()
@@ -161,9 +232,19 @@ def _compare(eager: nn.Module, loaded, example: torch.Tensor) -> dict[str, float
     return out
 
 
+@contextlib.contextmanager
+def _quiet_jit():
+    """TorchScript's deprecation notice (PyTorch 2.10+) silenced: silab's libtorch (tch) loads
+    TorchScript files, not torch.export programs, so this is the format it needs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*torch\.jit")
+        yield
+
+
 def _script(module: nn.Module):
     try:
-        return torch.jit.script(module)
+        with _quiet_jit():
+            return torch.jit.script(module)
     except Exception as e:  # TorchScript raises its own frontend errors
         raise ExportError(
             f"torch.jit.script cannot script {type(module).__name__}: {e}\nsilab runs the module with "
@@ -202,11 +283,12 @@ def export(module: nn.Module, example_input: torch.Tensor, path: str | Path, *,
         result_si = _si.si_groups(module, example_input, si_groups, seed)
     eager.train(was_training)
     state = copy.deepcopy(eager.state_dict())
-    scripted = _script(eager)
+    scripted = _script(_scriptable(copy.deepcopy(eager)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    scripted.save(str(path))
-    loaded = torch.jit.load(str(path))
+    with _quiet_jit():
+        scripted.save(str(path))
+        loaded = torch.jit.load(str(path))
     eager.load_state_dict(state)
     diffs = _compare(eager, loaded, example_input)
     bad = {k: v for k, v in diffs.items() if not v <= RELOAD_TOLERANCE}
