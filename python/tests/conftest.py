@@ -10,7 +10,7 @@ import torch
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 REPO = PYTHON_DIR.parent
-sys.path.insert(0, str(PYTHON_DIR))  # silab_reference.py lives beside the package
+sys.path.append(str(PYTHON_DIR))  # silab_reference.py; after site-packages: the installed silab is tested
 
 torch.set_num_threads(1)
 
@@ -54,3 +54,9 @@ def sweep_dir(tmp_path_factory):
         + 'train.epochs = 1\nmetrics.layers = false\n[axes]\n"optim.elr" = [1e-3, 1e-2]\n"loss" = ["ce", "mse"]\n')
     run_silab("sweep", "--config", d / "sweep.toml", "--out", d / "sw", "--jobs", "1", "-q", cwd=d)
     return d / "sw"
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state (weights of the nets built in it)."""
+    torch.manual_seed(0)
