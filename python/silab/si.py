@@ -138,7 +138,7 @@ class ProposalError(RuntimeError):
 class _Interp:
     """The degree of every graph value in the scale of one candidate group `group`."""
 
-    def __init__(self, gm: torch.fx.GraphModule, group: set[str], params: dict[str, nn.Parameter]):
+    def __init__(self, gm: torch.fx.GraphModule, group: set[str]):
         self.gm, self.group = gm, group
         self.modules = dict(gm.named_modules())
         self.deg: dict[torch.fx.Node, Fraction | None] = {}
@@ -397,8 +397,9 @@ def _merge_streams(gm, params, failing, report):
             if not partners or _name(blame.target) not in ("add", "sub", "iadd", "isub"):
                 break
             members += partners
-            group = [p for j in members for p in failing[j][1]]
-            it = _Interp(gm, set(group), params)
+            order = list(params)
+            group = sorted((p for j in members for p in failing[j][1]), key=order.index)
+            it = _Interp(gm, set(group))
             d = it.run()
             if _is_si(it, d):
                 used.update(members)
@@ -430,7 +431,7 @@ def propose(module: nn.Module) -> ProposalReport:
     report = ProposalReport(frozen=sorted(frozen, key=list(params).index))
     failing = []
     for path, names, is_norm in _candidates(module, frozen):
-        it = _Interp(gm, set(names), params)
+        it = _Interp(gm, set(names))
         d = it.run()
         if not it.touched:
             continue  # not used in forward

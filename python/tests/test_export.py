@@ -68,6 +68,16 @@ def test_reference_resnet_streams_match_silabs_declaration():
     assert got == want
 
 
+def test_reference_resnet_exports(tmp_path):
+    net = build({"arch": "resnet18", "width": 2, "variant": "scale-invariant"}, classes=10)
+    r = silab.export(net, torch.randn(4, 3, 32, 32), tmp_path / "resnet.pt")
+    man = silab.read_manifest(r.manifest)
+    assert len(man["si_groups"]) == 12 and r.dropped == [] and r.undeclared == []
+    assert groups_of(man)["stream2"] == ["layer2.0.conv2.weight", "layer2.0.shortcut.1.weight",
+                                         "layer2.1.conv2.weight"]  # in the module's order
+    assert r.reload_max_rel == {"eval": 0.0, "train": 0.0}
+
+
 @pytest.mark.parametrize("norm,kind", [("layer", "GroupNorm"), ("rms", "RMSNorm2d"), ("group", "GroupNorm")])
 def test_reference_convnet_other_norms(norm, kind):
     r = propose(build({**CONVNET_SI, "width": 2, "norm": norm}, classes=10))
