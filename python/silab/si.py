@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
