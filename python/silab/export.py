@@ -223,7 +223,7 @@ def _compare(eager: nn.Module, loaded, example: torch.Tensor) -> dict[str, float
         for mode in ("eval", "train"):
             eager.train(mode == "train")
             loaded.train(mode == "train")
-            a, b = eager(example), loaded(example)
+            a, b = _si.seeded(eager, example, 0), _si.seeded(loaded, example, 0)  # same dropout masks
             out[mode] = _rel(b, a)
         for k, v in eager.state_dict().items():
             w = loaded.state_dict()[k]
@@ -270,8 +270,9 @@ def export(module: nn.Module, example_input: torch.Tensor, path: str | Path, *,
     """
     _refuse_unscriptable(module)
     _check_signature(module)
-    if not isinstance(example_input, torch.Tensor) or example_input.dim() < 1:
-        raise ExportError("example_input must be one tensor: a batch of inputs (first dimension the batch)")
+    if not isinstance(example_input, torch.Tensor) or example_input.dim() < 1 or example_input.shape[0] < 2:
+        raise ExportError("example_input must be one tensor: a batch of at least 2 inputs (first dimension "
+                          "the batch; BatchNorm cannot run in train mode on one sample)")
     eager = copy.deepcopy(module)
     was_training = eager.training
     eager.eval()

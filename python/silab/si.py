@@ -516,17 +516,26 @@ def _prepare(module: nn.Module, seed: int) -> nn.Module:
     return m
 
 
-def _outputs(m: nn.Module, warm: list, probe: torch.Tensor) -> dict[str, torch.Tensor]:
+def seeded(m, x, seed: int):
+    """`m(x)` with the global random generators seeded (the same dropout masks on every call) and
+    restored after, so the caller's random state is untouched."""
+    devices = [x.device.index or 0] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return m(x)
+
+
+def _outputs(m: nn.Module, warm: list, probe: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
     """Output in train mode and in eval mode after re-estimating the running statistics on `warm`."""
     with torch.no_grad():
         for sub in m.modules():
             if isinstance(sub, nn.modules.batchnorm._NormBase) and sub.track_running_stats:
                 sub.reset_running_stats()
         m.train()
-        for x in warm:
-            m(x)
+        for i, x in enumerate(warm):
+            seeded(m, x, seed + 10 + i)
         state = {k: v.clone() for k, v in m.state_dict().items()}
-        out = {"train": m(probe)}
+        out = {"train": seeded(m, probe, seed + 3)}
         m.load_state_dict(state)
         m.eval()
         out["eval"] = m(probe)
@@ -553,7 +562,7 @@ def _measure(m, names, what, warm, probe, base, seed) -> Measured:
         with torch.no_grad():
             for k in names:
                 params[k].mul_(c)
-        out = _outputs(m, warm, probe)
+        out = _outputs(m, warm, probe, seed)
         with torch.no_grad():
             for k in names:
                 params[k].copy_(saved[k])
@@ -577,9 +586,10 @@ def verify(module: nn.Module, example_input: torch.Tensor, groups: dict[str, lis
         missing = [p for p in ps if p not in names]
         if missing:
             raise KeyError(f"SI group {g!r}: no parameter named {', '.join(missing)} in {type(module).__name__}")
-    batches = _batches(example_input, 4, seed)
+    device = next(iter(names.values())).device if names else example_input.device
+    batches = [b.to(device) for b in _batches(example_input, 4, seed)]
     warm, probe = batches[:3], batches[3]
-    base = _outputs(m, warm, probe)
+    base = _outputs(m, warm, probe, seed)
     measured = [_measure(m, ps, g, warm, probe, base, seed) for g, ps in groups.items()]
     all_names = [p for ps in groups.values() for p in ps]
     union = _measure(m, all_names, "all", warm, probe, base, seed) if len(groups) > 1 else None

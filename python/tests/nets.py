@@ -7,7 +7,7 @@ from torch.nn.utils.parametrizations import weight_norm
 
 
 class Block(nn.Module):
-    """A pre-norm residual block: x + conv2(gelu(GroupNorm(conv1(LayerNorm(x))))) on [B, C, H, W]."""
+    """A pre-norm residual block: x + conv2(dropout(gelu(GroupNorm(conv1(LayerNorm(x)))))) on [B, C, H, W]."""
 
     def __init__(self, c: int):
         super().__init__()
@@ -15,9 +15,10 @@ class Block(nn.Module):
         self.conv1 = nn.Conv2d(c, 2 * c, 3, padding=1)
         self.gn = nn.GroupNorm(2, 2 * c)
         self.conv2 = nn.Conv2d(2 * c, c, 1)
+        self.drop = nn.Dropout(0.2)  # random in train mode: the checks must draw the same masks
 
     def forward(self, x):
-        return x + self.conv2(F.gelu(self.gn(self.conv1(self.norm(x)))))
+        return x + self.conv2(self.drop(F.gelu(self.gn(self.conv1(self.norm(x))))))
 
 
 class TokenMixer(nn.Module):

@@ -164,6 +164,8 @@ def test_signature_and_output_are_checked(tmp_path):
         silab.export(TwoInputs(), torch.randn(2, 4), tmp_path / "a.pt")
     with pytest.raises(silab.ExportError, match=r"returns a tensor of shape \[2, 4, 6, 6\].*logits \[B, C\]"):
         silab.export(NotLogits(), torch.randn(2, 3, 8, 8), tmp_path / "b.pt")
+    with pytest.raises(silab.ExportError, match="a batch of at least 2 inputs"):
+        silab.export(build(CONVNET_SI, classes=10), torch.randn(1, 3, 32, 32), tmp_path / "c.pt")
 
 
 def test_untraceable_module_needs_declared_groups(tmp_path):
