@@ -281,7 +281,7 @@ def export(module: nn.Module, example_input: torch.Tensor, path: str | Path, *,
         classes = int(eager(example_input).shape[1])
     result_si = None
     if si_groups is not None or propose:
-        result_si = _si.si_groups(module, example_input, si_groups, seed)
+        result_si = _si.si_groups(module, example_input, si_groups, seed, stacklevel=3)
     eager.train(was_training)
     state = copy.deepcopy(eager.state_dict())
     scripted = _script(_scriptable(copy.deepcopy(eager)))

@@ -616,9 +616,10 @@ class SiResult:
 
 
 def si_groups(module: nn.Module, example_input: torch.Tensor, groups: dict[str, list[str]] | None = None,
-              seed: int = 0) -> SiResult:
+              seed: int = 0, *, stacklevel: int = 2) -> SiResult:
     """Propose the SI groups of `module` (or take `groups`, name -> parameter names) and verify
-    them; a group that is not SI is dropped with a warning naming it and the change measured."""
+    them; a group that is not SI is dropped with a warning naming it and the change measured
+    (`stacklevel` as in `warnings.warn`: which caller the warning points at)."""
     if groups is None:
         rep = propose(module)
         props = rep.groups
@@ -637,6 +638,6 @@ def si_groups(module: nn.Module, example_input: torch.Tensor, groups: dict[str, 
                 f"SI group {p.name!r} ({', '.join(p.params)}) is not scale-invariant: scaling it changes the "
                 f"output by {mes.output_rel:.2e} and the loss by {mes.loss_rel:.2e} (relative, {mes.mode} mode; "
                 f"tolerance {TOLERANCE:.0e}); dropped",
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
     return SiResult(kept, rep.frozen, ver, dropped, rep.not_si, rep.si_affine)

@@ -62,16 +62,17 @@ EXPECTED_PRENORM = {
 
 
 class WeightNormed(nn.Module):
-    """A weight-normed MLP (new-style parametrization) with a frozen classifier."""
+    """Weight-normed conv and linear layers (new-style parametrization), a frozen classifier."""
 
     def __init__(self):
         super().__init__()
-        self.fc1 = weight_norm(nn.Linear(12, 16, bias=False))
+        self.conv = weight_norm(nn.Conv2d(3, 4, 3, padding=1, stride=1, bias=False))
+        self.fc1 = weight_norm(nn.Linear(16, 16, bias=False))
         self.fc2 = nn.Linear(16, 3)
         self.fc2.weight.requires_grad_(False)
 
     def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+        return self.fc2(F.relu(self.fc1(F.relu(self.conv(x)).flatten(1))))
 
 
 class DataDependent(nn.Module):

@@ -134,8 +134,9 @@ def test_weight_norm_and_frozen(tmp_path):
     net = WeightNormed()
     r = silab.export(net, torch.randn(4, 3, 2, 2), tmp_path / "wn.pt")
     man = silab.read_manifest(r.manifest)
-    assert groups_of(man) == {"fc1": ["fc1.parametrizations.weight.original1"]}
-    assert man["si_groups"][0]["how"].startswith("weight norm fc1")
+    assert groups_of(man) == {"conv": ["conv.parametrizations.weight.original1"],
+                              "fc1": ["fc1.parametrizations.weight.original1"]}
+    assert [g["how"] for g in man["si_groups"]] == ["weight norm conv, per-channel", "weight norm fc1, per-channel"]
     assert man["frozen"] == ["fc2.weight"]
     assert man["input_shape"] == [3, 2, 2] and man["classes"] == 3
     # TorchScript runs no parametrization: export scripts a twin with the same names, so the

@@ -1,6 +1,7 @@
 """read_run / read_sweep on real silab outputs, with silab's column types."""
 
 import re
+import shutil
 
 import polars as pl
 import pytest
@@ -66,6 +67,18 @@ def test_sweep_points_table(sweep_dir):
     assert p.schema["point"] == pl.Int64 and p.schema["epochs_done"] == pl.Int64
     assert p.schema["optim.elr"] == pl.Float64 and p.schema["best_test_acc"] == pl.Float64
     assert p.schema["last.test_acc"] == pl.Float64 and p["last.epoch"].to_list() == [1] * 4
+
+
+def test_sweep_still_running(sweep_dir, tmp_path):
+    """Points that have not written their table yet are left out; the points table says pending."""
+    sw = tmp_path / "sw"
+    shutil.copytree(sweep_dir, sw)
+    for f in ("metrics.csv", "summary.json", "attempt.json"):
+        (sw / "runs/p0003" / f).unlink()
+    assert sorted(silab.read_sweep(sw)["point"].unique().to_list()) == [0, 1, 2]
+    p = silab.read_sweep(sw, "points")
+    assert p["status"].to_list() == ["completed"] * 3 + ["pending"]
+    assert p["epochs_done"].to_list() == [1, 1, 1, None]
 
 
 def test_pandas_backend(run_dir):
