@@ -140,7 +140,7 @@ class _Interp:
     def __init__(self, gm: torch.fx.GraphModule, group: set[str]):
         self.gm, self.group = gm, group
         self.modules = dict(gm.named_modules())
-        self.deg: dict[torch.fx.Node, Fraction | None] = {}
+        self.deg: dict[torch.fx.Node, Fraction | _Bad] = {}
         self.absorbed: list[tuple[str, str, bool]] = []  # (kind, where, per_channel)
         self.touched = False
         self.blame: torch.fx.Node | None = None  # the first node that made a value BAD
@@ -182,7 +182,7 @@ class _Interp:
             return self.arg(n.args[0])
         args = [self.arg(a) for a in n.args] + [self.arg(a) for a in n.kwargs.values()]
         if n.op == "call_module":
-            return self.module(n, args)
+            return self.module(n)
         if all(d == 0 for d in args if d is not BAD) and BAD not in args:
             return Fraction(0)  # does not depend on the scale (the default for every op)
         if BAD in args:
@@ -215,10 +215,12 @@ class _Interp:
                               self._kw_deg(n, 2, "bias"))
         if name in _NORM_FUNCS:
             return self.norm_function(n, name, first)
+        if name == "normalize" and all(d == 0 for d in rest):  # F.normalize: x / max(||x||, eps)
+            return self.normalized(first, "F.normalize in", self.where(n)[1], False)
         if name == "_weight_norm":  # torch._weight_norm(v, g, dim): the direction v is normalized
             v, g = self.arg(n.args[0]), self.arg(n.args[1])
             if v != 0:
-                self.absorbed.append(("weight norm", str(n.args[0]), True))
+                self.absorbed.append(("weight norm in", self.where(n)[1], True))
             return g
         if name in ("softmax", "log_softmax") and first == 0:
             return Fraction(0)
@@ -228,11 +230,19 @@ class _Interp:
         """A product or quotient of degree `d`: degree 0 out of scaled operands is a normalization
         written by hand (`x / sqrt(mean(x^2) + eps)`), named by the module it is in."""
         if d == 0 and any(o != 0 for o in operands):
-            stack = n.meta.get("nn_module_stack") or {}
-            where, cls = list(stack.values())[-1] if stack else (str(n), None)
-            kind = getattr(cls, "__name__", "normalization") if cls is not None else "normalization"
-            self.absorbed.append((f"{kind} (x / norm)", where, False))
+            cls, where = self.where(n)
+            self.absorbed.append((f"{cls or 'normalization'} (x / norm)", where, False))
         return d
+
+    @staticmethod
+    def where(n) -> tuple[str | None, str]:
+        """The class name and path of the module a call_function node is in (`forward`: the
+        top-level module's own forward)."""
+        stack = n.meta.get("nn_module_stack") or {}
+        if not stack:
+            return None, "forward"
+        path, cls = list(stack.values())[-1]
+        return getattr(cls, "__name__", None), path
 
     @staticmethod
     def _kw(n, i, key):
@@ -288,7 +298,7 @@ class _Interp:
                "instance_norm": (3, 4), "local_response_norm": (None, None)}[name]
         w = self._kw_deg(n, pos[0], "weight") if pos[0] is not None else None
         b = self._kw_deg(n, pos[1], "bias") if pos[1] is not None else None
-        z = self.normalized(x, name, str(n), name in _PER_CHANNEL_FUNCS)
+        z = self.normalized(x, f"F.{name} in", self.where(n)[1], name in _PER_CHANNEL_FUNCS)
         return self.affine(z, w, b)
 
     def module_param_deg(self, m: nn.Module, prefix: str, attr: str):
@@ -314,7 +324,7 @@ class _Interp:
             return None
         return self.param_deg(p) if isinstance(t, nn.Parameter) else Fraction(0)
 
-    def module(self, n, args):
+    def module(self, n):
         m = self.modules[n.target]
         x = self.arg(n.args[0]) if n.args else Fraction(0)
         others = [self.arg(a) for a in n.args[1:]] + [self.arg(v) for v in n.kwargs.values()]
