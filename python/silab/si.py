@@ -98,6 +98,8 @@ _ZERO_NAMES = {"size", "dim", "numel", "getattr", "ndimension", "shape", "_asser
                "gt", "lt", "ge", "le", "isfinite", "isnan"}
 _NORM_FUNCS = {"batch_norm", "layer_norm", "group_norm", "rms_norm", "instance_norm", "local_response_norm"}
 _PER_CHANNEL_FUNCS = {"batch_norm", "instance_norm"}
+# where several layers' outputs meet (a residual sum, a class token concatenated to the tokens)
+_JOINS = {"add", "sub", "iadd", "isub", "cat", "concat", "stack"}
 
 
 def _name(target) -> str:
@@ -152,15 +154,16 @@ class _Interp:
         return Fraction(0)
 
     def arg(self, a):
-        """Degree of an argument: a node's, the common degree of a list's, 0 for constants."""
+        """Degree of an argument: a node's, the common degree of a list's (BAD if they differ), 0 for
+        constants."""
         if isinstance(a, torch.fx.Node):
             return self.deg[a]
         if isinstance(a, (list, tuple)):
             ds = [self.arg(x) for x in a]
             if any(d is BAD for d in ds):
                 return BAD
-            nz = {d for d in ds if d != 0}
-            return nz.pop() if len(nz) == 1 else (Fraction(0) if not nz else BAD)
+            kinds = set(ds)  # a concatenation of scaled and unscaled parts is not homogeneous
+            return Fraction(0) if not kinds else (kinds.pop() if len(kinds) == 1 else BAD)
         if isinstance(a, dict):
             return self.arg(list(a.values()))
         return Fraction(0)
@@ -394,8 +397,9 @@ def _is_si(it: _Interp, d) -> bool:
 
 
 def _merge_streams(gm, params, failing, report):
-    """Join failing candidates that break at the same sum (a residual stream written by several
-    layers and read only through normalizations), stage by stage, until the union is SI."""
+    """Join failing candidates that break at the same sum or concatenation (a residual stream
+    written by several layers and read only through normalizations), stage by stage, until the
+    union is SI."""
     used: set[int] = set()
     for i, (path, names, blame) in enumerate(failing):
         if i in used or blame is None:
@@ -403,7 +407,7 @@ def _merge_streams(gm, params, failing, report):
         members, group = [i], list(names)
         while True:
             partners = [j for j, f in enumerate(failing) if j not in members and j not in used and f[2] is blame]
-            if not partners or _name(blame.target) not in ("add", "sub", "iadd", "isub"):
+            if not partners or _name(blame.target) not in _JOINS:
                 break
             members += partners
             order = list(params)

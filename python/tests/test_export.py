@@ -200,3 +200,37 @@ def test_old_style_weight_norm_is_refused(tmp_path):
         silab.export(net, torch.randn(2, 3, 32, 32), tmp_path / "w.pt")
     # its groups are still proposed (weight_v, the direction)
     assert [g.params for g in propose(net).groups] == [[f"conv_layers.{i}.weight_v"] for i in (0, 3, 7, 11)]
+
+
+def test_reference_vit_groups_match_silabs_declaration():
+    """src/model/vit.rs: SI variant, each fc1 and fc2 (weight and bias) alone; standard, the
+    tensors writing the residual stream (patch embedding, class token, position embedding, every
+    attn.proj and mlp.fc2) jointly. The verification agrees (nothing dropped)."""
+    vit = {"arch": "vit", "dim": 16, "heads": 2, "depth": 2, "mlp_ratio": 2.0, "patch": 8}
+    si = silab.si_groups(build({**vit, "variant": "scale-invariant"}, 10), torch.randn(4, 3, 32, 32))
+    assert {g.name: g.params for g in si.groups} == {
+        f"blocks.{i}.mlp.{fc}": [f"blocks.{i}.mlp.{fc}.weight", f"blocks.{i}.mlp.{fc}.bias"]
+        for i in range(2) for fc in ("fc1", "fc2")} and si.dropped == []
+    std = silab.si_groups(build({**vit, "variant": "standard"}, 10), torch.randn(4, 3, 32, 32))
+    residual = ["cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias"] + [
+        f"blocks.{i}.{m}.{t}" for i in range(2) for m in ("attn.proj", "mlp.fc2") for t in ("weight", "bias")]
+    assert [(g.name, sorted(g.params)) for g in std.groups] == [("stream1", sorted(residual))]
+    assert std.dropped == [] and std.verification.groups[0].invariant
+
+
+def test_functional_normalizations():
+    class Cosine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(5, 6)
+            self.mid = nn.Linear(6, 6)
+            self.head = nn.Linear(6, 3, bias=False)
+
+        def forward(self, x):
+            h = torch.nn.functional.layer_norm(self.mid(torch.nn.functional.normalize(self.fc(x), dim=1)), (6,))
+            return h @ torch.nn.functional.normalize(self.head.weight, dim=1).t() * 10.0
+
+    r = silab.si_groups(Cosine(), torch.randn(4, 5))
+    assert {g.name: g.how for g in r.groups} == {"fc": "F.normalize in forward", "mid": "F.layer_norm in forward",
+                                                 "head": "F.normalize in forward"}
+    assert r.dropped == []
