@@ -227,7 +227,9 @@ def test_functional_normalizations():
             self.head = nn.Linear(6, 3, bias=False)
 
         def forward(self, x):
-            h = torch.nn.functional.layer_norm(self.mid(torch.nn.functional.normalize(self.fc(x), dim=1)), (6,))
+            # a functional norm keeps its own eps in the verification (no attribute to set to ~0)
+            h = torch.nn.functional.layer_norm(self.mid(torch.nn.functional.normalize(self.fc(x), dim=1)), (6,),
+                                               eps=1e-12)
             return h @ torch.nn.functional.normalize(self.head.weight, dim=1).t() * 10.0
 
     r = silab.si_groups(Cosine(), torch.randn(4, 5))
