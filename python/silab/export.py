@@ -252,6 +252,28 @@ def _script(module: nn.Module):
             "constructs); torch.jit.trace is no substitute (it freezes train/eval behaviour)") from e
 
 
+def _save_and_reload(eager: nn.Module, example: torch.Tensor, tmp: Path) -> dict[str, float]:
+    """Script a copy of `eager`, save it to `tmp`, reload it and compare it with `eager` (whose
+    state is restored after); the relative differences by mode. Removes `tmp` on failure."""
+    state = copy.deepcopy(eager.state_dict())
+    scripted = _script(_scriptable(copy.deepcopy(eager)))
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _quiet_jit():
+            scripted.save(str(tmp))
+            loaded = torch.jit.load(str(tmp))
+        diffs = _compare(eager, loaded, example)
+        eager.load_state_dict(state)
+        bad = {k: v for k, v in diffs.items() if not v <= RELOAD_TOLERANCE}
+        if bad:
+            raise ExportError(f"{tmp.name[:-4]}: the reloaded scripted module differs from the eager one "
+                              + ", ".join(f"in {k} mode by {v:.2e} (relative)" for k, v in bad.items()))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return diffs
+
+
 def export(module: nn.Module, example_input: torch.Tensor, path: str | Path, *,
            si_groups: dict[str, list[str]] | None = None, propose: bool = True, seed: int = 0) -> ExportResult:
     """Script `module`, save it to `path`, reload it and check identical outputs, find and verify
@@ -279,27 +301,22 @@ def export(module: nn.Module, example_input: torch.Tensor, path: str | Path, *,
     with torch.no_grad():
         _check_output(eager(example_input), example_input, f"{type(module).__name__}.forward")
         classes = int(eager(example_input).shape[1])
+    eager.train(was_training)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    diffs = _save_and_reload(eager, example_input, tmp)
     result_si = None
     if si_groups is not None or propose:
-        result_si = _si.si_groups(module, example_input, si_groups, seed, stacklevel=3)
-    eager.train(was_training)
-    state = copy.deepcopy(eager.state_dict())
-    scripted = _script(_scriptable(copy.deepcopy(eager)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet_jit():
-        scripted.save(str(path))
-        loaded = torch.jit.load(str(path))
-    eager.load_state_dict(state)
-    diffs = _compare(eager, loaded, example_input)
-    bad = {k: v for k, v in diffs.items() if not v <= RELOAD_TOLERANCE}
-    if bad:
-        raise ExportError(f"{path}: the reloaded scripted module differs from the eager one "
-                          + ", ".join(f"in {k} mode by {v:.2e} (relative)" for k, v in bad.items()))
+        try:
+            result_si = _si.si_groups(module, example_input, si_groups, seed, stacklevel=3)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     params = dict(module.named_parameters())
     frozen = result_si.frozen if result_si else [k for k, p in params.items() if not p.requires_grad]
     groups = result_si.groups if result_si else []
     man = write_manifest(path, list(example_input.shape[1:]), classes, groups, frozen)
+    tmp.replace(path)  # the file beside its manifest only when everything passed
     return ExportResult(
         path=path, manifest=man, input_shape=list(example_input.shape[1:]), classes=classes, groups=groups,
         frozen=frozen, dropped=result_si.dropped if result_si else [],

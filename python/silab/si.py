@@ -654,4 +654,8 @@ def si_groups(module: nn.Module, example_input: torch.Tensor, groups: dict[str, 
                 f"tolerance {TOLERANCE:.0e}); dropped",
                 stacklevel=stacklevel,
             )
+    u = ver.union
+    if u is not None and not u.invariant:
+        warnings.warn(f"the SI groups jointly ({len(u.params)} tensors) are not scale-invariant: scaling them all "
+                      f"changes the output by {u.output_rel:.2e} ({u.mode} mode)", stacklevel=stacklevel)
     return SiResult(kept, rep.frozen, ver, dropped, rep.not_si, rep.si_affine)

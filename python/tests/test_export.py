@@ -173,6 +173,7 @@ def test_untraceable_module_needs_declared_groups(tmp_path):
     x = torch.randn(8, 6)
     with pytest.raises(silab.ProposalError, match=r"torch.fx cannot trace DataDependent.*si_groups=.*check-si --propose"):
         silab.export(DataDependent(), x, tmp_path / "d.pt")
+    assert list(tmp_path.iterdir()) == []  # nothing written
     r = silab.export(DataDependent(), x, tmp_path / "d.pt", si_groups={"fc": ["fc.weight"]})
     assert [g.name for g in r.groups] == ["fc"]
     r = silab.export(DataDependent(), x, tmp_path / "e.pt", propose=False)
