@@ -148,6 +148,7 @@ class _Interp:
         self.blame: torch.fx.Node | None = None  # the first node that made a value BAD
 
     def param_deg(self, name: str) -> Fraction:
+        """1 for a parameter of the group, 0 for any other."""
         if name in self.group:
             self.touched = True
             return Fraction(1)
@@ -169,6 +170,7 @@ class _Interp:
         return Fraction(0)
 
     def run(self):
+        """The degree of the graph's output (BAD if not homogeneous)."""
         for node in self.gm.graph.nodes:
             self.deg[node] = self.node(node)
             if self.deg[node] is BAD and self.blame is None:
@@ -177,6 +179,7 @@ class _Interp:
         return self.deg[out]
 
     def node(self, n: torch.fx.Node):
+        """The degree of one node from its arguments' (they come earlier in the graph)."""
         if n.op == "placeholder":
             return Fraction(0)
         if n.op == "get_attr":
@@ -193,6 +196,7 @@ class _Interp:
         return self.function(n, _name(n.target), args)
 
     def function(self, n, name: str, args):
+        """A call_function / call_method node with an argument of nonzero degree."""
         first = self.arg(n.args[0]) if n.args else Fraction(0)
         rest = [self.arg(a) for a in n.args[1:]] + [self.arg(v) for v in n.kwargs.values()]
         if name in _ZERO_NAMES:
@@ -256,6 +260,7 @@ class _Interp:
         return None if a is None else self.arg(a)
 
     def add(self, n, args):
+        """A sum: every term of the same degree (a small Python number counts as an epsilon)."""
         ops = list(n.args)
         ds = [self.arg(a) for a in ops]
         nonconst = [d for a, d in zip(ops, ds) if not (isinstance(a, (int, float)) and abs(a) <= EPSILON_MAX)]
@@ -264,6 +269,7 @@ class _Interp:
         return BAD
 
     def power(self, n, name, first):
+        """sqrt, rsqrt, square, pow with a constant exponent."""
         if name == "sqrt":
             return first / 2
         if name == "rsqrt":
@@ -283,6 +289,7 @@ class _Interp:
         return d if b is None or b == d else BAD
 
     def normalized(self, x, kind, where, per_channel):
+        """A normalization's output before its affine part: degree 0, recording the absorption."""
         if x is BAD:
             return BAD
         if x != 0:
@@ -297,6 +304,7 @@ class _Interp:
         return d if b is None or b == d else BAD
 
     def norm_function(self, n, name, x):
+        """F.batch_norm, F.layer_norm, ...: normalized, then the weight and bias arguments."""
         pos = {"batch_norm": (3, 4), "layer_norm": (2, 3), "group_norm": (2, 3), "rms_norm": (2, None),
                "instance_norm": (3, 4), "local_response_norm": (None, None)}[name]
         w = self._kw_deg(n, pos[0], "weight") if pos[0] is not None else None
@@ -328,6 +336,7 @@ class _Interp:
         return self.param_deg(p) if isinstance(t, nn.Parameter) else Fraction(0)
 
     def module(self, n):
+        """A call_module node: known layers and norms by type, parameter-free ones that pass."""
         m = self.modules[n.target]
         x = self.arg(n.args[0]) if n.args else Fraction(0)
         others = [self.arg(a) for a in n.args[1:]] + [self.arg(v) for v in n.kwargs.values()]
@@ -418,8 +427,8 @@ def _merge_streams(gm, params, failing, report):
                 used.update(members)
                 how, per = _how(it)
                 paths = ", ".join(failing[j][0] for j in members)
-                report.groups.append(Proposal(f"stream{len([g for g in report.groups if g.name.startswith('stream')]) + 1}",
-                                              group, f"residual stream of {paths}; {how}", per))
+                streams = sum(1 for g in report.groups if g.name.startswith("stream"))
+                report.groups.append(Proposal(f"stream{streams + 1}", group, f"residual stream of {paths}; {how}", per))
                 break
             if it.blame is None or it.blame is blame:
                 break
@@ -473,6 +482,7 @@ class Measured:
 
     @property
     def invariant(self) -> bool:
+        """Both changes below :data:`TOLERANCE`."""
         return self.output_rel < TOLERANCE and self.loss_rel < TOLERANCE
 
 
@@ -486,6 +496,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
+        """Every group and their union is SI."""
         return all(g.invariant for g in self.groups) and (self.union is None or self.union.invariant)
 
 

@@ -20,7 +20,8 @@ def silab_bin() -> Path:
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     b = Path(os.environ.get("SILAB_BIN", target / "release" / "silab"))
     if not b.is_file():
-        pytest.fail(f"{b} is missing: build it first (`cargo build --release --bin silab`) or set SILAB_BIN", pytrace=False)
+        pytest.fail(f"{b} is missing: build it first (`cargo build --release --bin silab`) or set SILAB_BIN",
+                    pytrace=False)
     return b
 
 

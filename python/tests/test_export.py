@@ -171,7 +171,8 @@ def test_signature_and_output_are_checked(tmp_path):
 
 def test_untraceable_module_needs_declared_groups(tmp_path):
     x = torch.randn(8, 6)
-    with pytest.raises(silab.ProposalError, match=r"torch.fx cannot trace DataDependent.*si_groups=.*check-si --propose"):
+    msg = r"torch.fx cannot trace DataDependent.*si_groups=.*check-si --propose"
+    with pytest.raises(silab.ProposalError, match=msg):
         silab.export(DataDependent(), x, tmp_path / "d.pt")
     assert list(tmp_path.iterdir()) == []  # nothing written
     r = silab.export(DataDependent(), x, tmp_path / "d.pt", si_groups={"fc": ["fc.weight"]})
