@@ -46,6 +46,8 @@ class ExportResult:
     undeclared: list[_si.Measured] = field(default_factory=list)
     verification: _si.Verification | None = None
     reload_max_rel: dict[str, float] = field(default_factory=dict)
+    #: normalizations' gains and shifts that are SI too (proposed groups only; not in the manifest)
+    si_affine: list[_si.Proposal] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for people: the files, the groups with their measured invariance."""
@@ -62,6 +64,8 @@ class ExportResult:
             lines.append(f"  dropped {d.what}: output changes by {d.output_rel:.1e} when scaled ({d.mode} mode)")
         for u in self.undeclared:
             lines.append(f"  also SI on its own, not in a group: {u.what}")
+        for a in self.si_affine:
+            lines.append(f"  also SI, a normalization's affine parameters (not proposed): {a.name} ({a.how})")
         return "\n".join(lines)
 
 
@@ -321,4 +325,5 @@ def export(module: nn.Module, example_input: torch.Tensor, path: str | Path, *,
         path=path, manifest=man, input_shape=list(example_input.shape[1:]), classes=classes, groups=groups,
         frozen=frozen, dropped=result_si.dropped if result_si else [],
         undeclared=result_si.verification.undeclared if result_si else [],
-        verification=result_si.verification if result_si else None, reload_max_rel=diffs)
+        verification=result_si.verification if result_si else None, reload_max_rel=diffs,
+        si_affine=result_si.si_affine if result_si else [])
