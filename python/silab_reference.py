@@ -158,9 +158,7 @@ class PreActResNet18(nn.Module):
         self.linear = nn.Linear(8 * k, classes, bias=not si)
 
     def forward(self, x):
-        out = self.conv1(x)
-        for l in range(1, 5):
-            out = getattr(self, f"layer{l}")(out)
+        out = self.layer4(self.layer3(self.layer2(self.layer1(self.conv1(x)))))  # scriptable (no getattr)
         if self.si:
             out = F.relu(self.bn(out))
         out = F.avg_pool2d(out, 4)
