@@ -58,6 +58,43 @@ fn a_loss_spike_without_a_rho_jump_is_not_an_s_jump() {
 }
 
 #[test]
+fn only_jumps_from_a_converged_state_count_when_asked() {
+    let converged = JumpParams { converged_acc: 0.99, ..JumpParams::default() };
+    // before each spike the loss is 1e-3: accuracy 0.9995, a converged state
+    let s = periodic(200, 25, 30);
+    let all: Vec<f64> = s_jumps(&s, &JumpParams::default()).iter().map(|j| j.epoch).collect();
+    let conv = s_jumps(&s, &converged);
+    assert_eq!(conv.iter().map(|j| j.epoch).collect::<Vec<_>>(), all);
+    assert!(conv.iter().all(|j| j.acc_before > 0.999 && j.acc_before < 1.0), "{conv:?}");
+    // the same spikes from a state at 90 % train accuracy: not S-jumps of a converged state
+    let mut s = periodic(200, 25, 30);
+    s.train_acc = vec![0.9; 200];
+    assert!(s_jumps(&s, &converged).is_empty());
+    assert_eq!(s_jumps(&s, &JumpParams::default()).len(), all.len());
+    // only the epochs before the 3rd spike (80) miss convergence: the spikes from then on count
+    let mut s = periodic(200, 25, 30);
+    for a in &mut s.train_acc[..70] {
+        *a = a.min(0.95);
+    }
+    let late: Vec<f64> = s_jumps(&s, &converged).iter().map(|j| j.epoch).collect();
+    assert_eq!(late, [80.0, 105.0, 130.0, 155.0, 180.0]);
+    // and an accuracy outside [0, 1] is refused
+    assert!(JumpParams { converged_acc: 1.5, ..JumpParams::default() }.validate().is_err());
+}
+
+#[test]
+fn the_period_law_exponent_is_the_log_log_slope() {
+    // period = 0.8 / (lr*wd) exactly: exponent -1; a square-root law: -0.5
+    let pts = |e: f64| -> Vec<(f64, f64)> { [1e-4f64, 3e-4, 1e-3].iter().map(|&k| (k, 0.8 * k.powf(e))).collect() };
+    let l = law::Law::fit(pts(-1.0));
+    assert!((l.exponent.unwrap() + 1.0).abs() < 1e-12, "{l:?}");
+    assert!((l.predicted_ratio.unwrap() - 10.0).abs() < 1e-9 && (l.measured_ratio.unwrap() - 10.0).abs() < 1e-9);
+    assert!((law::Law::fit(pts(-0.5)).exponent.unwrap() + 0.5).abs() < 1e-12);
+    // one lr*wd value: no law
+    assert_eq!(law::Law::fit(vec![(1e-3, 5.0), (1e-3, 6.0)]).exponent, None);
+}
+
+#[test]
 fn irregular_periods_report_their_spread() {
     let mut s = periodic(120, 1000, 1000);
     s.train_loss = vec![1e-3; 120];

@@ -94,7 +94,7 @@ fn eta_line(last: f64) -> Curve {
 
 /// A law's points against lr*wd in one panel, each arm its own colour, with a 1/(lr*wd)
 /// reference through each arm's geometric centre.
-fn law_panel(title: &str, y: &str, laws: &[(&str, &Law)]) -> Panel {
+pub(crate) fn law_panel(title: &str, y: &str, laws: &[(&str, &Law)]) -> Panel {
     let mut p = Panel {
         title: title.into(),
         x_label: "lr·wd".into(),

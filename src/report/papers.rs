@@ -2,7 +2,9 @@
 //! ELR against g_eff with the equilibrium line) and P2/P3 Fig. 1 (dynamics per ELR; final
 //! metrics against ELR with the regimes shaded).
 
+use super::arms::law_panel;
 use super::figures::{Curve, Figure, Panel, Style};
+use crate::analysis::law::Law;
 use crate::analysis::{Regime, RunAnalysis, Series};
 use crate::numfmt::num;
 use crate::store::StudyDir;
@@ -96,7 +98,39 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
         "P1 Fig. 2 (right): ELR against effective gradient norm, with the equilibrium line".into(),
         dir.figure("fig_p1_phase").with_extension("png"),
     ));
+    figs.push(period_law(&series, runs, dir)?);
     Ok(figs)
+}
+
+/// `fig_p1_period_law`: the period (steps) of each run against lr*wd with the median per lr*wd
+/// and 1/(lr*wd) through it, and the train loss against lr*wd*step, where periods of every
+/// lr*wd line up if the period is 1/(lr*wd).
+fn period_law(series: &[(&Series, &RunAnalysis)], runs: &[RunAnalysis], dir: &StudyDir) -> Result<(String, PathBuf)> {
+    let medians = crate::analysis::period_scaling(runs).map(|p| Law::fit(p.points)).unwrap_or_else(|| Law::fit(vec![]));
+    let mut law = law_panel("S-jump period against lr·wd", "period (steps)", &[("median over runs", &medians)]);
+    let each: Vec<(f64, f64)> = runs.iter().filter_map(|r| Some((r.lr * r.wd, r.period_steps?))).collect();
+    if each.is_empty() {
+        law.title = "S-jump period against lr·wd: no run has two S-jumps (no period)".into();
+    } else {
+        law.curves.push(Curve { label: "each run".into(), points: each, style: Style::Points, color: 3 });
+    }
+    if let Some(b) = medians.exponent {
+        law.title = format!("S-jump period against lr·wd: fitted exponent {b:.2}");
+    }
+    let mut t = panel("train loss against lr·wd·step", "loss", true);
+    t.x_label = "lr·wd × step".into();
+    for (i, (s, r)) in series.iter().enumerate() {
+        let k = r.lr * r.wd * s.steps_per_epoch as f64;
+        let pts = s.epoch.iter().zip(&s.train_loss).map(|(e, l)| (e * k, *l)).collect();
+        let label = format!("lr·wd {} (seed {})", num(r.lr * r.wd), r.seed);
+        t.curves.push(Curve { label, points: pts, style: Style::Line, color: i });
+    }
+    let f = Figure { panels: vec![law, t], cols: 2, panel_size: (620, 440) };
+    f.save(&dir.figure("fig_p1_period_law"))?;
+    Ok((
+        "P1's law: the S-jump period against lr·wd (log-log; thin line ∝ 1/(lr·wd)), and the train loss over lr·wd·step".into(),
+        dir.figure("fig_p1_period_law").with_extension("png"),
+    ))
 }
 
 /// P2 / P3 (`paper`) Fig. 1 for the runs of an ELR sweep: `fig_dynamics` and

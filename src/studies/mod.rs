@@ -145,7 +145,8 @@ fn merge_from(base: &mut toml::Table, all: &toml::Table, from: &toml::Table) -> 
 
 /// The sweeps of an experiment at a scale, from `setups.toml`. A scale's `[base]` starts from
 /// the shared bases (`bases.smoke`, `bases.cpu`, ...) or a preset (paper scale), then its own
-/// keys; each of its `arms.<key>` (if any) adds its own bases, keys and axes. `data_dir` sets
+/// keys; each of its `arms.<key>` (if any) adds its own bases, keys and axes; its `zip` and
+/// `seeds` (if any) pass to every sweep. `data_dir` sets
 /// `data.dir` at the paper scale (the CIFAR-10 folder); `sets` override every [base].
 pub fn arms(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[String]) -> Result<Vec<Arm>> {
     let all = setups();
@@ -180,6 +181,13 @@ pub fn arms(e: Experiment, s: Scale, data_dir: Option<&Path>, sets: &[String]) -
         file.insert("name".into(), toml::Value::String(n));
         file.insert("base".into(), toml::Value::Table(b));
         file.insert("axes".into(), toml::Value::Table(axes));
+        // a scale may pair axes (`zip`, e.g. each lr*wd with its own length) and repeat points
+        // over `seeds`, as a sweep file does
+        for k in ["zip", "seeds"] {
+            if let Some(v) = scale.get(k) {
+                file.insert(k.into(), v.clone());
+            }
+        }
         let text = toml::to_string(&file)?;
         let origin = if key.is_empty() {
             format!("{} {}", e.name(), s.name())

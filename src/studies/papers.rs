@@ -3,7 +3,7 @@
 
 use super::pipeline::{ArmDone, Fig, Study};
 use super::{Check, PeriodicRun, RegimeRun, RunRecord};
-use crate::analysis::{Boundaries, PeriodScaling, Regime, SweepAnalysis};
+use crate::analysis::{Boundaries, JumpParams, PeriodScaling, Regime, SweepAnalysis};
 use crate::report::{html, papers};
 use crate::store::StudyDir;
 use anyhow::Result;
@@ -21,6 +21,10 @@ pub struct Regimes {
 }
 
 impl Study for Periodic {
+    /// P1's S-jumps destabilise a converged state: spikes of the first descent are not counted.
+    fn jump_params(&self) -> JumpParams {
+        JumpParams { converged_acc: CONVERGED_ACC, ..JumpParams::default() }
+    }
     fn figures(&self, arms: &[ArmDone], dir: &StudyDir) -> Result<Vec<Fig>> {
         papers::periodic(&arms[0].series, &arms[0].analysis.runs, dir)
     }
@@ -78,7 +82,7 @@ impl Study for Regimes {
 
 /// The train accuracy a run must have reached in the window before an S-jump for the jump to
 /// start from a converged state (P1: the loss falls to 1e-3..2e-4 before each spike).
-pub const CONVERGED_ACC: f64 = 0.95;
+pub const CONVERGED_ACC: f64 = 0.99;
 
 /// P1's claims: S-jumps from a converged state in every run, and a period that falls with
 /// lr*wd like a power law of exponent near -1 over at least a decade of lr*wd.

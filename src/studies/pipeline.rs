@@ -56,6 +56,10 @@ pub trait Study {
     fn tables(&self, arms: &[ArmDone]) -> String;
     /// Experiments of several arms: its cell of the cross-architecture summary for one arm.
     fn cross_cell(&self, _arm: &ArmSummary, _row: &mut CrossRow) {}
+    /// The S-jump detector it analyses its runs with.
+    fn jump_params(&self) -> JumpParams {
+        JumpParams::default()
+    }
 }
 
 /// A finished reproduction: its summary and the figures of its report.
@@ -95,7 +99,7 @@ pub fn reproduce(
     let mut done = vec![];
     let mut tables = vec![];
     for (arm, d) in planned {
-        let (a, t) = gather(arm, d, out, several, s, jobs, o, progress)?;
+        let (a, t) = gather(arm, d, out, several, s, jobs, o, &study.jump_params(), progress)?;
         tables.push((a.arm.key.clone(), t));
         done.push(a);
     }
@@ -167,13 +171,14 @@ fn gather(
     s: Scale,
     jobs: usize,
     o: &ReproOptions,
+    jp: &JumpParams,
     progress: &mut dyn Progress,
 ) -> Result<(ArmDone, Table)> {
     let sd = dir.sweep();
     let table = sweep::table::write(&sd)?;
     store::copy(&sd.table_csv("table"), &dir.table_csv())?;
     store::copy(&sd.table_parquet("table"), &dir.table_parquet())?;
-    let an = analysis::analyze(&sd.root, &JumpParams::default(), &RegimeParams::default())?;
+    let an = analysis::analyze(&sd.root, jp, &RegimeParams::default())?;
     store::write_json(&dir.analysis(), &an)?;
     let series: Vec<Series> = an
         .runs
