@@ -80,6 +80,33 @@ fn empty_or_repeated_seeds_and_axis_values_are_refused_before_anything_is_writte
     }
 }
 
+/// An axis `seed` zipped with other axes pairs each seed with its values (issue 22: each seed
+/// with its own classifier draw); a zipped axis may repeat values as long as the tuples differ;
+/// an unzipped axis `seed`, or one beside `seeds`, is refused.
+#[test]
+fn a_zipped_seed_axis_pairs_each_seed_with_its_own_values() {
+    let zipped = "zip = [\"optim.wd\", \"seed\", \"model.last_layer_seed\"]\n[axes]\n\"optim.wd\" = [0.1, 0.1, 0.2, 0.2]\nseed = [0, 1, 0, 1]\n\"model.last_layer_seed\" = [5, 6, 5, 6]\n";
+    let (m, cfgs) = SweepSpec::parse(zipped, "s.toml", &[]).unwrap().manifest().unwrap();
+    let got: Vec<(f64, u64, u64)> = cfgs.iter().map(|c| (c.optim.wd, c.seed, c.model.last_layer_seed)).collect();
+    assert_eq!(got, [(0.1, 0, 5), (0.1, 1, 6), (0.2, 0, 5), (0.2, 1, 6)]);
+    assert_eq!(m.points.iter().map(|p| p.seed).collect::<Vec<_>>(), [0, 1, 0, 1]);
+    // the seed is the point's own column, not a swept key as well
+    assert_eq!(m.axes, ["optim.wd", "model.last_layer_seed"]);
+    assert!(m.points.iter().all(|p| p.values.iter().all(|(k, _)| k != "seed")));
+    for (sweep, says) in [
+        ("[axes]\nseed = [0, 1]\n", "must be zipped"),
+        (
+            "seeds = [0, 1]\nzip = [\"seed\", \"optim.wd\"]\n[axes]\nseed = [0, 1]\n\"optim.wd\" = [0.1, 0.2]\n",
+            "must be zipped",
+        ),
+        ("zip = [\"seed\", \"optim.wd\"]\n[axes]\nseed = [0, 0]\n\"optim.wd\" = [0.1, 0.1]\n", "twice"),
+        ("zip = [\"seed\", \"optim.wd\"]\n[axes]\nseed = [-1, 0]\n\"optim.wd\" = [0.1, 0.1]\n", "non-negative"),
+    ] {
+        let e = format!("{:#}", SweepSpec::parse(sweep, "s.toml", &[]).unwrap_err());
+        assert!(e.contains(says), "{sweep}: {e}");
+    }
+}
+
 #[test]
 fn a_manifest_without_points_left_by_the_old_crash_gives_way_to_the_corrected_sweep() {
     let d = tempfile::tempdir().unwrap();

@@ -440,3 +440,29 @@ fn plot_a_sweep_and_a_run() {
     let (ok, out) = silab(&["plot", root.path().to_str().unwrap()]);
     assert!(!ok && out.contains("neither a run directory"), "{out}");
 }
+
+/// The cpu reproductions of P1 and P3 run on the bundled MNIST and vary the classifier draw
+/// with the seed (issue 22), and P1's runs last the same time in units of 1/(lr*wd).
+#[test]
+fn p1_p3_cpu_vary_the_classifier_draw() {
+    use silab::config::DataName;
+    use silab::studies::{Experiment, Scale};
+    for e in [Experiment::Periodic, Experiment::Mse] {
+        let cfgs = silab::studies::sweep_spec(e, Scale::Cpu, None, &[]).unwrap().manifest().unwrap().1;
+        assert!(cfgs.iter().all(|c| c.data.name == DataName::Mnist && c.data.dir.as_os_str().is_empty()));
+        let draws: std::collections::BTreeSet<(u64, u64)> =
+            cfgs.iter().map(|c| (c.seed, c.model.last_layer_seed)).collect();
+        assert_eq!(draws.into_iter().collect::<Vec<_>>(), [(0, 0), (1, 1)], "{}", e.name());
+    }
+    let p1 = silab::studies::sweep_spec(Experiment::Periodic, Scale::Cpu, None, &[]).unwrap().manifest().unwrap().1;
+    let lrwd: std::collections::BTreeSet<u64> =
+        p1.iter().map(|c| (c.optim.lr * c.optim.wd * 1e9).round() as u64).collect();
+    assert_eq!(lrwd.len(), 3, "three lr*wd values");
+    let span = p1.iter().map(|c| c.optim.lr * c.optim.wd).fold(0.0, f64::max)
+        / p1.iter().map(|c| c.optim.lr * c.optim.wd).fold(f64::INFINITY, f64::min);
+    assert!(span >= 10.0 - 1e-9, "lr*wd spans x{span}");
+    for c in &p1 {
+        let t = c.train.epochs as f64 * c.optim.lr * c.optim.wd;
+        assert!((t / (1500.0 * 1e-4) - 1.0).abs() < 0.34, "epochs x lr*wd = {t}");
+    }
+}

@@ -174,6 +174,7 @@ impl SweepSpec {
             }
         };
         let seeds_v = take_list(t.remove("seeds").or_else(|| axes_t.remove("seeds")), "seeds")?;
+        let seeds_given = seeds_v.is_some();
         let zip_v = take_list(t.remove("zip").or_else(|| axes_t.remove("zip")), "zip")?;
         let base_cfg = RunConfig::from_parts(Some((&toml::to_string(&base)?, &format!("{origin} [base]"))), &[])?;
         let seeds = match seeds_v {
@@ -198,11 +199,19 @@ impl SweepSpec {
             .with_context(|| format!("{origin}: zip must list axis names"))?;
         let mut axes = vec![];
         for (k, v) in &axes_t {
-            if k == "seed" {
-                bail!("{origin}: sweep seeds with `seeds = [...]`, not an axis `seed`");
+            // an axis `seed` only moves with zipped axes (e.g. each seed with its own classifier
+            // draw); otherwise `seeds` says it
+            if k == "seed" && !(zip.contains(k) && !seeds_given) {
+                bail!(
+                    "{origin}: sweep seeds with `seeds = [...]`, not an axis `seed` (an axis `seed` must be zipped with other axes, without `seeds`)"
+                );
             }
             let vals = expand_axis(k, v).with_context(|| origin.to_string())?;
-            if let Some(dup) = first_repeat(&vals) {
+            if k == "seed" && vals.iter().any(|v| v.as_integer().is_none_or(|i| i < 0)) {
+                bail!("{origin}: axis `seed` must list non-negative integers");
+            }
+            // a zipped axis may repeat a value: its points are the tuples, checked below
+            if let (false, Some(dup)) = (zip.contains(k), first_repeat(&vals)) {
                 bail!("{origin}: axis `{k}` lists the value {dup} twice; each of its points would run twice");
             }
             // each value must make a valid config
@@ -220,6 +229,13 @@ impl SweepSpec {
         let lens: Vec<usize> = axes.iter().filter(|(k, _)| zip.contains(k)).map(|(_, v)| v.len()).collect();
         if lens.windows(2).any(|w| w[0] != w[1]) {
             bail!("{origin}: zipped axes must have the same number of values, got {lens:?}");
+        }
+        let zipped: Vec<&Vec<Value>> = axes.iter().filter(|(k, _)| zip.contains(k)).map(|(_, v)| v).collect();
+        let tuples: Vec<Vec<&Value>> =
+            (0..lens.first().copied().unwrap_or(0)).map(|i| zipped.iter().map(|v| &v[i]).collect()).collect();
+        if let Some(dup) = first_repeat(&tuples) {
+            let vals: Vec<String> = dup.iter().map(|v| v.to_string()).collect();
+            bail!("{origin}: the zipped axes list ({}) twice; each of its points would run twice", vals.join(", "));
         }
         Ok(SweepSpec { name, base, axes, seeds, zip })
     }
@@ -280,11 +296,15 @@ impl SweepSpec {
         let base_text = toml::to_string(&self.base)?;
         let mut out = vec![];
         for c in combos {
+            // a zipped axis `seed` gives the point's seed itself (and is not a swept key)
+            let axis_seed = c.iter().find(|(k, _)| k == "seed").and_then(|(_, v)| v.as_integer()).map(|i| i as u64);
+            let vals: Vec<(String, Value)> = c.iter().filter(|(k, _)| k != "seed").cloned().collect();
             for &seed in &self.seeds {
-                let mut sets: Vec<String> = c.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let seed = axis_seed.unwrap_or(seed);
+                let mut sets: Vec<String> = vals.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 sets.push(format!("seed={seed}"));
                 let cfg = RunConfig::from_parts(Some((&base_text, "sweep [base]")), &sets)?;
-                out.push((c.clone(), seed, cfg));
+                out.push((vals.clone(), seed, cfg));
             }
         }
         Ok(out)
@@ -311,7 +331,7 @@ impl SweepSpec {
             points.push(Point { index: i, dir: SweepDir::point_rel(i), values, seed, config_hash: cfg.hash() });
             cfgs.push(cfg);
         }
-        let axes = self.axes.iter().map(|(k, _)| k.clone()).collect();
+        let axes = self.axes.iter().map(|(k, _)| k.clone()).filter(|k| k != "seed").collect();
         Ok((Manifest { format: 1, name: self.name.clone(), axes, points }, cfgs))
     }
 }
