@@ -156,6 +156,9 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
     if !(0.0..1.0).contains(&d.label_noise) {
         return bad("data.label_noise", format!("must be in [0, 1), got {}", d.label_noise));
     }
+    if matches!(d.name, DataName::Tensors | DataName::Folder | DataName::Parquet) {
+        return own_data(d);
+    }
     if d.name == DataName::Synthetic {
         if !(2..=MAX_CLASSES).contains(&d.classes) {
             return bad("data.classes", format!("must be in 2..={MAX_CLASSES}, got {}", d.classes));
@@ -186,6 +189,42 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
                 "without data.dir, mnist is the bundled MNIST test split: set data.train_split = \"test\" \
                  (and data.holdout > 0), or data.dir to a folder with the official train-* files",
             );
+        }
+    }
+    Ok(())
+}
+
+/// The largest `data.image_size` (a 1024 x 1024 RGB image is 12 MiB in memory).
+pub const MAX_IMAGE_SIZE: usize = 1024;
+
+/// `[data]` of your own data (`tensors`, `folder`, `parquet`): where it is, and how the test
+/// set is made when the files hold none.
+fn own_data(d: &super::DataConfig) -> Result<(), ConfigError> {
+    let (file, dir) = (d.file.as_os_str().is_empty(), d.dir.as_os_str().is_empty());
+    match d.name {
+        DataName::Tensors if file => return bad("data.file", "tensors data needs the .safetensors or .npz file"),
+        DataName::Parquet if file => return bad("data.file", "parquet data needs the training split's parquet file"),
+        DataName::Folder if dir => {
+            return bad("data.dir", "folder data needs the folder with one sub-folder per class");
+        }
+        _ => {}
+    }
+    let one_split = d.name == DataName::Folder || (d.name == DataName::Parquet && d.test_file.as_os_str().is_empty());
+    if one_split && d.holdout == 0 {
+        let what = if d.name == DataName::Folder { "an image folder" } else { "without data.test_file, parquet data" };
+        return bad("data.holdout", format!("{what} has no test split: set data.holdout > 0 to hold out test images"));
+    }
+    if one_split && d.train_split != SplitName::Train {
+        return bad("data.train_split", "this data has one split only: the training pool is it (\"train\")");
+    }
+    if d.name != DataName::Tensors && !(1..=MAX_IMAGE_SIZE).contains(&d.image_size) {
+        return bad("data.image_size", format!("must be in 1..={MAX_IMAGE_SIZE}, got {}", d.image_size));
+    }
+    if d.name == DataName::Parquet {
+        for (key, v) in [("data.image_column", &d.image_column), ("data.label_column", &d.label_column)] {
+            if v.is_empty() {
+                return bad(key, "must name a column of the parquet file");
+            }
         }
     }
     Ok(())

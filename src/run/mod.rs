@@ -233,6 +233,7 @@ impl Trainer {
         let opt = Optimizer::new(&cfg.optim, &ws.net, steps_per_epoch, cfg.train.epochs);
         let init_si = ws.net.si().iter().map(|t| t.detach().copy()).collect();
         let header = metrics::header(&ws.net, cfg.metrics.layers);
+        let notes = ws.data.notes.iter().map(|n| (false, n.clone())).collect();
         Ok(Trainer {
             cfg: cfg.clone(),
             dir,
@@ -249,7 +250,7 @@ impl Trainer {
             from: None,
             best: None,
             last_row: None,
-            notes: vec![],
+            notes,
             tensorboard: None,
             extensions: vec![],
         })
@@ -551,7 +552,7 @@ impl Trainer {
         let it = Tensor::from_slice(idx).to_device(self.ws.device);
         let mut x = train.images.index_select(0, &it);
         if self.cfg.data.augment {
-            x = data::augment(&x, train.pad_value, aug);
+            x = data::augment(&x, &train.pad_value, aug);
         }
         let y = train.labels.index_select(0, &it);
         net.zero_grad();
