@@ -126,8 +126,10 @@ impl ModelConfig {
         if self.heads < 1 || self.dim % self.heads != 0 {
             return bad("model.heads", format!("must divide model.dim = {}, got {}", self.dim, self.heads));
         }
-        if !(1..=32).contains(&self.patch) || 32 % self.patch != 0 {
-            return bad("model.patch", format!("must divide the image size 32, got {}", self.patch));
+        // that it divides the inputs' height and width is checked with the data: the built-in
+        // images here (`data`), your own when they are loaded (`model::accepts`)
+        if !(1..=MAX_IMAGE_SIZE as i64).contains(&self.patch) {
+            return bad("model.patch", format!("must be in 1..={MAX_IMAGE_SIZE}, got {}", self.patch));
         }
         if self.mlp_ratio.is_nan() || self.dim as f64 * self.mlp_ratio < 1.0 {
             return bad(
@@ -142,6 +144,10 @@ impl ModelConfig {
 /// The `[data]` section.
 fn data(c: &RunConfig) -> Result<(), ConfigError> {
     let d = &c.data;
+    let own = matches!(d.name, DataName::Tensors | DataName::Folder | DataName::Parquet);
+    if !own && c.model.arch == Arch::Vit && 32 % c.model.patch != 0 {
+        return bad("model.patch", format!("must divide the image size 32, got {}", c.model.patch));
+    }
     if d.name == DataName::Synthetic && d.train_size.saturating_add(d.test_size) > MAX_SYNTHETIC {
         // blame the larger of the two: the one a `--set` most likely made too large
         let key = if d.test_size > d.train_size { "data.test_size" } else { "data.train_size" };
@@ -156,7 +162,7 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
     if !(0.0..1.0).contains(&d.label_noise) {
         return bad("data.label_noise", format!("must be in [0, 1), got {}", d.label_noise));
     }
-    if matches!(d.name, DataName::Tensors | DataName::Folder | DataName::Parquet) {
+    if own {
         return own_data(d);
     }
     if d.name == DataName::Synthetic {

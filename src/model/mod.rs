@@ -280,6 +280,8 @@ pub struct Net {
     params: Vec<Param>,
     groups: Vec<SiGroup>,
     graph: Box<dyn Graph>,
+    /// The shape of one input it was built for.
+    input: Vec<i64>,
 }
 
 /// The input shapes the built-in images have: `[3, 32, 32]`.
@@ -340,7 +342,7 @@ impl Net {
             Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
             Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
         };
-        let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph };
+        let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph, input: b.input };
         if config.init_scale != 1.0 {
             tch::no_grad(|| {
                 for t in net.si() {
@@ -366,6 +368,11 @@ impl Net {
             x
         };
         self.graph.forward(self, x, mode)
+    }
+
+    /// The shape of one input the net takes (`[3, 32, 32]` for the built-in images).
+    pub fn input_shape(&self) -> &[i64] {
+        &self.input
     }
 
     pub(crate) fn t(&self, i: usize) -> &Tensor {
