@@ -67,7 +67,7 @@ pub struct DataConfig {
     /// instead of the official test split. Not for synthetic data (it has `test_size`); required
     /// by `folder`, and by `parquet` without `data.test_file`.
     pub holdout: usize,
-    /// Random crop (padding 4) + horizontal flip on training batches.
+    /// Random crop (padding 4) + horizontal flip on training batches (images `[C, H, W]` only).
     pub augment: bool,
     /// Fraction of training labels replaced by a uniformly drawn wrong class (fixed per run).
     pub label_noise: f64,

@@ -45,7 +45,8 @@ impl RunConfig {
     /// Only what building the network needs: finite numbers and the `[model]` section.
     pub fn validate_model(&self) -> Result<(), ConfigError> {
         finite(self)?;
-        self.model.validate()
+        self.model.validate()?;
+        builtin_patch(self)
     }
 
     /// Every section's first violated constraint, in the order finite numbers, model, data,
@@ -141,13 +142,21 @@ impl ModelConfig {
     }
 }
 
+/// A ViT's patch must divide the built-in images' 32 pixels (your own data's size is checked
+/// when it is loaded).
+fn builtin_patch(c: &RunConfig) -> Result<(), ConfigError> {
+    let own = matches!(c.data.name, DataName::Tensors | DataName::Folder | DataName::Parquet);
+    if !own && c.model.arch == Arch::Vit && 32 % c.model.patch != 0 {
+        return bad("model.patch", format!("must divide the image size 32, got {}", c.model.patch));
+    }
+    Ok(())
+}
+
 /// The `[data]` section.
 fn data(c: &RunConfig) -> Result<(), ConfigError> {
     let d = &c.data;
     let own = matches!(d.name, DataName::Tensors | DataName::Folder | DataName::Parquet);
-    if !own && c.model.arch == Arch::Vit && 32 % c.model.patch != 0 {
-        return bad("model.patch", format!("must divide the image size 32, got {}", c.model.patch));
-    }
+    builtin_patch(c)?;
     if d.name == DataName::Synthetic && d.train_size.saturating_add(d.test_size) > MAX_SYNTHETIC {
         // blame the larger of the two: the one a `--set` most likely made too large
         let key = if d.test_size > d.train_size { "data.test_size" } else { "data.train_size" };
