@@ -138,8 +138,9 @@ fn assert_has(msg: &str, parts: &[&str]) {
     }
 }
 
-/// Train `c` into a fresh folder and check the metrics file has finite training losses.
-fn trains(c: &RunConfig) {
+/// Train `c` into a fresh folder and check the metrics file has finite training losses; the
+/// folder (`run` in the returned one) is kept while the returned value lives.
+fn trains(c: &RunConfig) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("run");
     training::train(c, &out, &mut Silent).unwrap_or_else(|e| panic!("training failed: {e:#}"));
@@ -149,6 +150,7 @@ fn trains(c: &RunConfig) {
     let losses: Vec<f64> = r.rows.iter().filter(|row| row[k] == "epoch").map(|row| row[i].parse().unwrap()).collect();
     assert_eq!(losses.len(), 3, "epoch rows 0, 1, 2");
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    root
 }
 
 /// The error of training `c`, with its causes.
@@ -164,7 +166,10 @@ fn train_err(c: &RunConfig) -> String {
 fn safetensors_images_train_the_convnet() {
     let dir = tempfile::tempdir().unwrap();
     let f = safetensors_file(dir.path(), split_arrays(&[3, 32, 32], 40, 20, 3));
-    trains(&tensors_cfg(&f, &[]));
+    let run = trains(&tensors_cfg(&f, &[]));
+    // the net is built again from the data's shape when the run is trained longer
+    let s = training::extend(&run.path().join("run"), 3, &mut Silent).unwrap();
+    assert_eq!(s.epochs_done, 3);
     let d = data::load(&tensors_cfg(&f, &[]).data).unwrap();
     assert_eq!((d.train.len(), d.test.len(), d.train.classes), (40, 20, 3));
     assert_eq!(d.train.input_shape(), vec![3, 32, 32]);
@@ -341,7 +346,9 @@ fn an_image_folder_trains_the_convnet_normalized_by_its_training_split() {
     let m = d.train.images.mean_dim([0i64, 2, 3].as_slice(), false, tch::Kind::Double);
     assert!(m.abs().max().double_value(&[]) < 1e-4);
     assert!(d.notes.iter().any(|n| n.contains("per-channel normalization") && n.contains("18 training images")));
-    trains(&c);
+    let run = trains(&c);
+    let log = std::fs::read_to_string(run.path().join("run").join("log.txt")).unwrap();
+    assert!(log.contains("per-channel normalization from them: mean ["), "{log}");
     // an MLP at another image size
     let c = folder_cfg(dir.path(), &["data.image_size=12", "model.arch=\"mlp\"", "model.width=8"]);
     assert_eq!(data::load(&c.data).unwrap().train.input_shape(), vec![3, 12, 12]);
@@ -391,7 +398,11 @@ fn parquet_file(path: &Path, n: usize, shade: u8, plain_binary: bool, extra_labe
     let label: ArrayRef = Arc::new(Int64Array::from(labels));
     let batch = RecordBatch::try_from_iter([("image", image), ("label", label)]).unwrap();
     let f = std::fs::File::create(path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    // snappy, as pyarrow and the `datasets` library write by default
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }

@@ -269,6 +269,10 @@ impl Trainer {
         // config.toml is written, so a corrected command can use the same --out.
         let mut t = Trainer::build(cfg, dir, lock)?;
         t.start_fresh()?;
+        // what the data layer computed (your own images' normalization) stays with the run
+        for n in &t.ws.data.notes {
+            t.dir.log_line(n)?;
+        }
         store::write_atomic(&t.dir.config(), cfg.to_toml().as_bytes())?;
         Ok(t)
     }
