@@ -467,3 +467,22 @@ fn architectures_say_which_inputs_they_take() {
         "model.arch = \"vit\" takes inputs [C, H, W] with H and W multiples of model.patch = 4; the data set gives [3, 18, 24]"
     );
 }
+
+#[test]
+fn own_data_configs_name_the_key_to_fix() {
+    let key = |sets: &[&str]| {
+        let s: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::from_parts(None, &s).err().and_then(|e| e.key().map(String::from)).unwrap_or_default()
+    };
+    assert_eq!(key(&["data.name=\"tensors\""]), "data.file");
+    assert_eq!(key(&["data.name=\"parquet\""]), "data.file");
+    assert_eq!(key(&["data.name=\"folder\""]), "data.dir");
+    assert_eq!(key(&["data.name=\"parquet\"", "data.file=\"t.parquet\""]), "data.holdout");
+    assert_eq!(key(&["data.name=\"parquet\"", "data.file=\"t.parquet\"", "data.test_file=\"s.parquet\""]), "");
+    let folder = ["data.name=\"folder\"", "data.dir=\"d\"", "data.holdout=5"];
+    assert_eq!(key(&folder), "");
+    assert_eq!(key(&[&folder[..], &["data.image_size=0"]].concat()), "data.image_size");
+    assert_eq!(key(&[&folder[..], &["data.train_split=\"test\""]].concat()), "data.train_split");
+    let pq = ["data.name=\"parquet\"", "data.file=\"t.parquet\"", "data.holdout=5", "data.label_column=\"\""];
+    assert_eq!(key(&pq), "data.label_column");
+}
