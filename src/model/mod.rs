@@ -284,7 +284,7 @@ pub struct Net {
     input: Vec<i64>,
 }
 
-/// The input shapes the built-in images have: `[3, 32, 32]`.
+/// The shape of one built-in image (synthetic, MNIST, CIFAR): `[3, 32, 32]`.
 pub const IMAGE_32: [i64; 3] = [3, 32, 32];
 
 /// Check, before anything is built, that `config.arch` takes inputs of shape `input` (one
