@@ -30,6 +30,11 @@ pub const LATER_KEYS: &[&str] = &[
     "model.pool",
     "optim.sphere",
     "model.init_scale",
+    "data.file",
+    "data.test_file",
+    "data.image_size",
+    "data.image_column",
+    "data.label_column",
 ];
 
 impl RunConfig {

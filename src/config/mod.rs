@@ -177,10 +177,12 @@ impl RunConfig {
         toml::to_string(self).expect("config serializes")
     }
 
-    /// Number of classes of the configured data set.
+    /// Number of classes of the configured data set. Your own data (`tensors`, `folder`,
+    /// `parquet`) has as many as its labels say, known once it is loaded: here `data.classes`
+    /// stands in (the analysis's chance level, `silab check-si`).
     pub fn classes(&self) -> usize {
         match self.data.name {
-            DataName::Synthetic => self.data.classes,
+            DataName::Synthetic | DataName::Tensors | DataName::Folder | DataName::Parquet => self.data.classes,
             DataName::Mnist | DataName::FashionMnist | DataName::Cifar10 => 10,
             DataName::Cifar100 => 100,
         }

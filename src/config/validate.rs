@@ -5,7 +5,7 @@
 use super::load::all_keys_of;
 use super::{
     Arch, Auto, ConfigError, DataName, GroupSpec, ModelConfig, NormName, OptimMode, OptimName, RunConfig, Sphere,
-    Variant,
+    SplitName, Variant,
 };
 
 /// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.
@@ -45,7 +45,8 @@ impl RunConfig {
     /// Only what building the network needs: finite numbers and the `[model]` section.
     pub fn validate_model(&self) -> Result<(), ConfigError> {
         finite(self)?;
-        self.model.validate()
+        self.model.validate()?;
+        builtin_patch(self)
     }
 
     /// Every section's first violated constraint, in the order finite numbers, model, data,
@@ -126,8 +127,10 @@ impl ModelConfig {
         if self.heads < 1 || self.dim % self.heads != 0 {
             return bad("model.heads", format!("must divide model.dim = {}, got {}", self.dim, self.heads));
         }
-        if !(1..=32).contains(&self.patch) || 32 % self.patch != 0 {
-            return bad("model.patch", format!("must divide the image size 32, got {}", self.patch));
+        // that it divides the inputs' height and width is checked with the data: the built-in
+        // images here (`data`), your own when they are loaded (`model::accepts`)
+        if !(1..=MAX_IMAGE_SIZE as i64).contains(&self.patch) {
+            return bad("model.patch", format!("must be in 1..={MAX_IMAGE_SIZE}, got {}", self.patch));
         }
         if self.mlp_ratio.is_nan() || self.dim as f64 * self.mlp_ratio < 1.0 {
             return bad(
@@ -139,9 +142,21 @@ impl ModelConfig {
     }
 }
 
+/// A ViT's patch must divide the built-in images' 32 pixels (your own data's size is checked
+/// when it is loaded).
+fn builtin_patch(c: &RunConfig) -> Result<(), ConfigError> {
+    let own = matches!(c.data.name, DataName::Tensors | DataName::Folder | DataName::Parquet);
+    if !own && c.model.arch == Arch::Vit && 32 % c.model.patch != 0 {
+        return bad("model.patch", format!("must divide the image size 32, got {}", c.model.patch));
+    }
+    Ok(())
+}
+
 /// The `[data]` section.
 fn data(c: &RunConfig) -> Result<(), ConfigError> {
     let d = &c.data;
+    let own = matches!(d.name, DataName::Tensors | DataName::Folder | DataName::Parquet);
+    builtin_patch(c)?;
     if d.name == DataName::Synthetic && d.train_size.saturating_add(d.test_size) > MAX_SYNTHETIC {
         // blame the larger of the two: the one a `--set` most likely made too large
         let key = if d.test_size > d.train_size { "data.test_size" } else { "data.train_size" };
@@ -155,6 +170,9 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
     }
     if !(0.0..1.0).contains(&d.label_noise) {
         return bad("data.label_noise", format!("must be in [0, 1), got {}", d.label_noise));
+    }
+    if own {
+        return own_data(d);
     }
     if d.name == DataName::Synthetic {
         if !(2..=MAX_CLASSES).contains(&d.classes) {
@@ -175,6 +193,42 @@ fn data(c: &RunConfig) -> Result<(), ConfigError> {
         }
         if !(d.noise >= 0.0) {
             return bad("data.noise", format!("must be >= 0, got {}", d.noise));
+        }
+    }
+    Ok(())
+}
+
+/// The largest `data.image_size` (a 1024 x 1024 RGB image is 12 MiB in memory).
+pub const MAX_IMAGE_SIZE: usize = 1024;
+
+/// `[data]` of your own data (`tensors`, `folder`, `parquet`): where it is, and how the test
+/// set is made when the files hold none.
+fn own_data(d: &super::DataConfig) -> Result<(), ConfigError> {
+    let (file, dir) = (d.file.as_os_str().is_empty(), d.dir.as_os_str().is_empty());
+    match d.name {
+        DataName::Tensors if file => return bad("data.file", "tensors data needs the .safetensors or .npz file"),
+        DataName::Parquet if file => return bad("data.file", "parquet data needs the training split's parquet file"),
+        DataName::Folder if dir => {
+            return bad("data.dir", "folder data needs the folder with one sub-folder per class");
+        }
+        _ => {}
+    }
+    let one_split = d.name == DataName::Folder || (d.name == DataName::Parquet && d.test_file.as_os_str().is_empty());
+    if one_split && d.holdout == 0 {
+        let what = if d.name == DataName::Folder { "an image folder" } else { "without data.test_file, parquet data" };
+        return bad("data.holdout", format!("{what} has no test split: set data.holdout > 0 to hold out test images"));
+    }
+    if one_split && d.train_split != SplitName::Train {
+        return bad("data.train_split", "this data has one split only: the training pool is it (\"train\")");
+    }
+    if d.name != DataName::Tensors && !(1..=MAX_IMAGE_SIZE).contains(&d.image_size) {
+        return bad("data.image_size", format!("must be in 1..={MAX_IMAGE_SIZE}, got {}", d.image_size));
+    }
+    if d.name == DataName::Parquet {
+        for (key, v) in [("data.image_column", &d.image_column), ("data.label_column", &d.label_column)] {
+            if v.is_empty() {
+                return bad(key, "must name a column of the parquet file");
+            }
         }
     }
     Ok(())

@@ -2,12 +2,18 @@
 //! (official binary layout), downloaded by [`download`], with train subsets, held-out splits, label noise, augmentation and per-epoch shuffling,
 //! all deterministic from the run's seed.
 //!
-//! Every data set is held in memory as normalized `f32` images `[N, 3, 32, 32]` and `i64` labels.
+//! Every data set is held in memory as normalized `f32` inputs `[N, ...]` and `i64` labels: the
+//! built-in ones as images `[N, 3, 32, 32]`; your own (`tensors`, `folder`, `parquet`) in
+//! whatever shape the file holds or the images decode to.
 
 mod cifar;
 pub mod download;
+mod folder;
 mod idx;
+mod own;
+mod parquet;
 mod synthetic;
+mod tensors;
 
 pub use cifar::{CifarKind, load_cifar, parse_cifar};
 pub use idx::{IdxKind, load_idx_split, load_mnist_split, parse_idx};
@@ -61,16 +67,18 @@ pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
-/// An in-memory labelled image set.
+pub use own::MAX_OWN_CLASSES;
+
+/// An in-memory labelled data set.
 #[derive(Debug)]
 pub struct Dataset {
-    /// `[N, 3, 32, 32]`, `f32`, normalized.
+    /// `[N, ...]`, `f32`, normalized (`[N, 3, 32, 32]` for the built-in data sets).
     pub images: Tensor,
     /// `[N]`, `i64`.
     pub labels: Tensor,
     pub classes: usize,
     /// Value of a black pixel after normalization, per channel: what crop padding fills with.
-    pub pad_value: [f32; 3],
+    pub pad_value: Vec<f32>,
 }
 
 impl Dataset {
@@ -80,6 +88,10 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The shape of one input, `[C, H, W]` for images.
+    pub fn input_shape(&self) -> Vec<i64> {
+        self.images.size()[1..].to_vec()
+    }
     /// The subset at `idx` (in that order).
     pub fn select(&self, idx: &[i64]) -> Dataset {
         let t = Tensor::from_slice(idx);
@@ -87,7 +99,7 @@ impl Dataset {
             images: self.images.index_select(0, &t),
             labels: self.labels.index_select(0, &t),
             classes: self.classes,
-            pad_value: self.pad_value,
+            pad_value: self.pad_value.clone(),
         }
     }
     /// The first `n` images (all of them when `n` is 0 or larger than the set), sharing memory.
@@ -97,7 +109,7 @@ impl Dataset {
             images: self.images.narrow(0, 0, k),
             labels: self.labels.narrow(0, 0, k),
             classes: self.classes,
-            pad_value: self.pad_value,
+            pad_value: self.pad_value.clone(),
         }
     }
     /// Copy to a device.
@@ -106,7 +118,7 @@ impl Dataset {
             images: self.images.to_device(device),
             labels: self.labels.to_device(device),
             classes: self.classes,
-            pad_value: self.pad_value,
+            pad_value: self.pad_value.clone(),
         }
     }
 }
@@ -116,6 +128,8 @@ impl Dataset {
 pub struct Data {
     pub train: Dataset,
     pub test: Dataset,
+    /// What a run shows when it starts (e.g. the normalization computed for your own images).
+    pub notes: Vec<String>,
 }
 
 /// Build `[N,3,32,32]` normalized float images from raw `u8` planes `[N, C, H, W]` (C = 1 or 3),
@@ -138,8 +152,8 @@ pub(crate) fn images_from_u8(
     ((t - mean) / std).contiguous()
 }
 
-pub(crate) fn pad_value(mean: [f32; 3], std: [f32; 3]) -> [f32; 3] {
-    [-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]]
+pub(crate) fn pad_value(mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
+    vec![-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]]
 }
 
 /// Load the data of a run: pool, held-out split, subsets and label noise, all drawn from
@@ -150,7 +164,7 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
         let train = synthetic::generate(cfg.train_size, cfg.classes, cfg.noise, seed, streams::SYNTH_TRAIN);
         let test = synthetic::generate(cfg.test_size, cfg.classes, cfg.noise, seed, streams::SYNTH_TEST);
         let train = apply_label_noise(train, cfg.label_noise, seed);
-        return Ok(Data { train, test });
+        return Ok(Data { train, test, notes: vec![] });
     }
     if cfg.train_split == SplitName::Test && cfg.holdout == 0 {
         return Err(DataError::Invalid(
@@ -158,7 +172,14 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
                 .into(),
         ));
     }
-    let load_split = |split: SplitName| load_official(cfg, split);
+    let load_split = |split: SplitName| -> Result<Dataset, DataError> {
+        match cfg.name {
+            DataName::Tensors => tensors::load_split(&cfg.file, split),
+            DataName::Folder => folder::load_pool(&cfg.dir, cfg.image_size),
+            DataName::Parquet => parquet::load_split(cfg, split),
+            _ => load_official(cfg, split),
+        }
+    };
     let pool = load_split(cfg.train_split)?;
     let (train, test) = if cfg.holdout > 0 {
         let n = pool.len();
@@ -191,7 +212,17 @@ pub fn load(cfg: &DataConfig) -> Result<Data, DataError> {
     };
     let train = take(train, cfg.train_size, "train_size")?;
     let test = take(test, cfg.test_size, "test_size")?;
-    Ok(Data { train: apply_label_noise(train, cfg.label_noise, seed), test })
+    let (train, test, notes) = match cfg.name {
+        DataName::Tensors | DataName::Folder | DataName::Parquet => own::finish(cfg, train, test)?,
+        _ => (train, test, vec![]),
+    };
+    if cfg.augment && train.images.dim() != 4 {
+        return Err(DataError::Invalid(format!(
+            "data.augment (random crop and flip) needs images [C, H, W]; the data set gives inputs {:?}",
+            train.input_shape()
+        )));
+    }
+    Ok(Data { train: apply_label_noise(train, cfg.label_noise, seed), test, notes })
 }
 
 /// One official split of a data set read from files: from `data.dir`, or when that is empty from
@@ -212,7 +243,9 @@ fn load_official(cfg: &DataConfig, split: SplitName) -> Result<Dataset, DataErro
         DataName::FashionMnist => idx::load_idx_split(&dir, split, IdxKind::FashionMnist),
         DataName::Cifar10 => cifar::load_cifar(&dir, CifarKind::Cifar10, split),
         DataName::Cifar100 => cifar::load_cifar(&dir, CifarKind::Cifar100, split),
-        DataName::Synthetic => unreachable!("synthetic data is generated, not read"),
+        DataName::Synthetic | DataName::Tensors | DataName::Folder | DataName::Parquet => {
+            unreachable!("not an official data set: generated or read by its own loader")
+        }
     };
     match loaded {
         Err(e @ (DataError::MissingDir { .. } | DataError::MissingFile { .. })) if cached => {
@@ -277,17 +310,18 @@ pub fn epoch_batches(n: usize, b: usize, seed: u64, epoch: usize) -> Vec<Vec<i64
     perm.chunks(b).take(batches_per_epoch(n, b)).map(|c| c.to_vec()).collect()
 }
 
-/// Random crop (zero-padding 4, in raw pixel space) and horizontal flip, per image, drawn from `rng`.
-pub fn augment(images: &Tensor, pad_value: [f32; 3], rng: &mut ChaCha8Rng) -> Tensor {
-    let n = images.size()[0];
-    let fill = Tensor::from_slice(&pad_value).view([1, 3, 1, 1]).to_device(images.device());
+/// Random crop (zero-padding 4, in raw pixel space) and horizontal flip, per image `[C, H, W]`
+/// of `images`, drawn from `rng`.
+pub fn augment(images: &Tensor, pad_value: &[f32], rng: &mut ChaCha8Rng) -> Tensor {
+    let (n, h, w) = (images.size()[0], images.size()[2], images.size()[3]);
+    let fill = Tensor::from_slice(pad_value).view([1, -1, 1, 1]).to_device(images.device());
     // Pad with the normalized value of a black pixel, as torchvision pads before normalizing.
     let padded = (images - &fill).constant_pad_nd([4, 4, 4, 4]) + &fill;
     let out = images.empty_like();
     for i in 0..n {
         let (dy, dx): (i64, i64) = (rng.random_range(0..9), rng.random_range(0..9));
         let flip: bool = rng.random();
-        let crop = padded.get(i).narrow(1, dy, 32).narrow(2, dx, 32);
+        let crop = padded.get(i).narrow(1, dy, h).narrow(2, dx, w);
         let crop = if flip { crop.flip([2]) } else { crop };
         out.get(i).copy_(&crop);
     }
@@ -337,7 +371,7 @@ mod tests {
     #[test]
     fn augment_keeps_shape_and_is_a_crop_or_flip() {
         let d = synthetic::generate(6, 2, 1.0, 0, streams::SYNTH_TRAIN);
-        let a = augment(&d.images, d.pad_value, &mut rng(0, 9));
+        let a = augment(&d.images, &d.pad_value, &mut rng(0, 9));
         assert_eq!(a.size(), d.images.size());
         // Each output is exactly one of the 9 x 9 crops of the image padded by 4 with the value
         // of a black pixel, flipped horizontally or not.

@@ -67,6 +67,6 @@ pub fn generate(n: usize, classes: usize, noise: f64, seed: u64, stream: u64) ->
         images: Tensor::from_slice(&px).view([n as i64, 3, 32, 32]).to_kind(Kind::Float),
         labels: Tensor::from_slice(&labels),
         classes,
-        pad_value: [0.0; 3],
+        pad_value: vec![0.0; 3],
     }
 }

@@ -28,7 +28,8 @@ impl ConvNet {
         };
         let normalized = b.norm_name() != NormName::None;
         // (module index of the conv, in, out, max-pool after the block)
-        let plan = [(0, 3, k, false), (3, k, 2 * k, true), (7, 2 * k, 4 * k, true), (11, 4 * k, 8 * k, true)];
+        let c = b.input[0];
+        let plan = [(0, c, k, false), (3, k, 2 * k, true), (7, 2 * k, 4 * k, true), (11, 4 * k, 8 * k, true)];
         let mut blocks = vec![];
         for (i, cin, cout, pool) in plan {
             let name = format!("conv_layers.{i}");

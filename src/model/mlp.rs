@@ -1,4 +1,4 @@
-//! The MLP: flatten -> [Linear -> norm -> ReLU] x `depth` -> Linear, `width` units per hidden
+//! The MLP (any input shape, its first layer's fan-in the input's size): flatten -> [Linear -> norm -> ReLU] x `depth` -> Linear, `width` units per hidden
 //! layer. Names: `layers.{3i}` (Linear), `layers.{3i+1}` (norm), `head` (classifier), as in an
 //! `nn.Sequential` of Linear, norm and ReLU modules followed by `head`.
 //!
@@ -26,7 +26,7 @@ impl Mlp {
         };
         let normalized = b.norm_name() != NormName::None;
         let mut layers = vec![];
-        let mut fin = 3 * 32 * 32;
+        let mut fin: i64 = b.input.iter().product();
         for i in 0..depth {
             let name = format!("layers.{}", 3 * i);
             let lin = b.linear(&name, fin, w, bias, Role::Trained);

@@ -59,6 +59,10 @@ pub enum ModelError {
     Shape { name: String, got: Vec<i64>, expected: Vec<i64> },
     #[error("no tensor `{0}` in this network")]
     UnknownTensor(String),
+    /// The architecture cannot take inputs of the data set's shape (checked before any tensor
+    /// is built).
+    #[error("model.arch = \"{arch}\" takes inputs {takes}; the data set gives {got:?}")]
+    InputShape { arch: String, takes: String, got: Vec<i64> },
 }
 
 /// How BatchNorm normalizes in a forward pass (the other normalizations use the sample's own
@@ -119,7 +123,7 @@ pub(crate) struct Linear {
 /// architecture is one file that builds its layers with a [`Builder`] (declaring its SI groups
 /// there) and implements this.
 pub(crate) trait Graph: std::fmt::Debug + Send + Sync {
-    /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
+    /// Logits `[B, classes]` for inputs `[B, ...]` of the shape the net was built for.
     fn forward(&self, net: &Net, x: &Tensor, mode: BnMode) -> Tensor;
     /// Whether the input goes in channels-last on CPU (measured faster for the ConvNet).
     fn channels_last(&self) -> bool {
@@ -137,6 +141,8 @@ pub(crate) struct Builder {
     kind: Kind,
     device: Device,
     pub(crate) cfg: ModelConfig,
+    /// The shape of one input (`[C, H, W]` for images), checked by [`accepts`].
+    pub(crate) input: Vec<i64>,
 }
 
 impl Builder {
@@ -274,12 +280,51 @@ pub struct Net {
     params: Vec<Param>,
     groups: Vec<SiGroup>,
     graph: Box<dyn Graph>,
+    /// The shape of one input it was built for.
+    input: Vec<i64>,
+}
+
+/// The shape of one built-in image (synthetic, MNIST, CIFAR): `[3, 32, 32]`.
+pub const IMAGE_32: [i64; 3] = [3, 32, 32];
+
+/// Check, before anything is built, that `config.arch` takes inputs of shape `input` (one
+/// example, without the batch axis): ConvNet and ResNet-18 `[C, 32, 32]` (three halvings, then a
+/// 4 x 4 pool to 1 x 1), the MLP any shape (flattened), the ViT `[C, H, W]` with `model.patch`
+/// dividing H and W.
+pub fn accepts(config: &ModelConfig, input: &[i64]) -> Result<(), ModelError> {
+    let err = |takes: String| ModelError::InputShape { arch: config.arch.name().into(), takes, got: input.to_vec() };
+    let positive = !input.is_empty() && input.iter().all(|&d| d > 0);
+    match config.arch {
+        Arch::Mlp if positive => Ok(()),
+        Arch::Mlp => Err(err("of any shape [...] with no empty axis".into())),
+        Arch::Convnet | Arch::Resnet18 if positive && input.len() == 3 && input[1] == 32 && input[2] == 32 => Ok(()),
+        Arch::Convnet | Arch::Resnet18 => Err(err("[C, 32, 32] (images of 32 x 32 pixels, any channels)".into())),
+        Arch::Vit if positive && input.len() == 3 && input[1] % config.patch == 0 && input[2] % config.patch == 0 => {
+            Ok(())
+        }
+        Arch::Vit => Err(err(format!("[C, H, W] with H and W multiples of model.patch = {}", config.patch))),
+    }
 }
 
 impl Net {
-    /// Build with PyTorch default init: hidden layers from `seed`, the classifier from
+    /// Build for the built-in images `[3, 32, 32]` ([`Net::for_input`] for other inputs), with
+    /// PyTorch default init: hidden layers from `seed`, the classifier from
     /// `config.last_layer_seed`. `kind` is `Float` for training, `Double` for exact tests.
     pub fn new(config: &ModelConfig, classes: usize, seed: u64, kind: Kind, device: Device) -> Net {
+        Net::for_input(config, classes, &IMAGE_32, seed, kind, device).expect("every architecture takes [3, 32, 32]")
+    }
+
+    /// Build for inputs of shape `input` (one example: `[C, H, W]` images, `[D]` vectors, ...),
+    /// refused by [`accepts`] when the architecture cannot take it.
+    pub fn for_input(
+        config: &ModelConfig,
+        classes: usize,
+        input: &[i64],
+        seed: u64,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Net, ModelError> {
+        accepts(config, input)?;
         let mut b = Builder {
             params: vec![],
             groups: vec![],
@@ -288,6 +333,7 @@ impl Net {
             kind,
             device,
             cfg: config.clone(),
+            input: input.to_vec(),
         };
         let c = classes as i64;
         let graph: Box<dyn Graph> = match config.arch {
@@ -296,7 +342,7 @@ impl Net {
             Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
             Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
         };
-        let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph };
+        let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph, input: b.input };
         if config.init_scale != 1.0 {
             tch::no_grad(|| {
                 for t in net.si() {
@@ -304,10 +350,10 @@ impl Net {
                 }
             });
         }
-        net
+        Ok(net)
     }
 
-    /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
+    /// Logits `[B, classes]` for inputs `[B, ...]` of the shape the net was built for.
     pub fn forward(&self, x: &Tensor, mode: BnMode) -> Tensor {
         // On CPU, channels-last input makes oneDNN's convolutions and the BN/ReLU/pool kernels
         // that follow them 1.2-1.3x faster on ConvNet (measured, README). Same maths. Not for
@@ -322,6 +368,11 @@ impl Net {
             x
         };
         self.graph.forward(self, x, mode)
+    }
+
+    /// The shape of one input the net takes (`[3, 32, 32]` for the built-in images).
+    pub fn input_shape(&self) -> &[i64] {
+        &self.input
     }
 
     pub(crate) fn t(&self, i: usize) -> &Tensor {

@@ -48,7 +48,7 @@ impl ResNet {
                 b.declare(name, &m);
             }
         };
-        let conv1 = b.conv("conv1", 3, k, 3, 1, false, Role::Trained);
+        let conv1 = b.conv("conv1", b.input[0], k, 3, 1, false, Role::Trained);
         declare(b, "conv1".into(), &conv1);
         let mut stream: Vec<usize> = b.scaled(conv1.weight, conv1.bias);
         let mut blocks = vec![];

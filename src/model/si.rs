@@ -67,11 +67,11 @@ impl SiReport {
 pub const TOLERANCE: f64 = 1e-8;
 
 /// A fixed batch of `n` random images and labels (`seed`).
-fn batch(n: i64, classes: usize, seed: u64) -> (Tensor, Tensor) {
+fn batch(n: i64, input: &[i64], classes: usize, seed: u64) -> (Tensor, Tensor) {
     let mut r = rng(seed, 11);
-    let x: Vec<f64> = (0..n * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
+    let x: Vec<f64> = (0..n * input.iter().product::<i64>()).map(|_| StandardNormal.sample(&mut r)).collect();
     let y: Vec<i64> = (0..n).map(|_| r.random_range(0..classes as i64)).collect();
-    (Tensor::from_slice(&x).view([n, 3, 32, 32]), Tensor::from_slice(&y))
+    (Tensor::from_slice(&x).view([&[n][..], input].concat().as_slice()), Tensor::from_slice(&y))
 }
 
 /// Scale the tensors `idx` of `net` by `c` (in place).
@@ -116,10 +116,14 @@ fn probe(net: &Net, idx: &[usize], x: &Tensor, y: &Tensor, what: String) -> Scal
 }
 
 /// Check the SI declaration of the network of `cfg` (built in f64 with eps 0, from `seed`, on
-/// 16 random images).
+/// 16 random images `[3, 32, 32]`; a ViT whose patch does not divide 32 on the largest multiple
+/// of its patch up to 32, at least one patch).
 pub fn check(cfg: &ModelConfig, classes: usize, seed: u64) -> SiReport {
     let cfg = ModelConfig { bn_eps: 0.0, ..cfg.clone() };
-    let net = Net::new(&cfg, classes, seed, Kind::Double, Device::Cpu);
+    let p = cfg.patch.max(1);
+    let side = if cfg.arch == crate::config::Arch::Vit { p * (32 / p).max(1) } else { 32 };
+    let net = Net::for_input(&cfg, classes, &[3, side, side], seed, Kind::Double, Device::Cpu)
+        .expect("the side is a multiple of the patch");
     check_net(&net, seed)
 }
 
@@ -136,7 +140,7 @@ pub fn check_net(net: &Net, seed: u64) -> SiReport {
             let _ = p.tensor.shallow_clone().g_add_(&noise.to_device(p.tensor.device()));
         }
     });
-    let (x, y) = batch(16, net.classes, seed);
+    let (x, y) = batch(16, net.input_shape(), net.classes, seed);
     let x = x.to_kind(net.kind());
     let mut groups: Vec<Scaled> =
         net.si_groups().iter().map(|g| probe(net, &g.params, &x, &y, g.name.clone())).collect();

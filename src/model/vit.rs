@@ -1,5 +1,5 @@
 //! Vision Transformer (pre-norm, as timm's `VisionTransformer`): a `patch x patch` convolution
-//! embeds the image into `(32 / patch)^2` tokens of `dim` features, a learned position embedding
+//! embeds the image `[C, H, W]` into `(H / patch) * (W / patch)` tokens of `dim` features, a learned position embedding
 //! is added (and a class token prepended with `pool = "cls"`), then `depth` blocks
 //! `x += attn(norm1(x)); x += mlp(norm2(x))`, a final norm, and the `head` on the class token
 //! (or the mean token). Attention: `heads` heads, `qkv` and `proj` linears with biases; MLP:
@@ -54,8 +54,8 @@ impl Vit {
         let hidden = ((d as f64) * b.cfg.mlp_ratio).round().max(1.0) as i64;
         let si = b.cfg.variant == Variant::ScaleInvariant;
         let norm = b.norm_name();
-        let tokens = (32 / p) * (32 / p);
-        let patch = b.conv_strided("patch_embed.proj", 3, d, p);
+        let tokens = (b.input[1] / p) * (b.input[2] / p);
+        let patch = b.conv_strided("patch_embed.proj", b.input[0], d, p);
         let cls = (b.cfg.pool == Pool::Cls).then(|| b.normal("cls_token", &[1, 1, d], 0.02, Role::Trained));
         let n = tokens + i64::from(cls.is_some());
         let pos = b.normal("pos_embed", &[1, n, d], 0.02, Role::Trained);

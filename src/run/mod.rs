@@ -233,6 +233,7 @@ impl Trainer {
         let opt = Optimizer::new(&cfg.optim, &ws.net, steps_per_epoch, cfg.train.epochs);
         let init_si = ws.net.si().iter().map(|t| t.detach().copy()).collect();
         let header = metrics::header(&ws.net, cfg.metrics.layers);
+        let notes = ws.data.notes.iter().map(|n| (false, n.clone())).collect();
         Ok(Trainer {
             cfg: cfg.clone(),
             dir,
@@ -249,7 +250,7 @@ impl Trainer {
             from: None,
             best: None,
             last_row: None,
-            notes: vec![],
+            notes,
             tensorboard: None,
             extensions: vec![],
         })
@@ -268,6 +269,10 @@ impl Trainer {
         // config.toml is written, so a corrected command can use the same --out.
         let mut t = Trainer::build(cfg, dir, lock)?;
         t.start_fresh()?;
+        // what the data layer computed (your own images' normalization) stays with the run
+        for n in &t.ws.data.notes {
+            t.dir.log_line(n)?;
+        }
         store::write_atomic(&t.dir.config(), cfg.to_toml().as_bytes())?;
         Ok(t)
     }
@@ -551,7 +556,7 @@ impl Trainer {
         let it = Tensor::from_slice(idx).to_device(self.ws.device);
         let mut x = train.images.index_select(0, &it);
         if self.cfg.data.augment {
-            x = data::augment(&x, train.pad_value, aug);
+            x = data::augment(&x, &train.pad_value, aug);
         }
         let y = train.labels.index_select(0, &it);
         net.zero_grad();

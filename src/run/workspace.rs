@@ -37,8 +37,9 @@ impl Workspace {
     pub fn new(cfg: &RunConfig) -> Result<Workspace> {
         let device = runtime(cfg.train.threads, cfg.train.device)?;
         let data = data::load(&cfg.data).context("loading data")?;
-        let data = Data { train: data.train.to_device(device), test: data.test.to_device(device) };
-        let net = Net::new(&cfg.model, data.train.classes, cfg.seed, Kind::Float, device);
+        let data = Data { train: data.train.to_device(device), test: data.test.to_device(device), notes: data.notes };
+        let input = data.train.input_shape();
+        let net = Net::for_input(&cfg.model, data.train.classes, &input, cfg.seed, Kind::Float, device)?;
         Ok(Workspace { device, data, net })
     }
 }
