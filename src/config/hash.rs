@@ -30,6 +30,9 @@ pub const LATER_KEYS: &[&str] = &[
     "model.pool",
     "optim.sphere",
     "model.init_scale",
+    "model.file",
+    "model.si_groups",
+    "model.frozen",
 ];
 
 impl RunConfig {

@@ -15,6 +15,7 @@ mod convnet;
 mod mlp;
 pub mod norm;
 mod resnet;
+pub mod scripted;
 pub mod si;
 mod vit;
 
@@ -124,6 +125,18 @@ pub(crate) trait Graph: std::fmt::Debug + Send + Sync {
     /// Whether the input goes in channels-last on CPU (measured faster for the ConvNet).
     fn channels_last(&self) -> bool {
         false
+    }
+    /// One example's shape, when the graph was given one (a scripted module's).
+    fn input_shape(&self) -> Option<Vec<i64>> {
+        None
+    }
+    /// The file the graph was read from, and its SHA-256 (a scripted module's).
+    fn source(&self) -> Option<(&std::path::Path, &str)> {
+        None
+    }
+    /// The graph as a scripted module, if it is one.
+    fn as_scripted(&self) -> Option<&scripted::Scripted> {
+        None
     }
 }
 
@@ -295,6 +308,7 @@ impl Net {
             Arch::Resnet18 => Box::new(resnet::ResNet::build(&mut b, c)),
             Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
             Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
+            Arch::Torchscript => panic!("a scripted module is loaded with Net::from_config (it can fail), not Net::new"),
         };
         let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph };
         if config.init_scale != 1.0 {
@@ -305,6 +319,30 @@ impl Net {
             });
         }
         net
+    }
+
+    /// The network of `config` for inputs of `input_shape` (one example) and `classes`: a
+    /// built-in architecture ([`Net::new`]), or the scripted module of `model.file` (its
+    /// weights as saved; `seed` and `model.init_scale` apply to built-in ones only).
+    pub fn from_config(
+        config: &ModelConfig,
+        input_shape: &[i64],
+        classes: usize,
+        seed: u64,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Net, scripted::ScriptError> {
+        if config.arch != Arch::Torchscript {
+            return Ok(Net::new(config, classes, seed, kind, device));
+        }
+        let o = scripted::LoadOptions {
+            input_shape: input_shape.to_vec(),
+            classes: Some(classes),
+            kind,
+            device,
+            zero_eps: false,
+        };
+        scripted::load(config, &o)
     }
 
     /// Logits `[B, classes]` for images `[B, 3, 32, 32]`.
@@ -322,6 +360,22 @@ impl Net {
             x
         };
         self.graph.forward(self, x, mode)
+    }
+
+    /// One example's shape: `[3, 32, 32]` for the built-in architectures, a scripted module's
+    /// as loaded.
+    pub fn input_shape(&self) -> Vec<i64> {
+        self.graph.input_shape().unwrap_or_else(|| vec![3, 32, 32])
+    }
+
+    /// The file a scripted net was read from and its SHA-256 (`None` for a built-in one).
+    pub fn source(&self) -> Option<(&std::path::Path, &str)> {
+        self.graph.source()
+    }
+
+    /// The graph of a scripted net, to run it directly.
+    pub(crate) fn scripted(&self) -> Option<&scripted::Scripted> {
+        self.graph.as_scripted()
     }
 
     pub(crate) fn t(&self, i: usize) -> &Tensor {
@@ -397,7 +451,8 @@ impl Net {
         for g in &new {
             for &i in &g.params {
                 self.params[i].role = Role::Si;
-                self.params[i].tensor = self.params[i].tensor.detach().set_requires_grad(true);
+                // in place: a scripted module computes with these very tensors
+                self.params[i].tensor = self.params[i].tensor.set_requires_grad(true);
             }
         }
         self.groups = new;

@@ -66,12 +66,13 @@ impl SiReport {
 /// rounding, ~1e-13; a broken declaration changes the loss by far more than this).
 pub const TOLERANCE: f64 = 1e-8;
 
-/// A fixed batch of `n` random images and labels (`seed`).
-fn batch(n: i64, classes: usize, seed: u64) -> (Tensor, Tensor) {
+/// A fixed batch of `n` random inputs of `shape` (one example's) and labels (`seed`).
+fn batch(n: i64, shape: &[i64], classes: usize, seed: u64) -> (Tensor, Tensor) {
     let mut r = rng(seed, 11);
-    let x: Vec<f64> = (0..n * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
+    let full: Vec<i64> = std::iter::once(n).chain(shape.iter().copied()).collect();
+    let x: Vec<f64> = (0..full.iter().product::<i64>()).map(|_| StandardNormal.sample(&mut r)).collect();
     let y: Vec<i64> = (0..n).map(|_| r.random_range(0..classes as i64)).collect();
-    (Tensor::from_slice(&x).view([n, 3, 32, 32]), Tensor::from_slice(&y))
+    (Tensor::from_slice(&x).view(full.as_slice()), Tensor::from_slice(&y))
 }
 
 /// Scale the tensors `idx` of `net` by `c` (in place).
@@ -136,8 +137,8 @@ pub fn check_net(net: &Net, seed: u64) -> SiReport {
             let _ = p.tensor.shallow_clone().g_add_(&noise.to_device(p.tensor.device()));
         }
     });
-    let (x, y) = batch(16, net.classes, seed);
-    let x = x.to_kind(net.kind());
+    let (x, y) = batch(16, &net.input_shape(), net.classes, seed);
+    let (x, y) = (x.to_kind(net.kind()).to_device(net.device()), y.to_device(net.device()));
     let mut groups: Vec<Scaled> =
         net.si_groups().iter().map(|g| probe(net, &g.params, &x, &y, g.name.clone())).collect();
     let all: Vec<usize> = net.si_groups().iter().flat_map(|g| g.params.iter().cloned()).collect();
@@ -206,4 +207,51 @@ pub fn to_text(r: &SiReport) -> String {
         "declaration WRONG: a declared group is not scale-invariant\n"
     };
     o
+}
+
+/// A copy of the scripted net `net` for the exact check: f64, on the CPU, every normalization's
+/// eps 0, the same declaration.
+fn exact_copy(net: &Net) -> Result<Net, super::scripted::ScriptError> {
+    let o = super::scripted::LoadOptions {
+        input_shape: net.input_shape(),
+        classes: Some(net.classes),
+        kind: Kind::Double,
+        device: Device::Cpu,
+        zero_eps: true,
+    };
+    super::scripted::load(&net.config, &o)
+}
+
+/// Verify a scripted net's declared SI groups before training, on an exact copy ([`check_net`]
+/// in f64 with eps 0): a group that is not scale-invariant is an error naming it, the scales
+/// tried and the change measured. Returns warnings: tensors that are scale-invariant on their
+/// own but in no group (a fully SI net expects none), and a net without groups.
+pub fn verify_declared(net: &Net, seed: u64) -> Result<Vec<String>, super::scripted::ScriptError> {
+    let copy = exact_copy(net)?;
+    let r = check_net(&copy, seed);
+    if let Some(g) = r.groups.iter().find(|g| !g.invariant) {
+        return Err(super::scripted::ScriptError::Declaration {
+            key: format!("SI group `{}`", g.what),
+            why: format!(
+                "is not scale-invariant: scaling its tensors ({}) by 0.1 and by 10 changed the logits by {:.3e} and the loss by {:.3e} (relative; tolerance {TOLERANCE:e}, f64, eps 0); \
+                 check its parameters (a bias or gain after a normalization is not SI), or let `silab check-si --propose` find the groups",
+                g.tensors.join(", "),
+                g.logits_rel,
+                g.loss_rel
+            ),
+        });
+    }
+    let mut notes: Vec<String> = r
+        .undeclared
+        .iter()
+        .map(|u| format!("{} is scale-invariant (loss change {:.1e} when scaled) but in no SI group", u.what, u.loss_rel))
+        .collect();
+    if r.groups.is_empty() {
+        notes.push(format!(
+            "{}: no SI groups declared (model.si_groups, or a manifest {}): rho is NaN; `silab check-si --propose` finds them",
+            net.config.file,
+            super::scripted::manifest_path(std::path::Path::new(&net.config.file)).display()
+        ));
+    }
+    Ok(notes)
 }
