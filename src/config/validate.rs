@@ -129,7 +129,9 @@ impl ModelConfig {
                 ("model.frozen", !self.frozen.is_empty()),
             ];
             return match set.iter().find(|(_, on)| *on) {
-                Some((key, _)) => bad(key, format!("only applies to model.arch = \"torchscript\", not \"{}\"", self.arch)),
+                Some((key, _)) => {
+                    bad(key, format!("only applies to model.arch = \"torchscript\", not \"{}\"", self.arch))
+                }
                 None => Ok(()),
             };
         }

@@ -308,7 +308,9 @@ impl Net {
             Arch::Resnet18 => Box::new(resnet::ResNet::build(&mut b, c)),
             Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
             Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
-            Arch::Torchscript => panic!("a scripted module is loaded with Net::from_config (it can fail), not Net::new"),
+            Arch::Torchscript => {
+                panic!("a scripted module is loaded with Net::from_config (it can fail), not Net::new")
+            }
         };
         let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph };
         if config.init_scale != 1.0 {

@@ -133,7 +133,8 @@ impl Archive {
             f.read_to_end(&mut data).map_err(|e| file_err(path, format!("entry {}: {e}", f.name())))?;
             entries.push((f.name().to_string(), data));
         }
-        if !entries.iter().any(|(n, _)| n.ends_with("/data.pkl")) || !entries.iter().any(|(n, _)| n.contains("/code/")) {
+        if !entries.iter().any(|(n, _)| n.ends_with("/data.pkl")) || !entries.iter().any(|(n, _)| n.contains("/code/"))
+        {
             return Err(file_err(
                 path,
                 "a zip without data.pkl and code/: not a scripted module (torch.jit.script(m).save(path)); \
@@ -164,7 +165,8 @@ impl Archive {
             c.lines().any(|l| l.trim_start().starts_with("__buffers__ = [") && l.contains("\"running_mean\""))
         });
         let reads_training = code.iter().any(|(_, c)| c.contains("self.training"));
-        (has_buffers && !reads_training).then(|| "it has running statistics but its code never reads self.training".to_string())
+        (has_buffers && !reads_training)
+            .then(|| "it has running statistics but its code never reads self.training".to_string())
     }
 
     /// The archive with every class's buffers declared as parameters (and the debug source maps,
@@ -174,12 +176,30 @@ impl Archive {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
         let fail = |e: String| file_err(path, format!("rewriting the archive in memory: {e}"));
+        // the modules' eps constants, which the scripted code inlines as literals
+        let eps: Vec<String> = if zero_eps {
+            let mut v: Vec<String> = self
+                .code()
+                .flat_map(|(_, c)| {
+                    c.lines()
+                        .filter_map(|l| {
+                            l.trim_start().strip_prefix("eps : Final[float] = ").map(|e| e.trim().to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        } else {
+            vec![]
+        };
         for (name, data) in &self.entries {
             if name.ends_with(".debug_pkl") {
                 continue;
             }
             let data = if name.contains("/code/") && name.ends_with(".py") {
-                rewrite_class_source(&String::from_utf8_lossy(data), zero_eps).into_bytes()
+                rewrite_class_source(&String::from_utf8_lossy(data), &eps).into_bytes()
             } else {
                 data.clone()
             };
@@ -190,12 +210,19 @@ impl Archive {
     }
 }
 
-/// Move each class's `__buffers__` into its `__parameters__` (see the module doc); with
-/// `zero_eps`, `eps : Final[float] = ...` becomes 0.
-fn rewrite_class_source(src: &str, zero_eps: bool) -> String {
+/// The epsilon of the exact check: PyTorch 2.13's `batch_norm` refuses 0 in training, and next
+/// to a variance of order 1 (or even 1e-250) this is 0 in f64.
+const TINY_EPS: &str = "1e-300";
+
+/// Move each class's `__buffers__` into its `__parameters__` (see the module doc); the values
+/// `eps` (the normalizations' epsilons, as written) become [`TINY_EPS`] wherever they are an
+/// argument.
+fn rewrite_class_source(src: &str, eps: &[String]) -> String {
     let mut out = String::with_capacity(src.len());
     let mut pending: Option<String> = None;
-    let list = |l: &str| l.split_once('=').map(|(_, r)| r.trim().trim_start_matches('[').trim_end_matches(']').trim().to_string());
+    let list = |l: &str| {
+        l.split_once('=').map(|(_, r)| r.trim().trim_start_matches('[').trim_end_matches(']').trim().to_string())
+    };
     let lines: Vec<&str> = src.lines().collect();
     for (k, line) in lines.iter().enumerate() {
         let t = line.trim_start();
@@ -204,7 +231,11 @@ fn rewrite_class_source(src: &str, zero_eps: bool) -> String {
             // the buffers line follows the parameters line in every class torch.jit.save writes
             let bufs = lines.get(k + 1).filter(|n| n.trim_start().starts_with("__buffers__ = [")).and_then(|n| list(n));
             let params = list(t).unwrap_or_default();
-            let both = [params, bufs.clone().unwrap_or_default()].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>();
+            let both = [params, bufs.clone().unwrap_or_default()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>();
             let joined = both.iter().map(|s| s.trim_end_matches(',').trim().to_string()).collect::<Vec<_>>().join(", ");
             let joined = if joined.is_empty() { String::new() } else { format!("{joined}, ") };
             out += &format!("{indent}__parameters__ = [{joined}]\n");
@@ -215,11 +246,17 @@ fn rewrite_class_source(src: &str, zero_eps: bool) -> String {
             out += &pending.take().unwrap_or_else(|| format!("{line}\n"));
             continue;
         }
-        if zero_eps && t.starts_with("eps : Final[float] = ") {
-            out += &format!("{indent}eps : Final[float] = 0.\n");
+        if !eps.is_empty() && t.starts_with("eps : Final[float] = ") {
+            out += &format!("{indent}eps : Final[float] = {TINY_EPS}\n");
             continue;
         }
-        out += line;
+        let mut line = line.to_string();
+        for e in eps {
+            for (a, b) in [(" ", ","), (" ", ")"), ("(", ","), ("(", ")")] {
+                line = line.replace(&format!("{a}{e}{b}"), &format!("{a}{TINY_EPS}{b}"));
+            }
+        }
+        out += &line;
         out.push('\n');
     }
     out
@@ -247,7 +284,11 @@ impl Scripted {
     fn run(&self, x: &Tensor, train: bool) -> Result<IValue, tch::TchError> {
         let mut m = self.module.lock().unwrap_or_else(|e| e.into_inner());
         if m.train != Some(train) {
-            if train { m.module.f_set_train()? } else { m.module.f_set_eval()? }
+            if train {
+                m.module.f_set_train()?
+            } else {
+                m.module.f_set_eval()?
+            }
             m.train = Some(train);
         }
         m.module.forward_is(&[IValue::Tensor(x.shallow_clone())])
@@ -295,7 +336,7 @@ pub struct LoadOptions {
     pub classes: Option<usize>,
     pub kind: Kind,
     pub device: Device,
-    /// Every normalization's `eps` set to 0 (the exact scale-invariance check).
+    /// Every normalization's `eps` set to (practically) 0 (the exact scale-invariance check).
     pub zero_eps: bool,
 }
 
@@ -379,11 +420,18 @@ fn declare(
         Some(m) => (m.si_groups.clone(), "the manifest's si_groups"),
         None => (vec![], "model.si_groups"),
     };
-    let frozen = if !cfg.frozen.is_empty() { cfg.frozen.clone() } else { manifest.map(|m| m.frozen.clone()).unwrap_or_default() };
+    let frozen = if !cfg.frozen.is_empty() {
+        cfg.frozen.clone()
+    } else {
+        manifest.map(|m| m.frozen.clone()).unwrap_or_default()
+    };
     for pat in &frozen {
         let hits: Vec<usize> = (0..params.len()).filter(|&i| glob_match(pat, &params[i].name)).collect();
         if hits.is_empty() {
-            return Err(decl_err("model.frozen", format!("`{pat}` matches no parameter of the module ({})", names(&params))));
+            return Err(decl_err(
+                "model.frozen",
+                format!("`{pat}` matches no parameter of the module ({})", names(&params)),
+            ));
         }
         for i in hits {
             params[i].role = Role::Frozen;
@@ -407,7 +455,9 @@ fn declare(
         }
         for &i in &members {
             match params[i].role {
-                Role::Frozen => return Err(decl_err(&key, format!("{} is frozen; a group is trained", params[i].name))),
+                Role::Frozen => {
+                    return Err(decl_err(&key, format!("{} is frozen; a group is trained", params[i].name)));
+                }
                 Role::Si => return Err(decl_err(&key, format!("{} is in two SI groups", params[i].name))),
                 _ => params[i].role = Role::Si,
             }
@@ -497,13 +547,14 @@ mod tests {
 
     #[test]
     fn buffers_become_parameters() {
-        let src = "class B(Module):\n  __parameters__ = [\"weight\", \"bias\", ]\n  __buffers__ = [\"running_mean\", \"running_var\", ]\n  eps : Final[float] = 1.0000000000000001e-05\n";
-        let out = rewrite_class_source(src, true);
+        let src = "class B(Module):\n  __parameters__ = [\"weight\", \"bias\", ]\n  __buffers__ = [\"running_mean\", \"running_var\", ]\n  eps : Final[float] = 1.0000000000000001e-05\n    _3 = _0(input, 0.10000000000000001, 1.0000000000000001e-05, )\n";
+        let out = rewrite_class_source(src, &["1.0000000000000001e-05".to_string()]);
+        assert!(out.contains("_0(input, 0.10000000000000001, 1e-300, )"), "{out}");
         assert!(out.contains("__parameters__ = [\"weight\", \"bias\", \"running_mean\", \"running_var\", ]"), "{out}");
         assert!(out.contains("__buffers__ = []"), "{out}");
-        assert!(out.contains("eps : Final[float] = 0."), "{out}");
+        assert!(out.contains("eps : Final[float] = 1e-300"), "{out}");
         let none = "class C(Module):\n  __parameters__ = []\n  __buffers__ = [\"m\", ]\n";
-        let out = rewrite_class_source(none, false);
+        let out = rewrite_class_source(none, &[]);
         assert!(out.contains("__parameters__ = [\"m\", ]"), "{out}");
     }
 }

@@ -244,7 +244,9 @@ pub fn verify_declared(net: &Net, seed: u64) -> Result<Vec<String>, super::scrip
     let mut notes: Vec<String> = r
         .undeclared
         .iter()
-        .map(|u| format!("{} is scale-invariant (loss change {:.1e} when scaled) but in no SI group", u.what, u.loss_rel))
+        .map(|u| {
+            format!("{} is scale-invariant (loss change {:.1e} when scaled) but in no SI group", u.what, u.loss_rel)
+        })
         .collect();
     if r.groups.is_empty() {
         notes.push(format!(
