@@ -23,7 +23,7 @@
 //! `[B, C]` tensor.
 
 use super::{BnMode, Graph, Net, Param, Role, SiGroup};
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, SiGroupDecl};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::io::{Cursor, Read, Write};
@@ -50,6 +50,8 @@ pub enum ScriptError {
     Signature { path: PathBuf, why: String },
     #[error("{key}: {why}")]
     Declaration { key: String, why: String },
+    #[error("manifest {}: {why}", path.display())]
+    Manifest { path: PathBuf, why: String },
 }
 
 fn file_err(path: &Path, why: impl Into<String>) -> ScriptError {
@@ -70,9 +72,18 @@ pub struct Manifest {
     #[serde(default)]
     pub classes: Option<usize>,
     #[serde(default)]
-    pub si_groups: Vec<crate::config::SiGroupDecl>,
+    pub si_groups: Vec<ManifestGroup>,
     #[serde(default)]
     pub frozen: Vec<String>,
+}
+
+/// One group of a manifest: as `[[model.si_groups]]`, with why it is SI (free text).
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+pub struct ManifestGroup {
+    pub name: String,
+    pub params: Vec<String>,
+    #[serde(default)]
+    pub how: Option<String>,
 }
 
 /// Where the manifest of `file` is: the same stem with `.silab.toml` (`net.pt` ->
@@ -87,8 +98,9 @@ pub fn read_manifest(file: &Path) -> Result<Option<Manifest>, ScriptError> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| file_err(&path, e.to_string()))?;
-    toml::from_str(&text).map(Some).map_err(|e| file_err(&path, format!("not a silab manifest: {e}")))
+    let err = |why: String| ScriptError::Manifest { path: path.clone(), why };
+    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map(Some).map_err(|e| err(format!("not a silab manifest: {e}")))
 }
 
 /// `*` matches any run of characters (dots included), `?` one character.
@@ -417,7 +429,10 @@ fn declare(
     let from_cfg = !cfg.si_groups.is_empty();
     let (decls, src) = match manifest {
         _ if from_cfg => (cfg.si_groups.clone(), "model.si_groups"),
-        Some(m) => (m.si_groups.clone(), "the manifest's si_groups"),
+        Some(m) => {
+            let groups = m.si_groups.iter().map(|g| SiGroupDecl { name: g.name.clone(), params: g.params.clone() });
+            (groups.collect(), "the manifest's si_groups")
+        }
         None => (vec![], "model.si_groups"),
     };
     let frozen = if !cfg.frozen.is_empty() {
