@@ -182,3 +182,168 @@ fn sphere_mode_is_pytorchs_step_for_step() {
     sets.extend(CONVNET_GROUPS);
     same_as_pytorch(&cfg("convnet.pt", &sets), 1e-4);
 }
+
+/// The scripted ConvNet in f64 with its SI groups declared, and x, y of `n` examples.
+fn convnet_f64(n: i64) -> (Net, Tensor, Tensor) {
+    let c = cfg("convnet.pt", &CONVNET_GROUPS);
+    let net = Net::from_config(&c.model, &[3, 32, 32], 10, 0, Kind::Double, Device::Cpu).unwrap();
+    tch::manual_seed(3);
+    let x = Tensor::randn([n, 3, 32, 32], (Kind::Double, Device::Cpu));
+    let y = Tensor::randint(10, [n], (Kind::Int64, Device::Cpu));
+    (net, x, y)
+}
+
+fn hessian<'a>(net: &'a Net, x: &Tensor, y: &Tensor) -> silab::landscape::Hessian<'a> {
+    silab::landscape::Hessian {
+        net,
+        params: net.si().iter().map(|t| t.shallow_clone()).collect(),
+        x: x.shallow_clone(),
+        y: y.shallow_clone(),
+        loss: silab::config::Loss::Ce,
+        mode: BnMode::TrainFrozenStats,
+        batch: 8,
+    }
+}
+
+fn rel(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).norm().double_value(&[]) / b.norm().double_value(&[])
+}
+
+#[test]
+fn hvp_through_the_scripted_module_is_finite_differences_and_the_builtin_convnets() {
+    use silab::landscape::Operator;
+    let (net, x, y) = convnet_f64(16);
+    let h = hessian(&net, &x, &y);
+    let v = Tensor::randn([h.dim()], (Kind::Double, Device::Cpu));
+    let v = &v / v.norm();
+    let hv = h.apply(&v);
+    // the same product, again and again: libtorch's profiling executor optimizes a scripted
+    // graph after its first runs (pytorch issues 49764, 54133); it must not change the result
+    for _ in 0..4 {
+        let again = h.apply(&v);
+        assert!(rel(&again, &hv) < 1e-12, "HVP changed on a later call: {:e}", rel(&again, &hv));
+    }
+    // central finite differences of the gradient
+    let eps = 1e-5;
+    let shift = |s: f64| {
+        tch::no_grad(|| {
+            let mut at = 0;
+            for t in net.si() {
+                let n = t.numel() as i64;
+                let _ = t.shallow_clone().g_add_(&(v.narrow(0, at, n).view(t.size().as_slice()) * s));
+                at += n;
+            }
+        })
+    };
+    shift(eps);
+    let gp = h.gradient();
+    shift(-2.0 * eps);
+    let gm = h.gradient();
+    shift(eps);
+    let fd = (gp - gm) / (2.0 * eps);
+    assert!(rel(&hv, &fd) < 1e-6, "HVP vs finite differences: {:e}", rel(&hv, &fd));
+    // the built-in ConvNet-8-SI with the same weights (and buffers)
+    let builtin_cfg = silab::config::ModelConfig { width: 8, ..Default::default() };
+    let mut builtin = Net::new(&builtin_cfg, 10, 0, Kind::Double, Device::Cpu);
+    builtin.load(&net.snapshot()).unwrap();
+    let hb = hessian(&builtin, &x, &y);
+    let hvb = hb.apply(&v);
+    assert!(rel(&hv, &hvb) < 1e-10, "scripted vs built-in HVP: {:e}", rel(&hv, &hvb));
+}
+
+#[test]
+fn a_never_seen_prenorm_net_trains_on_the_sphere_and_has_a_sharpness() {
+    // groups from the manifest beside prenorm.pt, verified before training
+    let c =
+        cfg("prenorm.pt", &["optim.mode=\"sphere\"", "optim.elr=0.01", "train.epochs=2", "metrics.full_grad=false"]);
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("run");
+    silab::training::train(&c, &run, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    let r = silab::store::read_records(&run.join("metrics.csv"), false).unwrap();
+    let rho: Vec<f64> = r.rows.iter().map(|row| row[r.col("rho").unwrap()].parse().unwrap()).collect();
+    assert!(rho.iter().all(|x| (x - rho[0]).abs() <= 1e-5 * rho[0]), "on the sphere: rho {rho:?}");
+    for g in ["stem", "blocks.0.fc1", "blocks.1.fc1"] {
+        assert!(r.col(&format!("rho:{g}")).is_some(), "a per-group column for {g}: {:?}", r.header);
+    }
+    let last = r.rows.last().unwrap();
+    let loss: f64 = last[r.col("train_loss").unwrap()].parse().unwrap();
+    assert!(loss.is_finite() && loss < 2.31, "it learns: train_loss {loss}");
+    let sets: Vec<String> = ["sharpness.images=32", "sharpness.probes=2", "sharpness.lanczos_iters=4"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let rows = silab::landscape::curvature::posthoc(&run, Some(&[2]), &sets, &mut silab::progress::Silent, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(!rows.is_empty());
+    for row in &rows {
+        for col in ["trace", "top_eig"] {
+            assert!(row.get(col).is_finite(), "{col} of {:?}", row.0);
+        }
+    }
+}
+
+#[test]
+fn a_bias_after_a_norm_declared_si_is_refused_before_training() {
+    let c = cfg("bias_after_norm.pt", &["optim.mode=\"sphere\"", "optim.elr=0.01", "train.epochs=1"]);
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("run");
+    let e = silab::training::train(&c, &run, &mut silab::progress::Silent).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("SI group `stem`") && e.contains("not scale-invariant") && e.contains("stem_norm.bias"), "{e}");
+    assert!(e.contains("by 0.1 and by 10") && e.contains("loss by"), "names the scales and the change: {e}");
+    assert!(!run.join("config.toml").exists(), "nothing trained");
+}
+
+#[test]
+fn check_si_propose_finds_the_prenorm_groups() {
+    let c = cfg("prenorm.pt", &[]);
+    let net = silab::model::si::exact_scripted(&c.model, None, None).unwrap();
+    let p = silab::model::si::propose(&net, 0);
+    let found: Vec<(&str, Vec<&str>)> =
+        p.found.iter().map(|s| (s.what.as_str(), s.tensors.iter().map(|t| t.as_str()).collect())).collect();
+    assert_eq!(
+        found,
+        vec![
+            ("stem", vec!["stem.weight", "stem.bias"]),
+            ("blocks.0.fc1", vec!["blocks.0.fc1.weight", "blocks.0.fc1.bias"]),
+            ("blocks.1.fc1", vec!["blocks.1.fc1.weight", "blocks.1.fc1.bias"]),
+        ]
+    );
+    assert!(p.tried.iter().any(|s| s.what == "stem_norm.bias" && !s.invariant), "the bias after a norm was tried");
+}
+
+#[test]
+fn no_groups_means_full_mode_only_and_a_changed_file_is_refused_on_resume() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("net.pt");
+    std::fs::copy(nets().join("convnet.pt"), &file).unwrap();
+    let sets = |mode: &str| {
+        vec![
+            "model.arch=\"torchscript\"".to_string(),
+            format!("model.file=\"{}\"", file.display()),
+            format!("optim.mode=\"{mode}\""),
+            "optim.elr=0.01".into(),
+            "data.train_size=32".into(),
+            "data.test_size=16".into(),
+            "train.batch_size=16".into(),
+            "train.threads=1".into(),
+            "train.epochs=2".into(),
+        ]
+    };
+    // no manifest, no groups: sphere mode is refused, pointing to check-si --propose
+    let c = RunConfig::from_parts(None, &sets("sphere")).unwrap();
+    let e =
+        format!("{:#}", silab::training::train(&c, &root.path().join("s"), &mut silab::progress::Silent).unwrap_err());
+    assert!(e.contains("check-si --propose") && e.contains("manifest"), "{e}");
+    // full mode trains, with rho NaN
+    let c = RunConfig::from_parts(None, &sets("full")).unwrap();
+    let run = root.path().join("f");
+    silab::training::train(&c, &run, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    let r = silab::store::read_records(&run.join("metrics.csv"), false).unwrap();
+    assert_eq!(r.rows[0][r.col("rho").unwrap()], "", "no SI group: rho is not measured");
+    // the file changes: resuming is refused, naming it
+    std::fs::copy(nets().join("prenorm.pt"), &file).unwrap();
+    std::fs::remove_file(run.join("summary.json")).ok();
+    let e = silab::training::resume(&run, &mut silab::progress::Silent).unwrap_err().to_string();
+    assert!(e.contains("SHA-256") && e.contains("net.pt"), "{e}");
+}

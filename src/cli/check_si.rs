@@ -71,7 +71,8 @@ fn propose(cfg: &RunConfig, json: bool, write: bool) -> Result<()> {
     }
     if write {
         let path = scripted::manifest_path(Path::new(&cfg.model.file));
-        std::fs::write(&path, si::proposal_manifest(&p, &net)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, si::proposal_manifest(&p, &net))
+            .with_context(|| format!("writing {}", path.display()))?;
         if !json {
             println!("wrote {}", path.display());
         }

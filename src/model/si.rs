@@ -247,7 +247,8 @@ pub fn proposal_manifest(p: &Proposal, net: &Net) -> String {
 
 /// The proposal as a table (what `silab check-si --propose` prints).
 pub fn proposal_text(p: &Proposal) -> String {
-    let mut o = format!("  {:<36} {:>8} {:>12} {:>12}  {}\n", "tried", "tensors", "logits Δ", "loss Δ", "scale-invariant");
+    let mut o =
+        format!("  {:<36} {:>8} {:>12} {:>12}  {}\n", "tried", "tensors", "logits Δ", "loss Δ", "scale-invariant");
     for s in &p.tried {
         let yes = if s.invariant { "yes" } else { "no" };
         o += &format!("  {:<36} {:>8} {:>12.2e} {:>12.2e}  {yes}\n", s.what, s.tensors.len(), s.logits_rel, s.loss_rel);
@@ -325,7 +326,8 @@ pub fn exact_scripted(
 ) -> Result<Net, super::scripted::ScriptError> {
     let manifest = super::scripted::read_manifest(std::path::Path::new(&cfg.file))?;
     let input_shape = input_shape.or_else(|| manifest.and_then(|m| m.input_shape)).unwrap_or_else(|| vec![3, 32, 32]);
-    let o = super::scripted::LoadOptions { input_shape, classes, kind: Kind::Double, device: Device::Cpu, zero_eps: true };
+    let o =
+        super::scripted::LoadOptions { input_shape, classes, kind: Kind::Double, device: Device::Cpu, zero_eps: true };
     super::scripted::load(cfg, &o)
 }
 
