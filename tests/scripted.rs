@@ -347,3 +347,111 @@ fn no_groups_means_full_mode_only_and_a_changed_file_is_refused_on_resume() {
     let e = silab::training::resume(&run, &mut silab::progress::Silent).unwrap_err().to_string();
     assert!(e.contains("SHA-256") && e.contains("net.pt"), "{e}");
 }
+
+/// `silab ARGS` (the built binary) in `dir`; its stdout, or a panic with its output.
+fn silab(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_silab")).current_dir(dir).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "silab {args:?}:\n{text}");
+    text
+}
+
+/// Every number of `cols` of a CSV, after its first `skip` rows, is finite (no NaN, inf or
+/// empty measurement); returns the number of rows.
+fn finite_columns(path: &Path, cols: &[&str], skip: usize) -> usize {
+    let r = silab::store::read_records(path, false).unwrap();
+    for c in cols {
+        let i = r.col(c).unwrap_or_else(|| panic!("{}: no column {c}: {:?}", path.display(), r.header));
+        for row in &r.rows[skip..] {
+            let v: f64 = row[i].parse().unwrap_or(f64::NAN);
+            assert!(v.is_finite(), "{}: {c} = {:?}", path.display(), row[i]);
+        }
+    }
+    r.rows.len()
+}
+
+#[test]
+fn rotational_mode_landscape_and_every_sharpness_run_on_a_scripted_net() {
+    let root = tempfile::tempdir().unwrap();
+    let file = format!("model.file=\"{}\"", nets().join("prenorm.pt").display());
+    let sets = [
+        "model.arch=\"torchscript\"",
+        &file,
+        "optim.mode=\"rotational\"",
+        "optim.wd=0.0005",
+        "optim.lr=0.05",
+        "data.train_size=64",
+        "data.test_size=32",
+        "train.batch_size=16",
+        "train.epochs=2",
+        "train.threads=1",
+        "metrics.full_grad=false",
+    ];
+    let mut args = vec!["train", "--out", "run", "-q"];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    silab(root.path(), &args);
+    let metrics = root.path().join("run/metrics.csv");
+    // (the initial row has no step, so no angles)
+    finite_columns(&metrics, &["rho", "elr", "angle_mean", "angle_eq", "rho:stem", "angle:blocks.0.fc1"], 1);
+    silab(
+        root.path(),
+        &[
+            "sharpness",
+            "run",
+            "--epochs",
+            "2",
+            "--set",
+            "sharpness.images=32",
+            "--set",
+            "sharpness.probes=2",
+            "--set",
+            "sharpness.lanczos_iters=4",
+            "--set",
+            "sharpness.gauss_newton=true",
+            "--set",
+            "sharpness.riemannian=true",
+            "--set",
+            "sharpness.density_probes=1",
+        ],
+    );
+    let cols = ["trace", "top_eig", "gn_trace", "riemannian_top_eig"];
+    let csv = root.path().join("run/sharpness_posthoc.csv");
+    let r = silab::store::read_records(&csv, false).unwrap();
+    let si = r.rows.iter().find(|row| row[r.col("group").unwrap()] == "si").expect("an si row");
+    for c in cols {
+        let v: f64 = si[r.col(c).unwrap()].parse().unwrap_or(f64::NAN);
+        assert!(v.is_finite(), "{c} = {v}");
+    }
+    silab(root.path(), &["landscape", "slice", "run", "--points", "3", "--out", "land"]);
+    let scan = std::fs::read_dir(root.path().join("land")).unwrap().filter_map(|e| e.ok()).map(|e| e.path());
+    let csv: Vec<PathBuf> = scan.filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
+    assert!(!csv.is_empty(), "a scan CSV");
+    assert_eq!(finite_columns(&csv[0], &["train_loss"], 0), 9, "a 3 x 3 slice");
+}
+
+#[test]
+fn a_killed_scripted_run_resumes_to_the_same_weights_and_running_statistics() {
+    let root = tempfile::tempdir().unwrap();
+    let mut sets = vec!["optim.mode=\"full\"", "optim.lr=0.05", "optim.wd=0.001", "train.epochs=2"];
+    sets.extend(CONVNET_GROUPS);
+    let c = cfg("convnet.pt", &sets);
+    let a = root.path().join("a");
+    silab::training::train(&c, &a, &mut silab::progress::Silent).unwrap();
+    // the same run, killed after its epoch-1 checkpoint
+    let b = root.path().join("b");
+    silab::training::train(&c, &b, &mut silab::progress::Silent).unwrap();
+    let rd = silab::store::RunDir::new(&b);
+    std::fs::remove_file(rd.checkpoint(2)).unwrap();
+    std::fs::remove_file(rd.optim_state(2)).unwrap();
+    std::fs::remove_file(b.join("summary.json")).unwrap();
+    silab::training::resume(&b, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    let (wa, _) = silab::store::load_tensors(&silab::store::RunDir::new(&a).checkpoint(2)).unwrap();
+    let (wb, _) = silab::store::load_tensors(&rd.checkpoint(2)).unwrap();
+    assert!(wa.iter().any(|(n, _)| n == "conv_layers.1.running_var"));
+    for ((na, ta), (nb, tb)) in wa.iter().zip(&wb) {
+        assert_eq!(na, nb);
+        assert!(ta.equal(tb), "{na} differs after the resume");
+    }
+}
