@@ -97,7 +97,9 @@ pub struct SiGroupDecl {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `convnet` (ConvNet-k, depth 3), `resnet18` (pre-activation ResNet-18-k), `mlp` or `vit`.
+    /// `convnet` (ConvNet-k, depth 3), `resnet18` (pre-activation ResNet-18-k), `mlp`, `vit`, or
+    /// `torchscript` (a scripted PyTorch module from `model.file`; width, variant, norm and the
+    /// other shape keys do not apply to it).
     pub arch: Arch,
     /// Width factor k, 1 ... 1024 (ConvNet, ResNet); units per hidden layer, <= 65536 (MLP);
     /// unused by ViT (`dim`).

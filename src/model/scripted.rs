@@ -84,6 +84,10 @@ pub struct ManifestGroup {
     pub params: Vec<String>,
     #[serde(default)]
     pub how: Option<String>,
+    /// A top-level `frozen = [...]` written after the groups lands in the last group's table
+    /// (TOML): taken as the manifest's.
+    #[serde(default)]
+    pub frozen: Vec<String>,
 }
 
 /// Where the manifest of `file` is: the same stem with `.silab.toml` (`net.pt` ->
@@ -100,7 +104,10 @@ pub fn read_manifest(file: &Path) -> Result<Option<Manifest>, ScriptError> {
     }
     let err = |why: String| ScriptError::Manifest { path: path.clone(), why };
     let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map(Some).map_err(|e| err(format!("not a silab manifest: {e}")))
+    let mut m: Manifest = toml::from_str(&text).map_err(|e| err(format!("not a silab manifest: {e}")))?;
+    let misplaced: Vec<String> = m.si_groups.iter_mut().flat_map(|g| std::mem::take(&mut g.frozen)).collect();
+    m.frozen.extend(misplaced);
+    Ok(Some(m))
 }
 
 /// `*` matches any run of characters (dots included), `?` one character.
@@ -558,6 +565,19 @@ mod tests {
         assert!(!glob_match("conv.weight", "conv.bias"));
         assert!(glob_match("a*b*c", "aXXbYYc"));
         assert!(!glob_match("a*b*c", "aXXbYY"));
+    }
+
+    #[test]
+    fn the_contracts_manifest_reads_with_frozen_after_the_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "# written by silab.export\ninput_shape = [3, 32, 32]\nclasses = 10\n[[si_groups]]\nname = \"a\"\nparams = [\"a.weight\"]\nhow = \"BatchNorm2d b\"\nfrozen = [\"head.weight\"]\n";
+        std::fs::write(dir.path().join("net.silab.toml"), text).unwrap();
+        let m = read_manifest(&dir.path().join("net.pt")).unwrap().unwrap();
+        assert_eq!(m.input_shape, Some(vec![3, 32, 32]));
+        assert_eq!(m.classes, Some(10));
+        assert_eq!(m.si_groups[0].params, vec!["a.weight"]);
+        assert_eq!(m.frozen, vec!["head.weight"]);
+        assert!(read_manifest(&dir.path().join("other.pt")).unwrap().is_none());
     }
 
     #[test]

@@ -230,6 +230,10 @@ pub fn proposal_manifest(p: &Proposal, net: &Net) -> String {
         shape.join(", "),
         net.classes
     );
+    // before the groups: a key after a [[si_groups]] header would belong to that group
+    let frozen: Vec<String> =
+        net.params().iter().filter(|p| p.role == Role::Frozen).map(|p| format!("{:?}", p.name)).collect();
+    o += &format!("frozen = [{}]\n", frozen.join(", "));
     for g in &p.found {
         let params: Vec<String> = g.tensors.iter().map(|t| format!("{t:?}")).collect();
         o += &format!(
@@ -239,9 +243,6 @@ pub fn proposal_manifest(p: &Proposal, net: &Net) -> String {
             g.loss_rel
         );
     }
-    let frozen: Vec<String> =
-        net.params().iter().filter(|p| p.role == Role::Frozen).map(|p| format!("{:?}", p.name)).collect();
-    o += &format!("frozen = [{}]\n", frozen.join(", "));
     o
 }
 
