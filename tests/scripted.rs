@@ -455,3 +455,24 @@ fn a_killed_scripted_run_resumes_to_the_same_weights_and_running_statistics() {
         assert!(ta.equal(tb), "{na} differs after the resume");
     }
 }
+
+#[test]
+fn a_rust_caller_brings_its_own_net() {
+    // a built-in ConvNet whose SI declaration the caller changed: one group of the first conv
+    let c = RunConfig::from_parts(
+        None,
+        &["optim.mode=\"sphere\"", "optim.elr=0.01", "data.train_size=32", "data.test_size=16", "train.batch_size=16"]
+            .iter()
+            .chain(&["train.epochs=1", "train.threads=1", "model.width=2"])
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let mut net = Net::new(&c.model, 10, c.seed, Kind::Float, Device::Cpu);
+    net.declare_si_groups(&[("first".into(), vec!["conv_layers.0.weight".into()])]).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("run");
+    silab::training::train_with_net(&c, &run, net, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    let r = silab::store::read_records(&run.join("metrics.csv"), false).unwrap();
+    assert!(r.col("rho:first").is_some() && r.col("rho:conv_layers.3").is_none(), "{:?}", r.header);
+}

@@ -38,7 +38,8 @@ pub enum ScriptError {
     File { path: PathBuf, why: String },
     #[error(
         "model.file = {}: a traced module ({why}); torch.jit.trace freezes train/eval behaviour \
-         (BatchNorm would keep using batch statistics, or never), so silab cannot run its modes: \
+         (a BatchNorm traced in train mode always uses batch statistics, one traced in eval mode never), so silab \
+         cannot run its modes: \
          save it with torch.jit.script(module) instead (or silab.export)",
         path.display()
     )]

@@ -343,7 +343,7 @@ pub fn verify_declared(net: &Net, seed: u64) -> Result<Vec<String>, super::scrip
         return Err(super::scripted::ScriptError::Declaration {
             key: format!("SI group `{}`", g.what),
             why: format!(
-                "is not scale-invariant: scaling its tensors ({}) by 0.1 and by 10 changed the logits by {:.3e} and the loss by {:.3e} (relative; tolerance {TOLERANCE:e}, f64, eps 0); \
+                "is not scale-invariant: scaling its tensors ({}) by 0.1 and by 10 changed the logits by {:.3e} and the loss by {:.3e} (relative; tolerance {TOLERANCE:e}, in f64 with the norms' eps ~0); \
                  check its parameters (a bias or gain after a normalization is not SI), or let `silab check-si --propose` find the groups",
                 g.tensors.join(", "),
                 g.logits_rel,
