@@ -43,6 +43,11 @@ fn cfg(file: &str, sets: &[&str]) -> RunConfig {
     RunConfig::from_parts(None, &all).unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn load_classes(file: &str, classes: usize) -> Result<Net, silab::model::scripted::ScriptError> {
+    let c = cfg(file, &[]);
+    Net::from_config(&c.model, &[3, 32, 32], classes, 0, Kind::Float, Device::Cpu)
+}
+
 fn load(file: &str, kind: Kind) -> Result<Net, silab::model::scripted::ScriptError> {
     let c = cfg(file, &[]);
     Net::from_config(&c.model, &[3, 32, 32], 10, 0, kind, Device::Cpu)
@@ -475,4 +480,29 @@ fn a_rust_caller_brings_its_own_net() {
     silab::training::train_with_net(&c, &run, net, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
     let r = silab::store::read_records(&run.join("metrics.csv"), false).unwrap();
     assert!(r.col("rho:first").is_some() && r.col("rho:conv_layers.3").is_none(), "{:?}", r.header);
+}
+
+#[test]
+fn scripted_keys_are_validated_naming_the_key() {
+    let err = |sets: &[&str]| match RunConfig::from_parts(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    {
+        Err(silab::config::ConfigError::Invalid { key, .. }) => key,
+        other => panic!("{sets:?}: {other:?}"),
+    };
+    assert_eq!(err(&["model.file=\"net.pt\""]), "model.file", "a file for a built-in arch");
+    assert_eq!(err(&["model.frozen=[\"a\"]"]), "model.frozen");
+    assert_eq!(err(&["model.arch=\"torchscript\""]), "model.file", "torchscript needs a file");
+    let empty = ["model.arch=\"torchscript\"", "model.file=\"n.pt\"", "model.si_groups=[{name=\"g\", params=[]}]"];
+    assert_eq!(err(&empty), "model.si_groups[0].params");
+    // a pattern that matches nothing names the group, the pattern and the parameters
+    let c = cfg("convnet.pt", &["model.si_groups=[{name=\"g\", params=[\"conv_layers.0.weight\", \"nope.*\"]}]"]);
+    let e = Net::from_config(&c.model, &[3, 32, 32], 10, 0, Kind::Float, Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("model.si_groups[0] (g)") && e.contains("`nope.*` matches no parameter"), "{e}");
+    // a data set of another number of classes
+    let e = load_classes("convnet.pt", 7).unwrap_err().to_string();
+    assert!(e.contains("outputs 10 logits") && e.contains("7 classes"), "{e}");
+    // inputs of another shape than the module takes
+    let c = cfg("convnet.pt", &[]);
+    let e = Net::from_config(&c.model, &[1, 28, 28], 10, 0, Kind::Float, Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("[2, 1, 28, 28]") && e.contains("failed"), "{e}");
 }
