@@ -112,10 +112,20 @@ const CONVNET_GROUPS: [&str; 1] = [
 
 /// Train `cfg` in silab and the same module in a plain PyTorch loop on silab's batches; the
 /// per-step losses and the final state dicts (buffers included) agree to `tol` (relative).
-fn same_as_pytorch(cfg: &RunConfig, tol: f64) {
+/// `kill`: silab's run is killed after the checkpoint of epoch 1 and resumed.
+fn same_as_pytorch(cfg: &RunConfig, tol: f64, kill: bool) {
     let root = tempfile::tempdir().unwrap();
     let run = root.path().join("run");
     silab::training::train(cfg, &run, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    if kill {
+        let rd = silab::store::RunDir::new(&run);
+        for e in 2..=cfg.train.epochs {
+            std::fs::remove_file(rd.checkpoint(e)).unwrap();
+            std::fs::remove_file(rd.optim_state(e)).unwrap();
+        }
+        std::fs::remove_file(run.join("summary.json")).unwrap();
+        silab::training::resume(&run, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    }
     // the PyTorch side: the same data, batches and optimizer
     let data = silab::data::load(&cfg.data).unwrap();
     let (n, b) = (data.train.len(), cfg.train.batch_size);
@@ -177,7 +187,17 @@ fn full_mode_sgd_with_weight_decay_is_pytorchs_step_for_step() {
         vec!["optim.mode=\"full\"", "optim.lr=0.05", "optim.momentum=0.9", "optim.wd=0.001", "train.epochs=2"];
     sets.extend(["train.log_every=1", "metrics.full_grad=false"]);
     sets.extend(CONVNET_GROUPS);
-    same_as_pytorch(&cfg("convnet.pt", &sets), 1e-4);
+    same_as_pytorch(&cfg("convnet.pt", &sets), 1e-4, false);
+}
+
+#[test]
+fn a_scripted_resnet_killed_and_resumed_is_pytorchs_step_for_step_buffers_included() {
+    let sets = ["optim.mode=\"full\"", "optim.lr=0.05", "optim.momentum=0.9", "optim.wd=0.001", "train.epochs=2"];
+    same_as_pytorch(
+        &cfg("resnet.pt", &[&sets[..], &["train.log_every=1", "metrics.full_grad=false"]].concat()),
+        1e-4,
+        true,
+    );
 }
 
 #[test]
@@ -185,7 +205,7 @@ fn sphere_mode_is_pytorchs_step_for_step() {
     let mut sets = vec!["optim.mode=\"sphere\"", "optim.elr=0.01", "optim.momentum=0", "train.epochs=2"];
     sets.extend(["train.log_every=1", "metrics.full_grad=false"]);
     sets.extend(CONVNET_GROUPS);
-    same_as_pytorch(&cfg("convnet.pt", &sets), 1e-4);
+    same_as_pytorch(&cfg("convnet.pt", &sets), 1e-4, false);
 }
 
 /// The scripted ConvNet in f64 with its SI groups declared, and x, y of `n` examples.

@@ -28,7 +28,7 @@ def main(case):
     if meta["mode"] == "full":
         opt = torch.optim.SGD(trained, lr=meta["lr"], momentum=meta["momentum"], weight_decay=meta["wd"],
                               foreach=False)
-    rho0 = torch.sqrt(sum(p.detach().double().square().sum() for p in si)).item()
+    rho0 = sum(p.detach().double().square().sum().item() for p in si) ** 0.5
     losses = []
     for idx in meta["batches"]:
         idx = torch.tensor(idx)

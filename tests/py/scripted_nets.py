@@ -3,6 +3,7 @@
 - convnet.pt: the reference ConvNet-8-SI (python/silab_reference.py), torch.jit.script'ed
   (TODO: use silab.export once the python package lands, and its manifest);
 - traced.pt: the same module traced (silab must refuse it);
+- resnet.pt: the reference pre-activation ResNet-18-SI-4, scripted;
 - two_inputs.pt: a forward of two tensors; tuple_out.pt: a forward returning a tuple;
 - prenorm.pt (+ prenorm.silab.toml): a pre-norm residual net with GroupNorm and LayerNorm that
   silab has never seen, with its SI groups declared by hand;
@@ -13,9 +14,22 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
-from silab_reference import build  # noqa: E402
+from silab_reference import PreActResNet18, build  # noqa: E402
+
+
+class ScriptableResNet(PreActResNet18):
+    """The reference ResNet with its layers called by name (torch.jit.script cannot getattr an
+    f-string); the same module otherwise."""
+
+    def forward(self, x):
+        out = self.layer4(self.layer3(self.layer2(self.layer1(self.conv1(x)))))
+        if self.si:
+            out = F.relu(self.bn(out))
+        out = F.avg_pool2d(out, 4)
+        return self.linear(out.view(out.size(0), -1))
 
 
 class TwoInputs(nn.Module):
@@ -96,6 +110,8 @@ def main(out):
         p.requires_grad_(False)
     torch.jit.script(m).save(os.path.join(out, "convnet.pt"))
     torch.jit.trace(m, torch.randn(2, 3, 32, 32)).save(os.path.join(out, "traced.pt"))
+    resnet = ScriptableResNet({"arch": "resnet18", "width": 4, "variant": "scale-invariant", "norm": "batch"}, 10)
+    torch.jit.script(resnet).save(os.path.join(out, "resnet.pt"))
     torch.jit.script(TwoInputs()).save(os.path.join(out, "two_inputs.pt"))
     torch.jit.script(TupleOut()).save(os.path.join(out, "tuple_out.pt"))
     torch.jit.script(PreNorm()).save(os.path.join(out, "prenorm.pt"))
