@@ -526,3 +526,25 @@ fn scripted_keys_are_validated_naming_the_key() {
     let e = Net::from_config(&c.model, &[1, 28, 28], 10, 0, Kind::Float, Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("[2, 1, 28, 28]") && e.contains("failed"), "{e}");
 }
+
+/// The warnings of a run.
+#[derive(Default)]
+struct Warnings(Vec<String>);
+impl silab::progress::Progress for Warnings {
+    fn warn(&mut self, text: &str) {
+        self.0.push(text.to_string());
+    }
+}
+
+#[test]
+fn an_si_tensor_in_no_group_is_reported_when_the_run_starts() {
+    let one = "model.si_groups=[{name=\"conv_layers.0\", params=[\"conv_layers.0.weight\"]}]";
+    let c = cfg("convnet.pt", &[one, "optim.mode=\"sphere\"", "optim.elr=0.01", "train.epochs=1"]);
+    let root = tempfile::tempdir().unwrap();
+    let mut w = Warnings::default();
+    silab::training::train(&c, &root.path().join("run"), &mut w).unwrap_or_else(|e| panic!("{e:#}"));
+    for t in ["conv_layers.3.weight", "conv_layers.7.weight", "conv_layers.11.weight"] {
+        assert!(w.0.iter().any(|l| l.contains(t) && l.contains("in no SI group")), "{t}: {:?}", w.0);
+    }
+    assert!(!w.0.iter().any(|l| l.contains("conv_layers.0.weight")), "{:?}", w.0);
+}
