@@ -30,6 +30,16 @@ pub fn train(cfg: &RunConfig, out: &Path, progress: &mut dyn Progress) -> Result
     Ok(with_hooks(Trainer::create(cfg, out)?).run(progress)?)
 }
 
+/// [`train`] with a network the caller built (see [`Trainer::create_with_net`]).
+pub fn train_with_net(
+    cfg: &RunConfig,
+    out: &Path,
+    net: crate::model::Net,
+    progress: &mut dyn Progress,
+) -> Result<Summary, RunError> {
+    Ok(with_hooks(Trainer::create_with_net(cfg, out, net)?).run(progress)?)
+}
+
 /// Continue the run in `run_dir` from its latest intact checkpoint (from the start if it has
 /// none). A run that ended as diverged has nothing left to do: its summary is returned.
 pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary, RunError> {

@@ -35,6 +35,9 @@ pub const LATER_KEYS: &[&str] = &[
     "data.image_size",
     "data.image_column",
     "data.label_column",
+    "model.file",
+    "model.si_groups",
+    "model.frozen",
 ];
 
 impl RunConfig {

@@ -27,7 +27,7 @@ pub use data::{DataConfig, DataName, SplitName};
 pub use hash::LATER_KEYS;
 pub use load::{all_keys, apply_set, merge};
 pub use metrics::MetricsConfig;
-pub use model::{Arch, ModelConfig, NormName, Pool, Variant};
+pub use model::{Arch, ModelConfig, NormName, Pool, SiGroupDecl, Variant};
 pub(crate) use names::serde_named;
 pub use names::{NotAUnitVariant, serde_name};
 pub use optim::{Auto, OptimConfig, OptimMode, OptimName, Schedule, Sphere};

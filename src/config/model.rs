@@ -16,6 +16,9 @@ pub enum Arch {
     /// Vision Transformer: patch embedding, pre-norm blocks of attention and MLP, `depth`
     /// blocks of `dim` features and `heads` heads.
     Vit,
+    /// A scripted PyTorch module (`torch.jit.script(m).save(...)`) read from `model.file`: its
+    /// parameters and buffers, with their PyTorch names, are the net's tensors.
+    Torchscript,
 }
 
 /// The normalization of the network (`model.norm`), with PyTorch's semantics.
@@ -79,11 +82,24 @@ pub enum Variant {
 
 super::serde_named!(Arch, NormName, Pool, Variant);
 
+/// One scale-invariant group of a scripted module (`[[model.si_groups]]`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SiGroupDecl {
+    /// A readable name (e.g. the module path `conv_layers.0`), used in the metric columns.
+    pub name: String,
+    /// PyTorch parameter names or globs (`*` any run of characters, `?` one character), each
+    /// matching at least one parameter; the group's tensors are scaled jointly.
+    pub params: Vec<String>,
+}
+
 /// The `[model]` section.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `convnet` (ConvNet-k, depth 3), `resnet18` (pre-activation ResNet-18-k), `mlp` or `vit`.
+    /// `convnet` (ConvNet-k, depth 3), `resnet18` (pre-activation ResNet-18-k), `mlp`, `vit`, or
+    /// `torchscript` (a scripted PyTorch module from `model.file`; width, variant, norm and the
+    /// other shape keys do not apply to it).
     pub arch: Arch,
     /// Width factor k, 1 ... 1024 (ConvNet, ResNet); units per hidden layer, <= 65536 (MLP);
     /// unused by ViT (`dim`).
@@ -120,6 +136,16 @@ pub struct ModelConfig {
     /// Every SI weight is multiplied by this (> 0) after initialisation: the same function, a
     /// norm (and so an effective step) that starts elsewhere.
     pub init_scale: f64,
+    /// `torchscript`: the scripted module (`.pt`, relative to the working directory). Its
+    /// SHA-256 is recorded in every checkpoint, so a changed file is refused on resume.
+    pub file: String,
+    /// `torchscript`: the scale-invariant groups, each verified numerically before training.
+    /// Empty: the groups of the manifest beside the file (`net.silab.toml` for `net.pt`), else
+    /// none (full mode only; `silab check-si --propose` finds them).
+    pub si_groups: Vec<SiGroupDecl>,
+    /// `torchscript`: parameters (names or globs) never trained, besides those saved with
+    /// `requires_grad = False`. Empty: the manifest's `frozen`, if any.
+    pub frozen: Vec<String>,
 }
 
 impl ModelConfig {
@@ -151,6 +177,9 @@ impl Default for ModelConfig {
             bn_eps: 1e-5,
             last_layer_seed: 0,
             init_scale: 1.0,
+            file: String::new(),
+            si_groups: vec![],
+            frozen: vec![],
         }
     }
 }

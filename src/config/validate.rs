@@ -88,6 +88,7 @@ impl ModelConfig {
     /// Whether the architecture takes this normalization, variant and shape; the error names the
     /// key that does not fit.
     pub fn check(&self) -> Result<(), ConfigError> {
+        self.check_scripted()?;
         let norm = self.norm();
         match self.arch {
             Arch::Mlp if norm == NormName::Instance => {
@@ -115,6 +116,36 @@ impl ModelConfig {
         }
         if matches!(self.arch, Arch::Mlp | Arch::Vit) && !(1..=64).contains(&self.depth) {
             return bad("model.depth", format!("must be in 1..=64, got {}", self.depth));
+        }
+        Ok(())
+    }
+
+    /// `model.file`, `model.si_groups` and `model.frozen` belong to `torchscript` (and the file
+    /// is required there); each group has a name and at least one pattern.
+    fn check_scripted(&self) -> Result<(), ConfigError> {
+        if self.arch != Arch::Torchscript {
+            let set = [
+                ("model.file", !self.file.is_empty()),
+                ("model.si_groups", !self.si_groups.is_empty()),
+                ("model.frozen", !self.frozen.is_empty()),
+            ];
+            return match set.iter().find(|(_, on)| *on) {
+                Some((key, _)) => {
+                    bad(key, format!("only applies to model.arch = \"torchscript\", not \"{}\"", self.arch))
+                }
+                None => Ok(()),
+            };
+        }
+        if self.file.is_empty() {
+            return bad("model.file", "model.arch = \"torchscript\" needs the scripted module's file (`net.pt`)");
+        }
+        for (i, g) in self.si_groups.iter().enumerate() {
+            if g.name.is_empty() {
+                return bad(&format!("model.si_groups[{i}].name"), "must not be empty");
+            }
+            if g.params.is_empty() || g.params.iter().any(|p| p.is_empty()) {
+                return bad(&format!("model.si_groups[{i}].params"), "needs at least one non-empty name or glob");
+            }
         }
         Ok(())
     }

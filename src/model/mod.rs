@@ -15,6 +15,7 @@ mod convnet;
 mod mlp;
 pub mod norm;
 mod resnet;
+pub mod scripted;
 pub mod si;
 mod vit;
 
@@ -63,6 +64,9 @@ pub enum ModelError {
     /// is built).
     #[error("model.arch = \"{arch}\" takes inputs {takes}; the data set gives {got:?}")]
     InputShape { arch: String, takes: String, got: Vec<i64> },
+    /// A scripted module (`model.arch = "torchscript"`) that cannot be used as it is.
+    #[error(transparent)]
+    Script(#[from] scripted::ScriptError),
 }
 
 /// How BatchNorm normalizes in a forward pass (the other normalizations use the sample's own
@@ -128,6 +132,14 @@ pub(crate) trait Graph: std::fmt::Debug + Send + Sync {
     /// Whether the input goes in channels-last on CPU (measured faster for the ConvNet).
     fn channels_last(&self) -> bool {
         false
+    }
+    /// The file the graph was read from, and its SHA-256 (a scripted module's).
+    fn source(&self) -> Option<(&std::path::Path, &str)> {
+        None
+    }
+    /// The graph as a scripted module, if it is one.
+    fn as_scripted(&self) -> Option<&scripted::Scripted> {
+        None
     }
 }
 
@@ -303,6 +315,8 @@ pub fn accepts(config: &ModelConfig, input: &[i64]) -> Result<(), ModelError> {
             Ok(())
         }
         Arch::Vit => Err(err(format!("[C, H, W] with H and W multiples of model.patch = {}", config.patch))),
+        // a scripted module says what it takes when it is loaded and run on a batch
+        Arch::Torchscript => Ok(()),
     }
 }
 
@@ -341,6 +355,9 @@ impl Net {
             Arch::Resnet18 => Box::new(resnet::ResNet::build(&mut b, c)),
             Arch::Mlp => Box::new(mlp::Mlp::build(&mut b, c)),
             Arch::Vit => Box::new(vit::Vit::build(&mut b, c)),
+            Arch::Torchscript => {
+                panic!("a scripted module is loaded with Net::from_config (it can fail), not Net::new")
+            }
         };
         let net = Net { config: config.clone(), classes, params: b.params, groups: b.groups, graph, input: b.input };
         if config.init_scale != 1.0 {
@@ -351,6 +368,30 @@ impl Net {
             });
         }
         Ok(net)
+    }
+
+    /// The network of `config` for inputs of `input_shape` (one example) and `classes`: a
+    /// built-in architecture ([`Net::for_input`]), or the scripted module of `model.file` (its
+    /// weights as saved; `seed` and `model.init_scale` apply to built-in ones only).
+    pub fn from_config(
+        config: &ModelConfig,
+        input_shape: &[i64],
+        classes: usize,
+        seed: u64,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Net, ModelError> {
+        if config.arch != Arch::Torchscript {
+            return Net::for_input(config, classes, input_shape, seed, kind, device);
+        }
+        let o = scripted::LoadOptions {
+            input_shape: input_shape.to_vec(),
+            classes: Some(classes),
+            kind,
+            device,
+            zero_eps: false,
+        };
+        Ok(scripted::load(config, &o)?)
     }
 
     /// Logits `[B, classes]` for inputs `[B, ...]` of the shape the net was built for.
@@ -373,6 +414,16 @@ impl Net {
     /// The shape of one input the net takes (`[3, 32, 32]` for the built-in images).
     pub fn input_shape(&self) -> &[i64] {
         &self.input
+    }
+
+    /// The file a scripted net was read from and its SHA-256 (`None` for a built-in one).
+    pub fn source(&self) -> Option<(&std::path::Path, &str)> {
+        self.graph.source()
+    }
+
+    /// The graph of a scripted net, to run it directly.
+    pub(crate) fn scripted(&self) -> Option<&scripted::Scripted> {
+        self.graph.as_scripted()
     }
 
     pub(crate) fn t(&self, i: usize) -> &Tensor {
@@ -448,7 +499,8 @@ impl Net {
         for g in &new {
             for &i in &g.params {
                 self.params[i].role = Role::Si;
-                self.params[i].tensor = self.params[i].tensor.detach().set_requires_grad(true);
+                // in place: a scripted module computes with these very tensors
+                self.params[i].tensor = self.params[i].tensor.set_requires_grad(true);
             }
         }
         self.groups = new;

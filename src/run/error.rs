@@ -51,6 +51,15 @@ pub enum RunError {
         /// checkpoints carried their config).
         changed: Option<String>,
     },
+    /// The scripted module (`model.file`) is not the file the run's checkpoints were trained
+    /// from: resuming would load its weights into another network.
+    #[error(
+        "{}: the run was trained from {} with SHA-256 {found}, but that file now has SHA-256 {expected}: \
+         it was changed; restore the file the run started from, or start a new run",
+        path.display(),
+        file.display()
+    )]
+    ModelFileChanged { path: PathBuf, file: PathBuf, found: String, expected: String },
     /// A run cannot be extended to the asked number of epochs (`silab train --resume DIR
     /// --epochs N`): the run, and why (not longer than it is, a cosine schedule, diverged).
     #[error("{}: cannot extend the run: {why}", dir.display())]

@@ -105,7 +105,7 @@ impl Trainer {
             .map_err(|e| cannot(format!("its summary.json, where the extension is recorded, does not read ({e})")))?;
         let longer = RunConfig::from_file(&dir.config(), &[format!("train.epochs={epochs}")])?;
         summary.extensions.push(Extension { from_epochs: old, to_epochs: epochs, at_unix: store::unix_now() });
-        let mut t = Trainer::open_with(&longer, RunDir::new(run_dir), lock, summary.extensions.clone())?;
+        let mut t = Trainer::open_with(&longer, RunDir::new(run_dir), lock, summary.extensions.clone(), None)?;
         // The record first: with it, the old checkpoints stay valid whichever config.toml a
         // kill between the two writes leaves.
         summary.status = RunState::Running;

@@ -226,9 +226,21 @@ pub struct Resume {
 }
 
 impl Trainer {
-    /// Build the in-memory run of `cfg` for `dir` (no files written).
-    fn build(cfg: &RunConfig, dir: RunDir, lock: Lock) -> Result<Trainer> {
-        let ws = Workspace::new(cfg)?;
+    /// Build the in-memory run of `cfg` for `dir` (no files written), with the caller's network
+    /// or (`None`) the config's.
+    fn build(cfg: &RunConfig, dir: RunDir, lock: Lock, net: Option<Net>) -> Result<Trainer> {
+        let ws = match net {
+            Some(net) => Workspace::with_net(cfg, net)?,
+            None => Workspace::new(cfg)?,
+        };
+        if !ws.net.has_si() && matches!(cfg.optim.mode, OptimMode::Sphere | OptimMode::Rotational) {
+            bail!(
+                "optim.mode = \"{}\" needs scale-invariant groups, and this network declares none: declare them \
+                 (model.si_groups, or the manifest silab.export writes beside a scripted module); \
+                 `silab check-si --propose` finds them",
+                cfg.optim.mode
+            );
+        }
         let steps_per_epoch = data::batches_per_epoch(ws.data.train.len(), cfg.train.batch_size);
         let opt = Optimizer::new(&cfg.optim, &ws.net, steps_per_epoch, cfg.train.epochs);
         let init_si = ws.net.si().iter().map(|t| t.detach().copy()).collect();
@@ -253,12 +265,32 @@ impl Trainer {
             notes,
             tensorboard: None,
             extensions: vec![],
-        })
+        }
+        .with_notes())
+    }
+
+    /// The workspace's warnings become start notes.
+    fn with_notes(mut self) -> Trainer {
+        self.notes.extend(self.ws.notes.iter().map(|n| (true, n.clone())));
+        self
     }
 
     /// A new run of `cfg` in `out` (created; must not hold a run already:
     /// [`RunError::AlreadyHoldsRun`]).
     pub fn create(cfg: &RunConfig, out: &Path) -> Result<Trainer, RunError> {
+        Trainer::create_inner(cfg, out, None)
+    }
+
+    /// [`Trainer::create`] with a network the caller built (any [`Net`]: a built-in one, one
+    /// whose SI groups were redeclared, a scripted module loaded with [`Net::from_config`]); it
+    /// must be on `train.device` and take the data's inputs. `cfg.model` is recorded as given,
+    /// so it should describe the net (its `model.file` for a scripted one). To resume, bring the
+    /// same network again to [`Trainer::open_with_net`].
+    pub fn create_with_net(cfg: &RunConfig, out: &Path, net: Net) -> Result<Trainer, RunError> {
+        Trainer::create_inner(cfg, out, Some(net))
+    }
+
+    fn create_inner(cfg: &RunConfig, out: &Path, net: Option<Net>) -> Result<Trainer, RunError> {
         let dir = RunDir::new(out);
         if dir.config().exists() {
             return Err(RunError::AlreadyHoldsRun { dir: out.to_path_buf() });
@@ -267,7 +299,7 @@ impl Trainer {
         let lock = dir.lock()?;
         // Everything that can fail before training (data, device, init_from) fails before
         // config.toml is written, so a corrected command can use the same --out.
-        let mut t = Trainer::build(cfg, dir, lock)?;
+        let mut t = Trainer::build(cfg, dir, lock, net)?;
         t.start_fresh()?;
         // what the data layer computed (your own images' normalization) stays with the run
         for n in &t.ws.data.notes {
@@ -300,15 +332,34 @@ impl Trainer {
         }
         let cfg = RunConfig::from_file(&dir.config(), &[])?;
         let extensions = Summary::read(&dir).map(|s| s.extensions).unwrap_or_default();
-        Trainer::open_with(&cfg, dir, lock, extensions)
+        Trainer::open_with(&cfg, dir, lock, extensions, None)
+    }
+
+    /// [`Trainer::open_locked`] with the network the run was created with
+    /// ([`Trainer::create_with_net`]), built again by the caller; its weights are replaced by
+    /// the checkpoint's.
+    pub fn open_with_net(run_dir: &Path, lock: Lock, net: Net) -> Result<Trainer, RunError> {
+        let dir = RunDir::new(run_dir);
+        if !dir.config().is_file() {
+            return Err(RunError::NotRunDir { dir: run_dir.to_path_buf() });
+        }
+        let cfg = RunConfig::from_file(&dir.config(), &[])?;
+        let extensions = Summary::read(&dir).map(|s| s.extensions).unwrap_or_default();
+        Trainer::open_with(&cfg, dir, lock, extensions, Some(net))
     }
 
     /// [`Trainer::open_locked`] for `cfg` (the run's config, or its extension) with the run's
     /// `extensions` (whose shorter configs its older checkpoints were written with).
-    fn open_with(cfg: &RunConfig, dir: RunDir, lock: Lock, extensions: Vec<Extension>) -> Result<Trainer, RunError> {
+    fn open_with(
+        cfg: &RunConfig,
+        dir: RunDir,
+        lock: Lock,
+        extensions: Vec<Extension>,
+        net: Option<Net>,
+    ) -> Result<Trainer, RunError> {
         let run_dir = dir.root.clone();
         let run_dir = run_dir.as_path();
-        let mut t = Trainer::build(cfg, dir, lock)?;
+        let mut t = Trainer::build(cfg, dir, lock, net)?;
         t.extensions = extensions;
         let Some((epoch, step, wall)) = t.latest_checkpoint()? else {
             if t.dir.metrics().exists() {
@@ -338,7 +389,7 @@ impl Trainer {
         for epoch in candidates {
             match self.load_checkpoint(epoch) {
                 Ok(at) => return Ok(Some(at)),
-                Err(e @ RunError::OtherConfig { .. }) => return Err(e),
+                Err(e @ (RunError::OtherConfig { .. } | RunError::ModelFileChanged { .. })) => return Err(e),
                 Err(e) => self
                     .notes
                     .push((true, format!("checkpoint of epoch {epoch} cannot be used ({e:#}); trying the one before"))),
@@ -400,6 +451,12 @@ impl Trainer {
                 ),
             )
             .into());
+        }
+        if let (Some(found), Some((file, sha))) = (meta.get("model_file_sha256"), self.ws.net.source())
+            && found != sha
+        {
+            let (file, found, expected) = (file.to_path_buf(), found.clone(), sha.to_string());
+            return Err(RunError::ModelFileChanged { path, file, found, expected });
         }
         let wall: f64 = meta.get("wall_time").and_then(|w| w.parse().ok()).unwrap_or(0.0);
         let (optim, _) = store::load_tensors(&self.dir.optim_state(epoch))?;
@@ -625,7 +682,7 @@ impl Trainer {
 
     fn save_checkpoint(&self, epoch: usize, step: usize, wall: f64) -> Result<()> {
         store::create_dir(&self.dir.checkpoints())?;
-        let meta = HashMap::from([
+        let mut meta = HashMap::from([
             ("epoch".to_string(), epoch.to_string()),
             ("step".to_string(), step.to_string()),
             ("config_hash".to_string(), self.cfg.hash()),
@@ -634,6 +691,9 @@ impl Trainer {
             // so that a refused resume can say which keys of config.toml were changed
             ("config".to_string(), self.cfg.to_toml()),
         ]);
+        if let Some((_, sha)) = self.ws.net.source() {
+            meta.insert("model_file_sha256".to_string(), sha.to_string());
+        }
         store::save_tensors(&self.dir.checkpoint(epoch), &self.ws.net.snapshot(), meta.clone())?;
         store::save_tensors(&self.dir.optim_state(epoch), &self.opt.state(), meta)?;
         Ok(())

@@ -29,17 +29,34 @@ pub struct Workspace {
     pub device: Device,
     pub data: Data,
     pub net: Net,
+    /// Warnings of building the network (a scripted module's undeclared SI tensors).
+    pub notes: Vec<String>,
 }
 
 impl Workspace {
     /// Threads and device from `train.threads` / `train.device`, the data of `data`, the network
     /// of `model` initialised from `seed` (in `f32`).
     pub fn new(cfg: &RunConfig) -> Result<Workspace> {
+        let (device, data) = Workspace::data(cfg)?;
+        let shape = data.train.input_shape();
+        let net = Net::from_config(&cfg.model, &shape, data.train.classes, cfg.seed, Kind::Float, device)?;
+        let notes = if net.source().is_some() { crate::model::si::verify_declared(&net, cfg.seed)? } else { vec![] };
+        Ok(Workspace { device, data, net, notes })
+    }
+
+    /// The device and the data of `cfg`, with a network the caller built (on that device):
+    /// see [`crate::run::Trainer::create_with_net`].
+    pub fn with_net(cfg: &RunConfig, net: Net) -> Result<Workspace> {
+        let (device, data) = Workspace::data(cfg)?;
+        if net.device() != device {
+            bail!("the network is on {:?} but train.device gives {device:?}", net.device());
+        }
+        Ok(Workspace { device, data, net, notes: vec![] })
+    }
+
+    fn data(cfg: &RunConfig) -> Result<(Device, Data)> {
         let device = runtime(cfg.train.threads, cfg.train.device)?;
         let data = data::load(&cfg.data).context("loading data")?;
-        let data = Data { train: data.train.to_device(device), test: data.test.to_device(device), notes: data.notes };
-        let input = data.train.input_shape();
-        let net = Net::for_input(&cfg.model, data.train.classes, &input, cfg.seed, Kind::Float, device)?;
-        Ok(Workspace { device, data, net })
+        Ok((device, Data { train: data.train.to_device(device), test: data.test.to_device(device), notes: data.notes }))
     }
 }

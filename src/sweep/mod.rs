@@ -201,7 +201,7 @@ impl SweepSpec {
         for (k, v) in &axes_t {
             // an axis `seed` only moves with zipped axes (e.g. each seed with its own classifier
             // draw); otherwise `seeds` says it
-            if k == "seed" && !(zip.contains(k) && !seeds_given) {
+            if k == "seed" && (seeds_given || !zip.contains(k)) {
                 bail!(
                     "{origin}: sweep seeds with `seeds = [...]`, not an axis `seed` (an axis `seed` must be zipped with other axes, without `seeds`)"
                 );
