@@ -4,6 +4,7 @@
 
 use super::figures::{Curve, Figure, Panel, Style};
 use super::html::esc;
+use super::law_panel::law_panel;
 use super::papers::regime_shade;
 use crate::analysis::Series;
 use crate::analysis::arms::{ArmSummary, Law, Net};
@@ -90,35 +91,6 @@ fn at_epochs(pts: &[(f64, f64)], epochs: &[f64]) -> Vec<(f64, f64)> {
 /// The predicted equilibrium, ratio 1, as a reference line over epochs `[0, last]`.
 fn eta_line(last: f64) -> Curve {
     Curve { label: "eta_r".into(), points: vec![(0.0, 1.0), (last, 1.0)], style: Style::Reference, color: 7 }
-}
-
-/// A law's points against lr*wd in one panel, each arm its own colour, with a 1/(lr*wd)
-/// reference through each arm's geometric centre.
-pub(crate) fn law_panel(title: &str, y: &str, laws: &[(&str, &Law)]) -> Panel {
-    let mut p = Panel {
-        title: title.into(),
-        x_label: "lr·wd".into(),
-        y_label: y.into(),
-        log_x: true,
-        log_y: true,
-        ..Default::default()
-    };
-    for (i, (label, l)) in laws.iter().enumerate() {
-        if l.points.is_empty() {
-            continue;
-        }
-        p.curves.push(Curve { label: label.to_string(), points: l.points.clone(), style: Style::LinePoints, color: i });
-        let n = l.points.len() as f64;
-        let c = (l.points.iter().map(|p| p.0.ln() + p.1.ln()).sum::<f64>() / n).exp(); // steps × lr·wd
-        let (lo, hi) = (l.points[0].0 / 1.3, l.points[l.points.len() - 1].0 * 1.3);
-        p.curves.push(Curve {
-            label: if p.curves.len() == 1 { "thin: ∝ 1/(lr·wd), each arm".into() } else { String::new() },
-            points: vec![(lo, c / lo), (hi, c / hi)],
-            style: Style::Reference,
-            color: i,
-        });
-    }
-    p
 }
 
 /// `fig_periodic_ln` and `fig_period_law`.

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod figures;
 pub mod html;
 pub mod interactive;
+mod law_panel;
 pub mod papers;
 pub mod plot;
 pub mod scan_figures;

@@ -2,8 +2,8 @@
 //! ELR against g_eff with the equilibrium line) and P2/P3 Fig. 1 (dynamics per ELR; final
 //! metrics against ELR with the regimes shaded).
 
-use super::arms::law_panel;
 use super::figures::{Curve, Figure, Panel, Style};
+use super::law_panel::law_panel;
 use crate::analysis::law::Law;
 use crate::analysis::{Regime, RunAnalysis, Series};
 use crate::numfmt::num;
