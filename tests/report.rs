@@ -148,7 +148,7 @@ fn reproduce_periodic_smoke() {
         }
         assert!(["convergence", "chaotic", "divergence"].contains(&r["regime"].as_str().unwrap()));
     }
-    check_report(d.path(), 2);
+    check_report(d.path(), 3);
 }
 
 #[test]
@@ -452,7 +452,8 @@ fn p1_p3_cpu_vary_the_classifier_draw() {
         assert!(cfgs.iter().all(|c| c.data.name == DataName::Mnist && c.data.dir.as_os_str().is_empty()));
         let draws: std::collections::BTreeSet<(u64, u64)> =
             cfgs.iter().map(|c| (c.seed, c.model.last_layer_seed)).collect();
-        assert_eq!(draws.into_iter().collect::<Vec<_>>(), [(0, 0), (1, 1)], "{}", e.name());
+        let draws: Vec<(u64, u64)> = draws.into_iter().collect();
+        assert!(draws.len() >= 2 && draws.iter().all(|(s, l)| s == l), "{}: {draws:?}", e.name());
     }
     let p1 = silab::studies::sweep_spec(Experiment::Periodic, Scale::Cpu, None, &[]).unwrap().manifest().unwrap().1;
     let lrwd: std::collections::BTreeSet<u64> =
@@ -463,6 +464,6 @@ fn p1_p3_cpu_vary_the_classifier_draw() {
     assert!(span >= 10.0 - 1e-9, "lr*wd spans x{span}");
     for c in &p1 {
         let t = c.train.epochs as f64 * c.optim.lr * c.optim.wd;
-        assert!((t / (1500.0 * 1e-4) - 1.0).abs() < 0.34, "epochs x lr*wd = {t}");
+        assert!((t / (1667.0 * 3e-4) - 1.0).abs() < 0.01, "epochs x lr*wd = {t}");
     }
 }
