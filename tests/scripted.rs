@@ -548,3 +548,41 @@ fn an_si_tensor_in_no_group_is_reported_when_the_run_starts() {
     }
     assert!(!w.0.iter().any(|l| l.contains("conv_layers.0.weight")), "{:?}", w.0);
 }
+
+/// Your own data through your own model (issues 21 and 22): a scripted module taking one-channel
+/// 12 x 12 inputs trains on the sphere on a `tensors` file of that shape; the same module on the
+/// built-in 3 x 32 x 32 images is refused before training, naming the module's file.
+#[test]
+fn a_scripted_net_trains_on_a_tensors_file_of_its_own_shape() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("gray.safetensors");
+    let x = |n: i64| Tensor::randn([n, 1, 12, 12], (Kind::Float, Device::Cpu));
+    let y = |n: i64| Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(3);
+    let (xt, yt, xs, ys) = (x(48), y(48), x(24), y(24));
+    Tensor::write_safetensors(&[("x_train", &xt), ("y_train", &yt), ("x_test", &xs), ("y_test", &ys)], &file).unwrap();
+    let data = [
+        "data.name=\"tensors\"".to_string(),
+        format!("data.file=\"{}\"", file.display()),
+        "data.train_size=0".into(),
+        "data.test_size=0".into(),
+        "data.classes=3".into(),
+        "optim.mode=\"sphere\"".into(),
+        "train.epochs=2".into(),
+    ];
+    let sets: Vec<&str> = data.iter().map(String::as_str).collect();
+    let c = cfg("tiny_gray.pt", &sets);
+    let run = root.path().join("run");
+    silab::training::train(&c, &run, &mut silab::progress::Silent).unwrap_or_else(|e| panic!("{e:#}"));
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let rows: Vec<&str> = metrics.lines().filter(|l| l.contains(",epoch,")).collect();
+    assert_eq!(rows.len(), 3, "{metrics}");
+    let loss_col = metrics.lines().next().unwrap().split(',').position(|h| h == "train_loss").unwrap();
+    for r in &rows {
+        let loss: f64 = r.split(',').nth(loss_col).unwrap().parse().unwrap();
+        assert!(loss.is_finite() && loss > 0.0, "{r}");
+    }
+    // the same module on the built-in images: refused, naming its file
+    let e = silab::training::train(&cfg("tiny_gray.pt", &[]), &root.path().join("r2"), &mut silab::progress::Silent)
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("tiny_gray.pt"), "{e:#}");
+}

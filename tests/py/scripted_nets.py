@@ -84,6 +84,29 @@ class PreNorm(nn.Module):
         return self.head(self.norm(h).mean(1))
 
 
+class TinyGray(nn.Module):
+    """One-channel 12 x 12 inputs (not silab's built-in images): conv -> BatchNorm -> ReLU -> pool -> head."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(4, affine=False)
+        self.head = nn.Linear(4, classes)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.conv(x)))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+TINY_GRAY_MANIFEST = """input_shape = [1, 12, 12]
+classes = 3
+[[si_groups]]
+name = "conv"
+params = ["conv.weight"]
+how = "BatchNorm2d bn"
+"""
+
+
 PRENORM_MANIFEST = """input_shape = [3, 32, 32]
 classes = 10
 [[si_groups]]
@@ -120,6 +143,9 @@ def main(out):
     torch.jit.script(PreNorm()).save(os.path.join(out, "bias_after_norm.pt"))
     with open(os.path.join(out, "bias_after_norm.silab.toml"), "w") as f:
         f.write(PRENORM_MANIFEST.replace('"stem.bias"]', '"stem.bias", "stem_norm.bias"]'))
+    torch.jit.script(TinyGray()).save(os.path.join(out, "tiny_gray.pt"))
+    with open(os.path.join(out, "tiny_gray.silab.toml"), "w") as f:
+        f.write(TINY_GRAY_MANIFEST)
     print("ok", out)
 
 
