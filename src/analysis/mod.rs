@@ -24,7 +24,7 @@ pub mod theory;
 
 pub use equilibrium::{EQUILIBRIUM_TOL, Equilibrium, JumpDeviation, equilibrium};
 pub use jumps::{JumpParams, Period, PeriodScaling, SJump, period, period_scaling, s_jumps};
-pub use regimes::{Boundaries, Regime, RegimeParams, RegimeReport, boundaries, regime};
+pub use regimes::{Boundaries, Regime, RegimeParams, RegimeReport, boundaries, regime, regime_per_elr};
 pub use series::{NonFinite, Series};
 pub use table::{to_html, to_text};
 pub use theory::{Theory, theory};

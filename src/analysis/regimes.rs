@@ -168,15 +168,14 @@ pub struct Boundaries {
     pub regimes_seen: usize,
 }
 
-/// Boundaries from `(elr, regime)` pairs (several seeds per ELR allowed: the majority regime of
-/// each ELR counts; ties go to the lower regime).
-pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
+/// The regime of each distinct ELR of a sweep (by increasing ELR): the one most of its runs are
+/// in, the lower regime on a tie; unclassified runs are left out.
+pub fn regime_per_elr(points: &[(f64, Regime)]) -> Vec<(f64, Regime)> {
     let points: Vec<(f64, Regime)> = points.iter().cloned().filter(|p| p.1.classified()).collect();
     let mut elrs: Vec<f64> = points.iter().map(|p| p.0).collect();
     elrs.sort_by(|a, b| a.partial_cmp(b).unwrap());
     elrs.dedup();
-    let per: Vec<(f64, Regime)> = elrs
-        .iter()
+    elrs.iter()
         .map(|&e| {
             let rs: Vec<Regime> = points.iter().filter(|p| p.0 == e).map(|p| p.1).collect();
             let count = |r: Regime| rs.iter().filter(|&&x| x == r).count();
@@ -186,7 +185,13 @@ pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
                 .unwrap();
             (e, best)
         })
-        .collect();
+        .collect()
+}
+
+/// Boundaries from `(elr, regime)` pairs (several seeds per ELR allowed: the majority regime of
+/// each ELR counts; ties go to the lower regime).
+pub fn boundaries(points: &[(f64, Regime)]) -> Boundaries {
+    let per = regime_per_elr(points);
     let ordered = per.windows(2).all(|w| w[0].1 <= w[1].1);
     let mut seen: Vec<Regime> = per.iter().map(|p| p.1).collect();
     seen.sort();

@@ -5,7 +5,7 @@
 use super::figures::{Curve, Figure, Panel, Style};
 use super::law_panel::law_panel;
 use crate::analysis::law::Law;
-use crate::analysis::{Regime, RunAnalysis, Series};
+use crate::analysis::{Regime, RunAnalysis, Series, regime_per_elr};
 use crate::numfmt::num;
 use crate::store::StudyDir;
 use anyhow::Result;
@@ -33,6 +33,29 @@ pub fn regime_shade(runs: &[(f64, Regime)]) -> Vec<(f64, f64, String, usize)> {
         shade.push((lo, hi, name, regime_color(regime)));
     }
     shade
+}
+
+/// A quantity against ELR: a line through its median over the runs of each ELR and, when an
+/// ELR has several runs (seeds), each run as a point.
+fn median_and_runs(runs: &[&RunAnalysis], f: &dyn Fn(&RunAnalysis) -> f64) -> Vec<Curve> {
+    let mut elrs: Vec<f64> = runs.iter().map(|r| r.elr).collect();
+    elrs.dedup();
+    let med: Vec<(f64, f64)> = elrs
+        .iter()
+        .map(|&e| (e, crate::stats::median(&runs.iter().filter(|r| r.elr == e).map(|r| f(r)).collect::<Vec<_>>())))
+        .collect();
+    let several = runs.len() > elrs.len();
+    let mut c = vec![Curve {
+        label: if several { "median over seeds".into() } else { String::new() },
+        points: med,
+        style: Style::LinePoints,
+        color: 0,
+    }];
+    if several {
+        let pts = runs.iter().map(|r| (r.elr, f(r))).collect();
+        c.push(Curve { label: "each run".into(), points: pts, style: Style::Points, color: 4 });
+    }
+    c
 }
 
 /// `(epoch, value)` pairs of a run's epoch rows.
@@ -161,39 +184,22 @@ pub fn regimes(paper: &str, series: &[Series], runs: &[RunAnalysis], dir: &Study
         format!("{p} Fig. 1 (top): train loss, test error and effective gradient norm over epochs, per ELR"),
         dir.figure("fig_dynamics").with_extension("png"),
     ));
-    // final metrics against ELR with the regimes shaded
+    // final metrics against ELR with the regimes shaded (the regime most runs of an ELR are in)
     let mut runs: Vec<&RunAnalysis> = runs.iter().collect();
     runs.sort_by(|x, y| x.elr.total_cmp(&y.elr));
-    let shade = regime_shade(&runs.iter().map(|r| (r.elr, r.regime.regime)).collect::<Vec<_>>());
-    let pts = |f: &dyn Fn(&RunAnalysis) -> f64| runs.iter().map(|r| (r.elr, f(r))).collect::<Vec<_>>();
-    let final_loss = Panel {
-        title: "train loss at the end (tail median)".into(),
+    let shade = regime_shade(&regime_per_elr(&runs.iter().map(|r| (r.elr, r.regime.regime)).collect::<Vec<_>>()));
+    let against_elr = |title: &str, y: &str, log_y: bool, f: &dyn Fn(&RunAnalysis) -> f64| Panel {
+        title: title.into(),
         x_label: "ELR".into(),
-        y_label: "loss".into(),
+        y_label: y.into(),
         log_x: true,
-        log_y: true,
-        curves: vec![Curve {
-            label: String::new(),
-            points: pts(&|r| r.regime.tail_train_loss),
-            style: Style::LinePoints,
-            color: 0,
-        }],
+        log_y,
+        curves: median_and_runs(&runs, f),
         shade: shade.clone(),
     };
-    let final_err = Panel {
-        title: "test error at the end (tail median)".into(),
-        x_label: "ELR".into(),
-        y_label: "error".into(),
-        log_x: true,
-        curves: vec![Curve {
-            label: String::new(),
-            points: pts(&|r| 1.0 - r.regime.tail_test_acc),
-            style: Style::LinePoints,
-            color: 0,
-        }],
-        shade,
-        ..Default::default()
-    };
+    let final_loss = against_elr("train loss at the end (tail median)", "loss", true, &|r| r.regime.tail_train_loss);
+    let final_err =
+        against_elr("test error at the end (tail median)", "error", false, &|r| 1.0 - r.regime.tail_test_acc);
     let f = Figure { panels: vec![final_loss, final_err], cols: 2, panel_size: (600, 420) };
     f.save(&dir.figure("fig_final_vs_elr"))?;
     figs.push((
