@@ -167,8 +167,19 @@ pub fn regimes(paper: &str, series: &[Series], runs: &[RunAnalysis], dir: &Study
         panel("test error", "error", false),
         panel("effective gradient norm", "g_eff", true),
     );
-    for (i, (s, r)) in series.iter().enumerate() {
-        let label = format!("ELR {} ({})", num(r.elr), r.regime.regime.name());
+    // one colour per ELR (its seeds share it), labelled once
+    let mut elrs: Vec<f64> = series.iter().map(|(_, r)| r.elr).collect();
+    elrs.sort_by(f64::total_cmp);
+    elrs.dedup();
+    let mut labelled = vec![];
+    for (s, r) in series.iter() {
+        let i = elrs.iter().position(|&e| e == r.elr).unwrap_or(0);
+        let label = if labelled.contains(&i) {
+            String::new()
+        } else {
+            labelled.push(i);
+            format!("ELR {} ({})", num(r.elr), r.regime.regime.name())
+        };
         loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
         err.curves.push(Curve {
             label: label.clone(),
