@@ -93,6 +93,10 @@ fn a_zipped_seed_axis_pairs_each_seed_with_its_own_values() {
     // the seed is the point's own column, not a swept key as well
     assert_eq!(m.axes, ["optim.wd", "model.last_layer_seed"]);
     assert!(m.points.iter().all(|p| p.values.iter().all(|(k, _)| k != "seed")));
+    // the sweep as written (`sweep.toml`) parses back to the same points
+    let spec = SweepSpec::parse(zipped, "s.toml", &[]).unwrap();
+    let again = SweepSpec::parse(&spec.to_toml(), "sweep.toml", &[]).unwrap();
+    assert_eq!(again.manifest().unwrap().0, m);
     for (sweep, says) in [
         ("[axes]\nseed = [0, 1]\n", "must be zipped"),
         (

@@ -165,7 +165,8 @@ impl Page<'_> {
         }
         h += "</ul>";
         if self.scale_note {
-            h += "<p>Scale note: this run uses the built-in synthetic data and narrow networks on a CPU, so absolute \
+            h += "<p>Scale note: this run uses small data sets (built-in synthetic images or the bundled MNIST: the \
+                  sweep below says which) and narrow networks on a CPU, so absolute \
                   numbers (ELRs, periods in epochs, errors) differ from the papers' ConvNet-32 on CIFAR-10; the phenomena \
                   and their ordering are what is compared.</p>";
         }

@@ -250,7 +250,10 @@ impl SweepSpec {
     pub fn to_toml(&self) -> String {
         let mut t = toml::Table::new();
         t.insert("name".into(), Value::String(self.name.clone()));
-        t.insert("seeds".into(), Value::Array(self.seeds.iter().map(|&s| Value::Integer(s as i64)).collect()));
+        // a zipped axis `seed` says the seeds itself (a file with both would be refused)
+        if !self.axes.iter().any(|(k, _)| k == "seed") {
+            t.insert("seeds".into(), Value::Array(self.seeds.iter().map(|&s| Value::Integer(s as i64)).collect()));
+        }
         if !self.zip.is_empty() {
             t.insert("zip".into(), Value::Array(self.zip.iter().map(|s| Value::String(s.clone())).collect()));
         }
