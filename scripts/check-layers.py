@@ -12,7 +12,7 @@ import sys
 LAYERS = [
     ["stats", "progress", "schema", "numfmt"],
     ["config", "store"],
-    ["data"],
+    ["data", "regime"],
     ["model"],
     ["optim"],
     ["metrics"],
@@ -22,7 +22,7 @@ LAYERS = [
     ["sweep"],
     ["analysis"],
     ["report"],
-    ["studies"],
+    ["studies", "map"],
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
 

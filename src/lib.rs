@@ -5,7 +5,8 @@
 //! `scripts/check-layers.py` in CI):
 //!
 //! ```text
-//! studies     silab reproduce: the papers' experiments as data (setups.toml), the sharpness study
+//! studies     silab reproduce: the papers' experiments as data (setups.toml), the sharpness study;
+//!             map: silab map, the regime boundaries of a network by bisection on log-ELR
 //! report      figures, the papers' figures, report.html, landscape figures
 //! analysis    S-jumps, periods, regimes, boundaries, theory: reads run dirs and tables, never trains
 //! sweep       expansion, manifest, executors (local | slurm), status, tidy tables
@@ -13,7 +14,8 @@
 //! landscape   HVP, Gauss-Newton, Lanczos, sharpness rows (and the in-training hook), lines, slices
 //! run         the trainer's stages, hooks, checkpoint policy, resume; the workspace (device, data, net)
 //! metrics     measurements behind metrics.csv; optim: SGD in full space and on the sphere
-//! model       networks, the SI group, loss; data: synthetic, idx, cifar, batches
+//! model       networks, the SI group, loss; data: synthetic, idx, cifar, batches;
+//!             regime: the regime classifiers (end of run, early) on a run's epoch rows
 //! config      schema, presets, validation; schema: every column; store: every file name;
 //! progress    the one progress trait; stats: median, trend, rank correlation; numfmt: numbers for people
 //! ```
@@ -33,11 +35,13 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod landscape;
+pub mod map;
 pub mod metrics;
 pub mod model;
 pub mod numfmt;
 pub mod optim;
 pub mod progress;
+pub mod regime;
 pub mod report;
 pub mod run;
 pub mod schema;

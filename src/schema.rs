@@ -212,11 +212,25 @@ pub const SPECTRUM: &[Column] = &[
 pub const SWEEP_KEYS: &[Column] =
     &[int("point", "index of the point in the sweep's manifest"), int("seed", "the point's run seed")];
 
+/// The columns of a regime map's `table.csv` (`silab map`): one row per run.
+pub const MAP: &[Column] = &[
+    int("round", "the round of the search that ran it (0 = the initial grid)"),
+    float("elr", "the run's fixed ELR"),
+    int("seed", "the run's seed"),
+    text("regime", "`convergence`, `chaotic` or `divergence`"),
+    int("decided_at_epoch", "the epoch the early rule stopped it at (empty: it ran to its last epoch)"),
+    text("statistic", "what decided the regime: the early rule's statistic, or `end of run` (the tail classifier)"),
+    int("epochs", "epochs it trained"),
+    float("train_loss", "train loss at its last epoch"),
+    float("test_acc", "test accuracy at its last epoch"),
+    text("dir", "its run directory, relative to the map directory"),
+];
+
 /// The type of any column silab writes, by name: the registries above, then the per-layer and
 /// extra-eigenvalue families (floats). Unknown names are floats (a column added by a newer
 /// silab still reads as numbers).
 pub fn kind_of(name: &str) -> Kind {
-    [METRICS, SHARPNESS, SCAN, SPECTRUM, SWEEP_KEYS]
+    [METRICS, SHARPNESS, SCAN, SPECTRUM, SWEEP_KEYS, MAP]
         .iter()
         .flat_map(|t| t.iter())
         .find(|c| c.name == name)
@@ -230,7 +244,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_within_each_table_and_typed_consistently_across() {
-        for t in [METRICS, SHARPNESS, SCAN, SPECTRUM, SWEEP_KEYS] {
+        for t in [METRICS, SHARPNESS, SCAN, SPECTRUM, SWEEP_KEYS, MAP] {
             for (i, c) in t.iter().enumerate() {
                 assert!(!t[..i].iter().any(|d| d.name == c.name), "duplicate column {}", c.name);
                 assert_eq!(kind_of(c.name), c.kind, "{} has two types", c.name);

@@ -9,7 +9,7 @@
 use crate::config::RunConfig;
 use crate::landscape::curvature::{self, InTraining};
 use crate::progress::Progress;
-use crate::run::{RunError, Summary, Trainer, diverged};
+use crate::run::{RunError, Summary, Trainer, ended_early};
 use crate::store::{Lock, RunDir};
 use std::path::Path;
 
@@ -41,7 +41,8 @@ pub fn train_with_net(
 }
 
 /// Continue the run in `run_dir` from its latest intact checkpoint (from the start if it has
-/// none). A run that ended as diverged has nothing left to do: its summary is returned.
+/// none). A run that ended as diverged, or stopped once its regime was decided, has nothing
+/// left to do: its summary is returned.
 pub fn resume(run_dir: &Path, progress: &mut dyn Progress) -> Result<Summary, RunError> {
     let lock = Trainer::lock(run_dir)?;
     resume_locked(run_dir, lock, progress)
@@ -60,7 +61,7 @@ pub fn extend(run_dir: &Path, epochs: usize, progress: &mut dyn Progress) -> Res
 
 /// [`resume`] with the run directory's lock already held.
 pub fn resume_locked(run_dir: &Path, lock: Lock, progress: &mut dyn Progress) -> Result<Summary, RunError> {
-    if let Some(s) = diverged(&RunDir::new(run_dir)) {
+    if let Some(s) = ended_early(&RunDir::new(run_dir)) {
         return Ok(s);
     }
     Ok(with_hooks(Trainer::open_locked(run_dir, lock)?).run(progress)?)

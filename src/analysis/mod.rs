@@ -17,15 +17,18 @@ pub mod arms;
 pub mod equilibrium;
 pub mod jumps;
 pub mod law;
-pub mod regimes;
-pub mod series;
+pub mod replay;
 pub mod table;
 pub mod theory;
+// the regime classifiers and the epoch-row series sit below the trainer (which stops a run once
+// its regime is certain); they are part of the analysis API as well
+pub use crate::regime::{classify as regimes, early, series};
 
+pub use crate::regime::classify::{Boundaries, Regime, RegimeParams, RegimeReport, boundaries, regime, regime_per_elr};
+pub use crate::regime::early::{Decision, EarlyRule, decide, first_decision};
+pub use crate::regime::series::{NonFinite, Series};
 pub use equilibrium::{EQUILIBRIUM_TOL, Equilibrium, JumpDeviation, equilibrium};
 pub use jumps::{JumpParams, Period, PeriodScaling, SJump, period, period_scaling, s_jumps};
-pub use regimes::{Boundaries, Regime, RegimeParams, RegimeReport, boundaries, regime, regime_per_elr};
-pub use series::{NonFinite, Series};
 pub use table::{to_html, to_text};
 pub use theory::{Theory, theory};
 
@@ -56,6 +59,10 @@ pub struct RunAnalysis {
     /// The step at which the run stopped as diverged (`train.stop_on_nonfinite`); such a run is
     /// classified as divergence whatever its tail.
     pub diverged_at_step: Option<usize>,
+    /// The early rule's decision when the run stopped once its regime was certain
+    /// (`train.stop_when = "regime"`): then `regime` is the decided regime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
     pub theory: Option<Theory>,
     /// Predicted time to rotational equilibrium, 1/(lr wd) steps, in epochs (full space with wd).
     pub equilibrium_epochs_predicted: Option<f64>,
@@ -73,10 +80,16 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
     let full = cfg.optim.mode == OptimMode::Full;
     let jumps = if full { s_jumps(&s, jp) } else { vec![] };
     let per = period(&jumps);
-    let diverged_at_step = Summary::read(&RunDir::new(dir)).ok().and_then(|s| s.diverged_at_step);
+    let summary = Summary::read(&RunDir::new(dir)).ok();
+    let diverged_at_step = summary.as_ref().and_then(|s| s.diverged_at_step);
+    let decision = summary.and_then(|s| s.decision);
     let mut regime = regime(&s, rp);
     if diverged_at_step.is_some() {
         regime.regime = Regime::Divergence;
+    }
+    // a run stopped early has a short tail: the decision that stopped it is its regime
+    if let Some(d) = &decision {
+        regime.regime = d.regime;
     }
     let n = s.elr.len();
     let tail = ((n as f64 * rp.tail).round() as usize).clamp(1.min(n), n);
@@ -96,6 +109,7 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
         period: per,
         regime,
         diverged_at_step,
+        decision,
         // spec §5 is the theory of plain SGD (no momentum, L2 decay)
         theory: if full && cfg.optim.name == OptimName::Sgd && cfg.optim.momentum == 0.0 { theory(&s) } else { None },
         equilibrium_epochs_predicted: (full && s.wd > 0.0 && s.steps_per_epoch > 0)
@@ -109,6 +123,17 @@ pub fn analyze_run(dir: &Path, jp: &JumpParams, rp: &RegimeParams) -> Result<Run
         final_train_loss: *s.train_loss.last().unwrap_or(&f64::NAN),
         s_jumps: jumps,
     })
+}
+
+impl RunAnalysis {
+    /// The regime as tables print it: `convergence`, `divergence (non-finite rho at epoch 1)`,
+    /// `chaotic (decided at epoch 40: ...)`.
+    pub fn regime_label(&self) -> String {
+        match &self.decision {
+            Some(d) => d.label(),
+            None => self.regime.label(),
+        }
+    }
 }
 
 /// Analysis of a sweep: every point, the regime boundaries along ELR (sphere runs), the period

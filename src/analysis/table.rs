@@ -117,7 +117,7 @@ const OPTIM: Fixed = ("optim", "optim.name", |r| r.optim.name().into());
 const LR: Fixed = ("lr", "optim.lr", |r| num(r.lr));
 const WD: Fixed = ("wd", "optim.wd", |r| num(r.wd));
 const ELR_MEASURED: Fixed = ("ELR", "", |r| dash(r.elr_measured.map(num)));
-const REGIME: Fixed = ("regime", "", |r| r.regime.label());
+const REGIME: Fixed = ("regime", "", |r| r.regime_label());
 const RATIO: Fixed = ("angle/eta_r", "", |r| dash(r.equilibrium.first().map(|q| format!("{:.3}", q.ratio))));
 const FINAL_ACC: Fixed = ("final test acc", "", |r| format!("{:.4}", r.final_test_acc));
 

@@ -29,6 +29,15 @@ pub struct Args {
     /// periodic` uses 0.99, a converged state as in P1.
     #[arg(long, default_value_t = 0.0)]
     converged_acc: f64,
+    /// Also replay the early rule (`train.stop_when = "regime"`) on the sphere runs that trained
+    /// to their last epoch: where each would have stopped, with which regime, whether that
+    /// agrees with the end-of-run classification, and the epochs it would have saved (written
+    /// to early.json beside analysis.json).
+    #[arg(long)]
+    early: bool,
+    /// The early rule's window in epochs (with --early).
+    #[arg(long, default_value_t = 10)]
+    window: usize,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -41,5 +50,12 @@ pub fn run(a: Args) -> Result<()> {
     let rp = RegimeParams { min_epochs: a.min_epochs, ..Default::default() };
     let r = analysis::analyze_and_save(&a.dir, a.out.as_deref(), &jp, &rp)?;
     print!("{}", analysis::to_text(&r));
+    if a.early {
+        let rep = analysis::replay::replay(&r, &analysis::replay::rule(a.window))?;
+        let out = a.out.as_deref().map_or(a.dir.join("early.json"), |o| o.with_file_name("early.json"));
+        silab::store::write_json(&out, &rep)?;
+        print!("\n{}", analysis::replay::to_text(&rep));
+        println!("{}", out.display());
+    }
     Ok(())
 }

@@ -39,6 +39,7 @@ struct ScanArgs {
     /// Output folder (default: RUN_DIR/landscape of the first run).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// No progress bars or progress lines (results and errors are still printed).
     #[arg(long, short)]
     quiet: bool,
 }

@@ -7,6 +7,7 @@ mod bench;
 mod check_si;
 mod data;
 mod landscape;
+mod map;
 mod plot;
 mod presets;
 mod progress;
@@ -33,6 +34,7 @@ enum Cmd {
     Train(train::Args),
     #[command(args_conflicts_with_subcommands = true)]
     Sweep(sweep::Args),
+    Map(map::Args),
     Analyze(analyze::Args),
     Reproduce(reproduce::Args),
     Sharpness(sharpness::Args),
@@ -52,6 +54,7 @@ pub fn try_main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Train(a) => train::run(a),
         Cmd::Sweep(a) => sweep::run(a),
+        Cmd::Map(a) => map::run(a),
         Cmd::Analyze(a) => analyze::run(a),
         Cmd::Reproduce(a) => reproduce::run(a),
         Cmd::Sharpness(a) => sharpness::run(a),

@@ -56,7 +56,7 @@ fn columns_page() -> String {
     let eigs = format!(
         "With `sharpness.top_k = K`, `{EIG_PREFIX}2` … `{EIG_PREFIX}K` follow: the next Hessian eigenvalues.\n"
     );
-    let tables: [(&str, &str, &[schema::Column], String); 5] = [
+    let tables: [(&str, &str, &[schema::Column], String); 6] = [
         ("metrics", "`metrics.csv`: one row per log point of a run.", schema::METRICS, families),
         ("sharpness", "`sharpness.csv`, `sharpness_posthoc.csv`: curvature rows.", schema::SHARPNESS, eigs),
         ("scan", "`line.csv`, `slice_1d.csv`, `slice_2d.csv`: landscape scans.", schema::SCAN, String::new()),
@@ -72,6 +72,7 @@ fn columns_page() -> String {
             schema::SWEEP_KEYS,
             String::new(),
         ),
+        ("map", "`table.csv` of a regime map (`silab map`): one row per run.", schema::MAP, String::new()),
     ];
     for (anchor, title, table, note) in tables {
         s += &format!("\n## {anchor}\n\n{title}\n\n| column | type | meaning |\n|---|---|---|\n");

@@ -30,11 +30,13 @@ pub struct Args {
     /// Output folder (default: reproduce/<experiment>-<scale>). Rerunning on it resumes.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Parallel runs (default: cores / train.threads).
     #[arg(long)]
     jobs: Option<usize>,
     /// Override a key of every run: `--set train.epochs=50`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// No progress bars or progress lines (results and errors are still printed).
     #[arg(long, short)]
     quiet: bool,
     /// regimes / mse / regimes-ln / beyond: also measure the sharpness of every run's final point

@@ -30,6 +30,7 @@ pub struct Args {
     /// Override a measurement key: `--set sharpness.images=500` (also train.device, train.threads).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// No progress bars or progress lines (results and errors are still printed).
     #[arg(long, short)]
     quiet: bool,
 }

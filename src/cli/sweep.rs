@@ -26,6 +26,7 @@ pub struct Args {
     /// Sweep directory (default: sweeps/<name>-<hash>). Rerunning on it resumes.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// No progress bars or progress lines (results and errors are still printed).
     #[arg(long, short)]
     quiet: bool,
     /// Where the points run: `local` worker processes (waits for them), or a `slurm` array
@@ -73,7 +74,7 @@ enum SweepCmd {
 
 /// Options of the Slurm array job (`--executor slurm`, `sweep resubmit`).
 #[derive(clap::Args, Clone, Default)]
-struct SlurmArgs {
+pub(super) struct SlurmArgs {
     /// Slurm partition.
     #[arg(long)]
     partition: Option<String>,
@@ -94,11 +95,11 @@ struct SlurmArgs {
     sbatch_args: Vec<String>,
     /// Print the batch script instead of submitting it.
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
 }
 
 impl SlurmArgs {
-    fn options(&self) -> slurm::SlurmOptions {
+    pub(super) fn options(&self) -> slurm::SlurmOptions {
         slurm::SlurmOptions {
             partition: self.partition.clone(),
             time: self.time.clone(),
@@ -108,7 +109,7 @@ impl SlurmArgs {
             extra: self.sbatch_args.clone(),
         }
     }
-    fn any_given(&self) -> bool {
+    pub(super) fn any_given(&self) -> bool {
         self.options() != slurm::SlurmOptions::default() || self.dry_run
     }
 }

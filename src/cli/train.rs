@@ -70,6 +70,9 @@ pub fn run(a: Args) -> Result<()> {
         );
         return Ok(());
     }
+    if let Some(d) = &summary.decision {
+        println!("{}: stopped after {} epochs, its regime decided: {}", dir.display(), summary.epochs_done, d.label());
+    }
     let n = summary.epochs_done;
     let last = |k: &str| summary.last.get(k).copied().unwrap_or(f64::NAN);
     // train_loss only where it was measured (metrics.train_eval)

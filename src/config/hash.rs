@@ -38,6 +38,8 @@ pub const LATER_KEYS: &[&str] = &[
     "model.file",
     "model.si_groups",
     "model.frozen",
+    "train.stop_when",
+    "train.regime_window",
 ];
 
 impl RunConfig {

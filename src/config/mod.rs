@@ -34,7 +34,7 @@ pub use optim::{Auto, OptimConfig, OptimMode, OptimName, Schedule, Sphere};
 pub use presets::{Preset, preset, presets};
 pub use reference::{KeyDoc, reference, reference_markdown};
 pub use sharpness::{CurvatureBn, GroupSpec, Probe, SharpnessConfig};
-pub use train::{DeviceName, TrainConfig};
+pub use train::{DeviceName, StopWhen, TrainConfig};
 pub use validate::{MAX_MLP_WIDTH, MAX_SYNTHETIC, MAX_THREADS, MAX_WIDTH};
 
 use schemars::JsonSchema;

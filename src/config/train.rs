@@ -16,6 +16,21 @@ pub enum DeviceName {
 
 super::serde_named!(DeviceName);
 
+/// When a run may stop before its last epoch.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StopWhen {
+    /// Train every epoch (a non-finite loss still stops the run, `train.stop_on_nonfinite`).
+    #[default]
+    Never,
+    /// Sphere mode: stop once the run's regime (convergence, chaotic equilibrium, divergence) is
+    /// certain by the early rule (`silab::regime::early`) over `train.regime_window` epochs;
+    /// `summary.json` records the regime, the epoch and the statistic that decided it.
+    Regime,
+}
+
+super::serde_named!(StopWhen);
+
 /// The `[train]` section.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -47,6 +62,14 @@ pub struct TrainConfig {
     pub stop_on_nonfinite: bool,
     /// Also write every `metrics.csv` row to a TensorBoard event file in the run directory.
     pub tensorboard: bool,
+    /// `never`, or `regime`: stop a sphere run once its regime is certain by the early rule
+    /// (`silab map` runs do; the rule: the book's page on the regime map). The decision is
+    /// recorded in `summary.json` (status `decided`).
+    pub stop_when: StopWhen,
+    /// Epochs the early rule's evidence for convergence by fit and for divergence must hold for
+    /// (`stop_when = "regime"`); its long window (steady fall, chaotic plateau) is twice this and
+    /// at least 30% of `train.epochs`.
+    pub regime_window: usize,
 }
 
 impl Default for TrainConfig {
@@ -62,6 +85,8 @@ impl Default for TrainConfig {
             init_from: PathBuf::new(),
             stop_on_nonfinite: true,
             tensorboard: true,
+            stop_when: StopWhen::Never,
+            regime_window: 10,
         }
     }
 }

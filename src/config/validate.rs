@@ -5,7 +5,7 @@
 use super::load::all_keys_of;
 use super::{
     Arch, Auto, ConfigError, DataName, GroupSpec, ModelConfig, NormName, OptimMode, OptimName, RunConfig, Sphere,
-    SplitName, Variant,
+    SplitName, StopWhen, Variant,
 };
 
 /// The widest network (`model.width`): ConvNet-k has ~378 k^2 parameters, so k = 1024 is ~400 M.
@@ -367,6 +367,26 @@ fn train(c: &RunConfig) -> Result<(), ConfigError> {
     }
     if c.train.epochs == 0 {
         return bad("train.epochs", "must be >= 1");
+    }
+    if c.train.stop_when == StopWhen::Regime {
+        if c.optim.mode != OptimMode::Sphere {
+            return bad(
+                "train.stop_when",
+                format!(
+                    "\"regime\" needs optim.mode = \"sphere\" (regimes are those of a fixed ELR), got \"{}\"",
+                    c.optim.mode.name()
+                ),
+            );
+        }
+        if !c.metrics.train_eval {
+            return bad(
+                "train.stop_when",
+                "\"regime\" reads the train loss and accuracy: needs metrics.train_eval = true",
+            );
+        }
+        if !(2..=10_000).contains(&c.train.regime_window) {
+            return bad("train.regime_window", format!("must be in 2..=10000 epochs, got {}", c.train.regime_window));
+        }
     }
     Ok(())
 }

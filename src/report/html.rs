@@ -76,7 +76,7 @@ pub fn regime_tables(a: &SweepAnalysis) -> String {
     let t = TableSpec::default()
         .class(|r: &RunAnalysis| r.regime.regime.name().replace(' ', "-"))
         .col("ELR", |r: &RunAnalysis| f(r.elr))
-        .col("regime", |r: &RunAnalysis| r.regime.label())
+        .col("regime", |r: &RunAnalysis| r.regime_label())
         .col("tail train loss", |r: &RunAnalysis| f(r.regime.tail_train_loss))
         .col("tail train acc", |r: &RunAnalysis| format!("{:.3}", r.regime.tail_train_acc))
         .col("tail test error", |r: &RunAnalysis| format!("{:.3}", 1.0 - r.regime.tail_test_acc))

@@ -9,7 +9,7 @@
 //! ([`accepted_hashes`]). The run directory keeps its name (the hash of the config it started
 //! with).
 
-use super::{RunError, Summary, Trainer, diverged};
+use super::{RunError, Summary, Trainer, diverged, ended_early};
 use crate::config::{RunConfig, Schedule};
 use crate::run::RunState;
 use crate::store::{self, Lock, RunDir};
@@ -100,6 +100,13 @@ impl Trainer {
         if let Some(s) = diverged(&dir) {
             let at = s.diverged_at_step.map_or(String::new(), |s| format!(" at step {s}"));
             return Err(cannot(format!("it diverged{at}; nothing can follow a non-finite state")));
+        }
+        if let Some(d) = ended_early(&dir).and_then(|s| s.decision) {
+            return Err(cannot(format!(
+                "it stopped once its regime was decided ({}; train.stop_when = \"regime\"), and would stop again at \
+                 once; train a run with train.stop_when = \"never\" to see it to {epochs} epochs",
+                d.label()
+            )));
         }
         let mut summary = Summary::read(&dir)
             .map_err(|e| cannot(format!("its summary.json, where the extension is recorded, does not read ({e})")))?;

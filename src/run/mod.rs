@@ -28,12 +28,14 @@ pub use extend::Extension;
 pub use state::RunState;
 pub use workspace::{Workspace, runtime};
 
-use crate::config::{OptimMode, RunConfig};
+use crate::config::{OptimMode, RunConfig, StopWhen};
 use crate::data::{self, rng, streams};
 use crate::metrics::{self, AngleAcc, Row, StepAngles, elr};
 use crate::model::{BnMode, Net, Role, loss, sq_norm_t};
 use crate::optim::{Optimizer, si_grad_norm};
 use crate::progress::Progress;
+use crate::regime::early::{self, Decision, EarlyRule};
+use crate::regime::{RegimeParams, Series};
 use crate::schema::{METRICS, col};
 use crate::store::tensorboard::EventWriter;
 use crate::store::{self, Lock, RunDir, StoreError};
@@ -56,6 +58,10 @@ pub struct Summary {
     /// The step at which the run diverged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged_at_step: Option<usize>,
+    /// The regime the early rule decided (`train.stop_when = "regime"`; status `decided`): the
+    /// regime, the epoch, the statistic that decided it and the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
     pub epochs_done: usize,
     pub steps_done: usize,
     pub steps_per_epoch: usize,
@@ -701,8 +707,22 @@ impl Trainer {
 
     /// Stage: `summary.json` (`diverged_at`: the step where a value became non-finite).
     fn write_summary(&self, epoch: usize, step: usize, wall: f64, diverged_at: Option<usize>) -> Result<()> {
+        self.write_summary_with(epoch, step, wall, diverged_at, None)
+    }
+
+    /// [`Self::write_summary`], with the early rule's decision when it stopped the run.
+    fn write_summary_with(
+        &self,
+        epoch: usize,
+        step: usize,
+        wall: f64,
+        diverged_at: Option<usize>,
+        decision: Option<Decision>,
+    ) -> Result<()> {
         let status = if diverged_at.is_some() {
             RunState::Diverged
+        } else if decision.is_some() {
+            RunState::Decided
         } else if epoch >= self.cfg.train.epochs {
             RunState::Done
         } else {
@@ -713,6 +733,7 @@ impl Trainer {
             config_hash: self.cfg.hash(),
             status,
             diverged_at_step: diverged_at,
+            decision,
             epochs_done: epoch,
             steps_done: step,
             steps_per_epoch: self.steps_per_epoch,
@@ -782,6 +803,17 @@ impl Trainer {
             done = epoch + 1;
             self.end_of_epoch(done, step, clock.wall())?;
             self.log_epoch(done, step)?;
+            if let Some(d) = self.early_decision()? {
+                // the weights it stopped with are the run's last checkpoint
+                if !self.dir.checkpoint(done).exists() {
+                    self.save_checkpoint(done, step, clock.wall())?;
+                }
+                self.dir.log_line(&format!("stopped: {} (train.stop_when = \"regime\")", d.label()))?;
+                progress.line(&format!("epoch {done}: stopping, regime decided: {}", d.label()));
+                self.write_summary_with(done, step, clock.wall(), None, Some(d))?;
+                progress.finish();
+                return Ok(Summary::read(&self.dir)?);
+            }
         }
         // The summary of where the run stands now (also when a resume found nothing left to do).
         self.write_summary(done, step, clock.wall(), None)?;
@@ -936,6 +968,17 @@ impl Trainer {
         self.emit(row, progress)
     }
 
+    /// Stage: with `train.stop_when = "regime"`, the early rule on the epoch rows written so far
+    /// (read back from `metrics.csv`, as an analysis after the fact reads them).
+    fn early_decision(&self) -> Result<Option<Decision>> {
+        if self.cfg.train.stop_when != StopWhen::Regime {
+            return Ok(None);
+        }
+        let s = Series::from_run(&self.dir.root)?;
+        let rule = EarlyRule::new(self.cfg.train.regime_window, self.cfg.train.epochs, &RegimeParams::default());
+        Ok(early::decide(&s, &rule))
+    }
+
     /// Stage: the line of `log.txt` for an epoch done.
     fn log_epoch(&self, done: usize, step: usize) -> Result<()> {
         if let Some(r) = &self.last_row {
@@ -993,7 +1036,14 @@ impl Means {
 /// The summary of a run that ended as diverged (its config unchanged): such a run has nothing
 /// left to do, and resuming it returns this.
 pub fn diverged(dir: &RunDir) -> Option<Summary> {
+    ended_early(dir).filter(|s| s.status == RunState::Diverged)
+}
+
+/// The summary of a run that stopped before its last epoch with nothing left to do (its config
+/// unchanged): diverged, or stopped once its regime was decided (`train.stop_when = "regime"`).
+/// Resuming it returns this.
+pub fn ended_early(dir: &RunDir) -> Option<Summary> {
     let s = Summary::read(dir).ok()?;
     let cfg = RunConfig::from_file(&dir.config(), &[]).ok()?;
-    (s.status == RunState::Diverged && s.config_hash == cfg.hash()).then_some(s)
+    (matches!(s.status, RunState::Diverged | RunState::Decided) && s.config_hash == cfg.hash()).then_some(s)
 }

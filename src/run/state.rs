@@ -24,6 +24,9 @@ pub enum RunState {
     /// Stopped early: the loss or rho became NaN or infinite (`train.stop_on_nonfinite`).
     /// Nothing is left to do.
     Diverged,
+    /// Stopped early once its regime was certain (`train.stop_when = "regime"`; `summary.json`
+    /// holds the decision). Nothing is left to do.
+    Decided,
     /// Ended with an error.
     Failed,
     /// Stopped from outside before it ended: cancelled, out of time, preempted, its node lost.
@@ -33,7 +36,7 @@ pub enum RunState {
 
 impl RunState {
     /// The states `silab sweep status` reports, in the order of its counts. A diverged point is
-    /// reported as done (nothing left to do) and a killed one as failed (its detail says how):
+    /// reported as done (nothing left to do), as is a decided one, and a killed one as failed (its detail says how):
     /// both need the same action as those.
     pub const REPORTED: [RunState; 5] =
         [RunState::Done, RunState::Running, RunState::Queued, RunState::Failed, RunState::Pending];
@@ -46,14 +49,15 @@ impl RunState {
             RunState::Running => "running",
             RunState::Done => "done",
             RunState::Diverged => "diverged",
+            RunState::Decided => "decided",
             RunState::Failed => "failed",
             RunState::Killed => "killed",
         }
     }
 
-    /// Nothing is left to do: done, or diverged.
+    /// Nothing is left to do: done, diverged, or stopped once its regime was decided.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunState::Done | RunState::Diverged)
+        matches!(self, RunState::Done | RunState::Diverged | RunState::Decided)
     }
 }
 
@@ -99,6 +103,7 @@ mod tests {
             RunState::Running,
             RunState::Done,
             RunState::Diverged,
+            RunState::Decided,
             RunState::Failed,
             RunState::Killed,
         ] {

@@ -474,8 +474,11 @@ pub fn run_point_as(
     attempt.ended = Some(unix_now());
     match result {
         Ok(s) => {
-            // a run resumed to its end is done; one that diverged stays diverged
-            attempt.status = if s.status == RunState::Diverged { RunState::Diverged } else { RunState::Done };
+            // a run resumed to its end is done; one that diverged (or stopped decided) stays so
+            attempt.status = match s.status {
+                RunState::Diverged | RunState::Decided => s.status,
+                _ => RunState::Done,
+            };
             attempt.write(&sd, p)?;
             Ok(attempt.status)
         }

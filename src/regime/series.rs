@@ -2,7 +2,6 @@
 //! ([`store::Table`]): a garbled cell is an error naming file, line and column, never a NaN.
 
 use crate::config::{OptimMode, RunConfig};
-use crate::run::Summary;
 use crate::schema::{self, col};
 use crate::store::{self, RunDir};
 use anyhow::{Result, bail};
@@ -61,6 +60,26 @@ fn first_nonfinite(t: &store::Table, rows: &[&store::TypedRow], epoch: usize) ->
 }
 
 impl Series {
+    /// The first `k` epoch rows (what the run had logged after epoch `k - 1`), with the
+    /// non-finite marker only if it falls inside them.
+    pub fn prefix(&self, k: usize) -> Series {
+        let cut = |v: &Vec<f64>| v[..k.min(v.len())].to_vec();
+        let last = self.epoch.get(k.min(self.epoch.len()).wrapping_sub(1)).copied();
+        Series {
+            epoch: cut(&self.epoch),
+            train_loss: cut(&self.train_loss),
+            train_acc: cut(&self.train_acc),
+            test_acc: cut(&self.test_acc),
+            rho: cut(&self.rho),
+            elr: cut(&self.elr),
+            eff_grad_norm: cut(&self.eff_grad_norm),
+            angles: self.angles.iter().map(|(n, a)| (n.clone(), cut(a))).collect(),
+            angle_eq: cut(&self.angle_eq),
+            nonfinite: self.nonfinite.clone().filter(|nf| last.is_some_and(|e| nf.epoch as f64 <= e)),
+            ..self.clone()
+        }
+    }
+
     /// Read the epoch rows of a run directory (a run without any, only a header, is an error).
     pub fn from_run(dir: &Path) -> Result<Series> {
         let rd = RunDir::new(dir);
@@ -84,7 +103,12 @@ impl Series {
         let nonfinite = first_nonfinite(&t, &rows, e);
         let get = |i: usize| rows.iter().map(|r| r.num(i)).collect::<Vec<f64>>();
         let h = &t.header;
-        let summary = Summary::read(&rd).ok();
+        // summary.json read as plain JSON: this module sits below `run` (whose trainer reads
+        // series for its early rule), so it does not name `run::Summary`
+        let steps_per_epoch = store::read_json::<serde_json::Value>(&rd.summary())
+            .ok()
+            .and_then(|v| v.get("steps_per_epoch").and_then(|n| n.as_u64()))
+            .unwrap_or(0) as usize;
         // angle columns are absent from runs made before they existed (or with metrics.angles off)
         let mut angles = vec![];
         let mut angle_eq = vec![];
@@ -116,7 +140,7 @@ impl Series {
             lr: cfg.optim.lr,
             wd: if cfg.optim.mode == OptimMode::Full { cfg.optim.wd } else { 0.0 },
             classes: cfg.classes(),
-            steps_per_epoch: summary.map(|s| s.steps_per_epoch).unwrap_or(0),
+            steps_per_epoch,
             nonfinite,
         })
     }

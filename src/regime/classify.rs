@@ -4,13 +4,13 @@
 //! Comparisons are written `!(x >= t)` on purpose: a NaN (a diverged run) must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-use super::Series;
 use super::series::NonFinite;
+use super::series::Series;
 use crate::stats::{median, trend};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Training regime of a fixed-ELR run (P2), or why a run is not classified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Regime {
     Convergence,
@@ -95,7 +95,8 @@ impl RegimeReport {
 
 /// Classify a run from the tail of its train loss and accuracy, relative to chance (1/C) and to
 /// the initial loss: divergence when the tail accuracy stays near chance while the loss stays near
-/// its initial level (or is not finite); convergence
+/// its initial level without falling steadily (or is not finite: a net learning slowly at a tiny
+/// ELR, its loss still falling, is regime 1, not 3); convergence
 /// when the net has fitted the training set or its loss keeps falling steadily; chaotic
 /// equilibrium otherwise (a stationary loss above zero, accuracy well above chance). Runs of fewer
 /// than `min_epochs` epochs are [`Regime::TooShort`]; a run whose loss or weights went
@@ -136,7 +137,7 @@ pub fn regime(s: &Series, p: &RegimeParams) -> RegimeReport {
         Regime::NotMeasured
     } else if s.epoch.len().saturating_sub(1) < p.min_epochs {
         Regime::TooShort
-    } else if !finite || (!(acc >= chance + p.div_margin * (1.0 - chance)) && near_initial) {
+    } else if !finite || (!(acc >= chance + p.div_margin * (1.0 - chance)) && near_initial && !(t <= -p.conv_t)) {
         Regime::Divergence
     } else if acc >= p.conv_acc || t <= -p.conv_t {
         Regime::Convergence
