@@ -37,7 +37,8 @@ pub struct Args {
     /// Refine each boundary's bracket until its ends are at most this factor apart.
     #[arg(long, default_value_t = 1.5)]
     factor: f64,
-    /// ELRs of the initial grid (both ends included).
+    /// ELRs of the initial grid (both ends included; the lower end runs only when no other ELR
+    /// of the grid converges).
     #[arg(long, default_value_t = 3)]
     initial: usize,
     /// Seeds at each ELR that decides a boundary.

@@ -9,7 +9,9 @@
 //! runs and continues the round that was interrupted.
 //!
 //! The search, for an ELR range `[lo, hi]`:
-//! 1. an initial grid of `initial` ELRs, evenly spaced on log-ELR, including both ends;
+//! 1. an initial grid of `initial` ELRs, evenly spaced on log-ELR, including both ends; its lower
+//!    end runs only when no other ELR of the grid converges (it only tells whether convergence
+//!    lies in the range, and the smallest ELR is the slowest run to decide);
 //! 2. each ELR's regime is the strict majority of its seeds' regimes (an ELR whose seeds tie
 //!    gets one more seed);
 //! 3. sorted by ELR, the 1→2 bracket is the pair around the first ELR whose regime is above
@@ -38,7 +40,8 @@ pub struct MapSpec {
     pub hi: f64,
     /// Refine each bracket until its ends are at most this factor apart (> 1).
     pub factor: f64,
-    /// ELRs of the initial grid, both ends included (≥ 2).
+    /// ELRs of the initial grid, both ends included (≥ 2; the lower end runs only when no
+    /// other ELR of the grid converges).
     pub initial: usize,
     /// Seeds at each ELR that decides a boundary (≥ 2).
     pub seeds: usize,
@@ -189,15 +192,23 @@ pub fn plan(spec: &MapSpec, obs: &[Observation]) -> Vec<(f64, usize)> {
         let n = ((spec.hi / spec.lo).log10() * spec.grid_per_decade as f64).round() as usize + 1;
         return log_grid(spec.lo, spec.hi, n.max(2)).into_iter().filter(|&e| !have(e, 0)).map(|e| (e, 0)).collect();
     }
-    let grid: Vec<(f64, usize)> =
-        log_grid(spec.lo, spec.hi, spec.initial).into_iter().filter(|&e| !have(e, 0)).map(|e| (e, 0)).collect();
-    if !grid.is_empty() {
-        return grid;
+    // the initial grid without its lower end: that end only says whether convergence lies in
+    // the range, which a converging ELR above it says already (and a run at the smallest ELR is
+    // the slowest to decide); it runs once no ELR of the grid converges
+    let grid = log_grid(spec.lo, spec.hi, spec.initial);
+    let first: Vec<(f64, usize)> = grid[1..].iter().filter(|&&e| !have(e, 0)).map(|&e| (e, 0)).collect();
+    if !first.is_empty() {
+        return first;
     }
     let st = state(obs);
+    let converges = st.per_elr.iter().any(|p| p.1 == Some(Regime::Convergence));
+    if !converges && !have(grid[0], 0) {
+        return vec![(grid[0], 0)];
+    }
     let mut next: Vec<(f64, usize)> = vec![];
+    // a run already made is never planned again (a tied ELR can also be a bracket's midpoint)
     let mut add = |p: (f64, usize)| {
-        if !next.contains(&p) {
+        if !next.contains(&p) && !have(p.0, p.1) {
             next.push(p);
         }
     };
@@ -210,7 +221,10 @@ pub fn plan(spec: &MapSpec, obs: &[Observation]) -> Vec<(f64, usize)> {
     for b in [&st.convergence_chaotic, &st.chaotic_divergence] {
         if let Boundary::Bracketed { lo, hi, .. } = *b {
             let mid = round_elr((lo * hi).sqrt());
-            if hi / lo > spec.factor && mid > lo && mid < hi {
+            let tied = st.per_elr.iter().any(|p| p.0 == mid && p.1.is_none());
+            if tied {
+                // the midpoint is an ELR whose seeds tie: its next seed (planned above) decides it
+            } else if hi / lo > spec.factor && mid > lo && mid < hi {
                 add((mid, 0));
             } else {
                 // refined: both ends rest on `seeds` seeds
@@ -325,6 +339,42 @@ mod tests {
         let (st, _, _) = run_map(&spec, 1e-4, 5e-2, false);
         assert_eq!(st.convergence_chaotic, Boundary::BelowRange);
         assert!(within(&st.chaotic_divergence, 5e-2, 1.5));
+    }
+
+    #[test]
+    fn the_lower_end_runs_only_when_nothing_above_it_converges() {
+        let spec = MapSpec::default();
+        // the middle converges: the lower end (1e-5) never runs
+        let first = plan(&spec, &[]);
+        assert_eq!(first, vec![(3.162e-3, 0), (1.0, 0)]);
+        let (st, _, _) = run_map(&spec, 4.2e-3, 3.3e-2, false);
+        assert!(!st.per_elr.iter().any(|p| p.0 == 1e-5), "{:?}", st.per_elr);
+        // the middle is already chaotic: the lower end runs, and the boundary is found below
+        let (st, _, _) = run_map(&spec, 2e-4, 3.3e-2, false);
+        assert!(st.per_elr.iter().any(|p| p.0 == 1e-5));
+        assert!(within(&st.convergence_chaotic, 2e-4, 1.5), "{:?}", st.convergence_chaotic);
+    }
+
+    #[test]
+    fn no_run_is_planned_twice_when_a_tied_elr_is_a_bracket_midpoint() {
+        // 0.3924 = sqrt(0.2738 * 0.5623): its two seeds tie, so the 2->3 bracket skips it and its
+        // midpoint is 0.3924 again; only its third seed runs
+        let o = |elr, seed, regime| Observation { elr, seed, regime };
+        let obs = vec![
+            o(0.1333, 0, Regime::Chaotic),
+            o(0.2738, 0, Regime::Chaotic),
+            o(0.2738, 1, Regime::Chaotic),
+            o(0.3924, 0, Regime::Chaotic),
+            o(0.3924, 1, Regime::Divergence),
+            o(0.5623, 0, Regime::Divergence),
+            o(0.5623, 1, Regime::Divergence),
+        ];
+        let spec = MapSpec { lo: 0.1333, hi: 0.5623, initial: 2, ..Default::default() };
+        let next = plan(&spec, &obs);
+        assert_eq!(next, vec![(0.3924, 2)]);
+        for (e, s) in &next {
+            assert!(!obs.iter().any(|x| x.elr == *e && x.seed == *s));
+        }
     }
 
     #[test]

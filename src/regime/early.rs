@@ -76,7 +76,7 @@ impl EarlyRule {
             div_loss_frac: p.div_loss_frac,
             conv_t: p.conv_t,
             steady_t: 10.0,
-            steady_keep: 0.5,
+            steady_keep: 0.7,
             flat_t: 1.0,
             flat_ratio: 1.1,
         }

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 def main(case):
     meta = json.load(open(f"{case}/meta.json"))
     torch.set_num_threads(meta["threads"])
-    # TODO: export with silab.export once the python package lands (same module, plus manifest)
+    # the file silab.export wrote (tests/py/scripted_nets.py): the same scripted module silab trains
     net = torch.jit.load(meta["file"])
     net.train()
     data = load_file(f"{case}/data.safetensors")

@@ -1,9 +1,10 @@
 """Scripted modules for tests/scripted.rs: `scripted_nets.py OUT_DIR` writes, into OUT_DIR,
 
-- convnet.pt: the reference ConvNet-8-SI (python/silab_reference.py), torch.jit.script'ed
-  (TODO: use silab.export once the python package lands, and its manifest);
+- convnet.pt (+ convnet.silab.toml): the reference ConvNet-8-SI (python/silab_reference.py),
+  exported by `silab.export` (scripted, reloaded and checked, its SI groups proposed from the
+  graph, verified and written to the manifest);
 - traced.pt: the same module traced (silab must refuse it);
-- resnet.pt: the reference pre-activation ResNet-18-SI-4, scripted;
+- resnet.pt (+ resnet.silab.toml): the reference pre-activation ResNet-18-SI-4, exported the same way;
 - two_inputs.pt: a forward of two tensors; tuple_out.pt: a forward returning a tuple;
 - prenorm.pt (+ prenorm.silab.toml): a pre-norm residual net with GroupNorm and LayerNorm that
   silab has never seen, with its SI groups declared by hand;
@@ -17,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+from silab import export  # noqa: E402
 from silab_reference import PreActResNet18, build  # noqa: E402
 
 
@@ -131,10 +133,11 @@ def main(out):
     m = build(cfg, classes=10)
     for p in m.linear_layers[2].parameters():  # the SI variant's fixed last layer
         p.requires_grad_(False)
-    torch.jit.script(m).save(os.path.join(out, "convnet.pt"))
+    example = torch.randn(4, 3, 32, 32)
+    export(m, example, os.path.join(out, "convnet.pt"))
     torch.jit.trace(m, torch.randn(2, 3, 32, 32)).save(os.path.join(out, "traced.pt"))
     resnet = ScriptableResNet({"arch": "resnet18", "width": 4, "variant": "scale-invariant", "norm": "batch"}, 10)
-    torch.jit.script(resnet).save(os.path.join(out, "resnet.pt"))
+    export(resnet, example, os.path.join(out, "resnet.pt"))
     torch.jit.script(TwoInputs()).save(os.path.join(out, "two_inputs.pt"))
     torch.jit.script(TupleOut()).save(os.path.join(out, "tuple_out.pt"))
     torch.jit.script(PreNorm()).save(os.path.join(out, "prenorm.pt"))
