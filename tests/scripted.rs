@@ -541,8 +541,19 @@ fn scripted_keys_are_validated_naming_the_key() {
     // a data set of another number of classes
     let e = load_classes("convnet.pt", 7).unwrap_err().to_string();
     assert!(e.contains("outputs 10 logits") && e.contains("7 classes"), "{e}");
-    // inputs of another shape than the module takes
+    // inputs of another shape than the module was exported for: its manifest says so, before
+    // the module runs
     let c = cfg("convnet.pt", &[]);
+    let e = Net::from_config(&c.model, &[1, 28, 28], 10, 0, Kind::Float, Device::Cpu).unwrap_err().to_string();
+    assert!(
+        e.contains("convnet.silab.toml") && e.contains("input_shape = [3, 32, 32]") && e.contains("[1, 28, 28]"),
+        "{e}"
+    );
+    // without a manifest, the module's own forward fails on them, named
+    let root = tempfile::tempdir().unwrap();
+    let bare = root.path().join("bare.pt");
+    std::fs::copy(nets().join("convnet.pt"), &bare).unwrap();
+    let c = cfg(bare.to_str().unwrap(), &[]);
     let e = Net::from_config(&c.model, &[1, 28, 28], 10, 0, Kind::Float, Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("[2, 1, 28, 28]") && e.contains("failed"), "{e}");
 }

@@ -373,6 +373,22 @@ pub fn load(cfg: &ModelConfig, o: &LoadOptions) -> Result<Net, ScriptError> {
     if let Some(why) = archive.traced() {
         return Err(ScriptError::Traced { path, why });
     }
+    // the manifest says which input the module was exported for: another shape is refused here,
+    // naming both, before libtorch runs the module on it
+    let manifest = read_manifest(&path)?;
+    if let Some(shape) = manifest.as_ref().and_then(|m| m.input_shape.as_ref())
+        && *shape != o.input_shape
+    {
+        return Err(ScriptError::Manifest {
+            path: manifest_path(&path),
+            why: format!(
+                "input_shape = {shape:?}: {} was exported for such inputs, but the data set gives {:?}; train it \
+                 on data of that shape, or export it again for this data",
+                path.display(),
+                o.input_shape
+            ),
+        });
+    }
     let load = |data: &[u8]| {
         CModule::load_data_on_device(&mut Cursor::new(data), o.device)
             .map_err(|e| file_err(&path, format!("libtorch cannot load it: {}", first_line(&e.to_string()))))
@@ -385,7 +401,6 @@ pub fn load(cfg: &ModelConfig, o: &LoadOptions) -> Result<Net, ScriptError> {
     let mut module = load(&archive.rewritten(&path, o.zero_eps)?)?;
     module.to(o.device, o.kind, false);
     let all = module.named_parameters().map_err(|e| file_err(&path, e.to_string()))?;
-    let manifest = read_manifest(&path)?;
     let (params, buffers) = tensors(all, &param_names);
     let (params, groups) = declare(cfg, manifest.as_ref(), params)?;
     let nb = params.len();
