@@ -22,7 +22,7 @@ from silab_reference import build  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arch", choices=["convnet", "mlp", "vit"], required=True)
+    ap.add_argument("--arch", choices=["convnet", "resnet18", "mlp", "vit"], required=True)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--dim", type=int, default=64)
@@ -37,20 +37,32 @@ def main():
     ap.add_argument("--wd", type=float, default=1e-3)
     ap.add_argument("--optim", choices=["sgd", "adam", "adamw", "lion"])
     ap.add_argument("--momentum", type=float, default=0.0)
+    ap.add_argument("--export", metavar="FILE",
+                    help="write the module (after its init, before any step) with silab.export to FILE, for "
+                         "`silab bench --model-file FILE`: the same module, scripted")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the module (inductor)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    m = {"arch": a.arch, "width": a.width, "variant": "scale-invariant", "norm": "layer", "depth": a.depth,
+    # each architecture's default norm, as silab's (BatchNorm for the ConvNet and the ResNet)
+    m = {"arch": a.arch, "width": a.width, "variant": "scale-invariant", "norm": "auto", "depth": a.depth,
          "dim": a.dim, "heads": a.heads, "mlp_ratio": 2.0, "patch": a.patch, "pool": "cls", "bn_eps": 1e-5}
     net = build(m, a.classes).train()
-    head = {"convnet": lambda: net.linear_layers[2], "mlp": lambda: net.head}.get(a.arch)
-    if head:  # silab's scale-invariant ConvNet and MLP: classifier rescaled to norm 10 and frozen
+    head = {"convnet": lambda: net.linear_layers[2], "resnet18": lambda: net.linear,
+            "mlp": lambda: net.head}.get(a.arch)
+    if head:  # silab's scale-invariant ConvNet, ResNet and MLP: classifier rescaled to norm 10 and frozen
         head = head()
         with torch.no_grad():
             head.weight.mul_(10.0 / head.weight.norm())
         for p in head.parameters():
             p.requires_grad_(False)
     params = [p for p in net.parameters() if p.requires_grad]
+    if a.export:
+        from silab import export
+        export(net, torch.randn(4, 3, 32, 32), a.export)
+        net.train()
+    if a.compile:
+        net = torch.compile(net)
     x = torch.randn(a.batch, 3, 32, 32)
     y = torch.randint(0, a.classes, (a.batch,))
 
@@ -80,7 +92,7 @@ def main():
             times.append((t_end - t) * 1e3)
             opt_times.append((t_end - t_opt) * 1e3)
     med = statistics.median(times)
-    out = {"framework": "pytorch", "torch": torch.__version__, "device": "cpu", "threads": a.threads,
+    out = {"framework": "pytorch" + (" compile" if a.compile else ""), "torch": torch.__version__, "device": "cpu", "threads": a.threads,
            "mode": "full", "arch": a.arch, "width": a.width, "batch": a.batch,
            "ms_per_step_median": round(med, 3), "ms_per_step_min": round(min(times), 3),
            "images_per_s": round(a.batch / med * 1e3, 1)}

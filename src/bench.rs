@@ -60,7 +60,12 @@ pub struct BenchResult {
 fn workload(c: &BenchConfig) -> anyhow::Result<(Net, Tensor, Tensor, Device)> {
     let dev = crate::run::runtime(c.threads, c.device)?;
     let mc = ModelConfig { width: c.width, ..c.model.clone() };
-    let net = Net::new(&mc, c.classes as usize, 0, Kind::Float, dev);
+    // a scripted module (`--model-file`) runs as saved, its SI groups from its manifest
+    let net = if mc.arch == crate::config::Arch::Torchscript {
+        Net::from_config(&mc, &[3, 32, 32], c.classes as usize, 0, Kind::Float, dev)?
+    } else {
+        Net::new(&mc, c.classes as usize, 0, Kind::Float, dev)
+    };
     let mut r = rng(0, 0);
     let xs: Vec<f32> = (0..c.batch * 3 * 32 * 32).map(|_| StandardNormal.sample(&mut r)).collect();
     let x = Tensor::from_slice(&xs).view([c.batch, 3, 32, 32]).to_device(dev);

@@ -10,6 +10,10 @@ pub struct Args {
     /// convnet (the papers' workload), mlp or vit (scale-invariant variant, default norm).
     #[arg(long, value_enum, default_value = "convnet")]
     arch: ArchName,
+    /// Instead of --arch: a scripted module (`model.arch = "torchscript"`), e.g. one written by
+    /// `scripts/bench_torch_models.py --export FILE`; its SI groups from the manifest beside it.
+    #[arg(long, conflicts_with = "arch")]
+    model_file: Option<std::path::PathBuf>,
     /// ConvNet width factor k; MLP hidden units.
     #[arg(long, default_value_t = 32)]
     width: i64,
@@ -73,8 +77,13 @@ pub fn run(a: Args) -> Result<()> {
         ArchName::Mlp => Arch::Mlp,
         ArchName::Vit => Arch::Vit,
     };
+    let (arch, file) = match &a.model_file {
+        Some(f) => (Arch::Torchscript, f.display().to_string()),
+        None => (arch, String::new()),
+    };
     let model = ModelConfig {
         arch,
+        file,
         variant: Variant::ScaleInvariant,
         depth: a.depth,
         dim: a.dim,
