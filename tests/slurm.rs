@@ -224,3 +224,70 @@ fn slurm_array_cancel_resubmit_matches_local() {
     assert_eq!(a.rows(), 6 * 11);
     assert_eq!(drop_time(&a), drop_time(&b));
 }
+
+/// `silab map --executor slurm`: each call submits the next round as an array job and returns;
+/// called again once that round has ended, it plans the next, until it prints the map, which
+/// equals the map of local workers.
+#[test]
+fn a_map_on_slurm_round_by_round_equals_the_local_map() {
+    if !have_slurm() {
+        let o = Command::new(script()).arg("install").output();
+        if !have_slurm() {
+            let why = o.map(|o| text(&o)).unwrap_or_else(|e| e.to_string());
+            panic!("Slurm is not installed and `scripts/slurm-local.sh install` failed: {why}");
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base.toml");
+    std::fs::write(
+        &base,
+        "data.train_size = 256\ndata.test_size = 64\nmodel.width = 2\ntrain.batch_size = 32\ntrain.threads = 1\n\
+         train.epochs = 24\ntrain.regime_window = 4\ntrain.checkpoint_every = 5\nmetrics.full_grad = false\n\
+         metrics.layers = false\noptim.mode = \"sphere\"\n",
+    )
+    .unwrap();
+    let exe = env!("CARGO_BIN_EXE_silab");
+    let args = |out: &Path| -> Vec<String> {
+        ["map", "-q", "--config", base.to_str().unwrap(), "--lo", "1e-3", "--hi", "3", "--factor", "4", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([out.display().to_string()])
+            .collect()
+    };
+    let local = tmp.path().join("local");
+    let o = Command::new(exe).args(args(&local)).args(["--jobs", "2"]).output().unwrap();
+    assert!(o.status.success(), "local map: {}", text(&o));
+
+    let cluster = Cluster::start(&tmp.path().join("cluster"));
+    let on = tmp.path().join("on-slurm");
+    let mut submitted = 0;
+    loop {
+        let o = cluster.cmd(exe).args(args(&on)).args(["--executor", "slurm", "--time", "00:10:00"]).output().unwrap();
+        let t = text(&o);
+        assert!(o.status.success(), "{t}");
+        if t.contains("regime map of") {
+            break;
+        }
+        assert!(t.contains("submitted as slurm array job") || t.contains("still running"), "{t}");
+        submitted += t.contains("submitted as slurm array job") as usize;
+        assert!(submitted <= 20, "more rounds than a map of this range needs: {t}");
+        // wait for the round's runs to end (every point of the newest round finished)
+        let rounds = on.join("rounds");
+        wait_until("the round's runs", 300, || {
+            let newest = std::fs::read_dir(&rounds).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).max().unwrap();
+            let sd = SweepDir::new(&newest);
+            Manifest::read(&sd).is_ok_and(|m| m.points.iter().all(|p| sweep::point_state(&sd, p).is_finished()))
+        });
+    }
+    assert!(submitted >= 2, "a bisection of several rounds, each its own array job ({submitted})");
+    let summary = |d: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("rounds");
+        v
+    };
+    assert_eq!(summary(&on), summary(&local));
+    let table = |d: &Path| std::fs::read_to_string(d.join("table.csv")).unwrap();
+    assert_eq!(table(&on), table(&local));
+    drop(cluster);
+}

@@ -83,8 +83,17 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
         log_y: true,
         ..Default::default()
     };
-    for (i, (s, r)) in series.iter().enumerate() {
-        let label = format!("lr {} (lr·wd {})", num(r.lr), num(r.lr * r.wd));
+    // one colour per lr*wd (its seeds share it), labelled once
+    let colour = lrwd_colours(&series);
+    let mut labelled = vec![];
+    for (s, r) in series.iter() {
+        let i = colour(r);
+        let label = if labelled.contains(&i) {
+            String::new()
+        } else {
+            labelled.push(i);
+            format!("lr {} (lr·wd {})", num(r.lr), num(r.lr * r.wd))
+        };
         loss.curves.push(Curve { label: label.clone(), points: ep(s, &s.train_loss), style: Style::Line, color: i });
         let jumps: Vec<(f64, f64)> = r.s_jumps.iter().map(|j| (j.epoch, j.loss_after)).collect();
         loss.curves.push(Curve { label: String::new(), points: jumps, style: Style::Points, color: i });
@@ -97,8 +106,11 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
         rho.curves.push(Curve { label: label.clone(), points: ep(s, &s.rho), style: Style::Line, color: i });
         let pts: Vec<(f64, f64)> = s.elr.iter().cloned().zip(s.eff_grad_norm.iter().cloned()).skip(1).collect();
         phase.curves.push(Curve { label: label.clone(), points: pts.clone(), style: Style::Points, color: i });
-        // theory: equilibrium ELR* = sqrt(2 lr wd) / g_eff
+        // theory: equilibrium ELR* = sqrt(2 lr wd) / g_eff (once per lr*wd)
         let gs: Vec<f64> = pts.iter().map(|p| p.1).filter(|g| g.is_finite() && *g > 0.0).collect();
+        if label.is_empty() {
+            continue;
+        }
         if let (Some(lo), Some(hi)) = (gs.iter().cloned().reduce(f64::min), gs.iter().cloned().reduce(f64::max)) {
             let c = (2.0 * r.lr * r.wd).sqrt();
             phase.curves.push(Curve {
@@ -125,6 +137,14 @@ pub fn periodic(series: &[Series], runs: &[RunAnalysis], dir: &StudyDir) -> Resu
     Ok(figs)
 }
 
+/// The palette index of each run of a periodic sweep: one per distinct lr*wd, in increasing order.
+fn lrwd_colours(series: &[(&Series, &RunAnalysis)]) -> impl Fn(&RunAnalysis) -> usize {
+    let mut lrwd: Vec<f64> = series.iter().map(|(_, r)| r.lr * r.wd).collect();
+    lrwd.sort_by(f64::total_cmp);
+    lrwd.dedup();
+    move |r: &RunAnalysis| lrwd.iter().position(|&x| x == r.lr * r.wd).unwrap_or(0)
+}
+
 /// `fig_p1_period_law`: the period (steps) of each run against lr*wd with the median per lr*wd
 /// and 1/(lr*wd) through it, and the train loss against lr*wd*step, where periods of every
 /// lr*wd line up if the period is 1/(lr*wd).
@@ -142,10 +162,19 @@ fn period_law(series: &[(&Series, &RunAnalysis)], runs: &[RunAnalysis], dir: &St
     }
     let mut t = panel("train loss against lr·wd·step", "loss", true);
     t.x_label = "lr·wd × step".into();
-    for (i, (s, r)) in series.iter().enumerate() {
+    let colour = lrwd_colours(series);
+    let mut labelled = vec![];
+    for (s, r) in series.iter() {
+        let i = colour(r);
         let k = r.lr * r.wd * s.steps_per_epoch as f64;
         let pts = s.epoch.iter().zip(&s.train_loss).map(|(e, l)| (e * k, *l)).collect();
-        let label = format!("lr·wd {} (seed {})", num(r.lr * r.wd), r.seed);
+        let n = series.iter().filter(|(_, q)| q.lr * q.wd == r.lr * r.wd).count();
+        let label = if labelled.contains(&i) {
+            String::new()
+        } else {
+            labelled.push(i);
+            format!("lr·wd {} ({n} run{})", num(r.lr * r.wd), if n == 1 { "" } else { "s" })
+        };
         t.curves.push(Curve { label, points: pts, style: Style::Line, color: i });
     }
     let f = Figure { panels: vec![law, t], cols: 2, panel_size: (620, 440) };
