@@ -5,8 +5,8 @@
 //! asked: the base config and the [`MapSpec`]; a rerun with other options is refused),
 //! `table.csv` / `table.parquet` (one row per run), `summary.json` and the figure `fig_map`.
 
-use super::{Boundary, MapSpec, MapState, Observation, plan, state};
-use crate::analysis::{JumpParams, Regime, RegimeParams, analyze_run};
+use super::{MapRun, MapSpec, MapState, MapSummary, Observation, plan, state};
+use crate::analysis::{JumpParams, RegimeParams, analyze_run};
 use crate::config::{OptimMode, RunConfig};
 use crate::progress::Progress;
 use crate::run::{RunState, Summary};
@@ -27,42 +27,6 @@ pub struct MapRequest {
     pub spec: MapSpec,
     /// The base run config (TOML), with `train.stop_when` as the map runs it.
     pub base: String,
-}
-
-/// One run of the map, as the table lists it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct MapRun {
-    pub round: usize,
-    pub elr: f64,
-    /// Seed index in the map (0, 1, ...).
-    pub seed_index: usize,
-    pub seed: u64,
-    pub regime: Regime,
-    pub decided_at_epoch: Option<usize>,
-    pub statistic: String,
-    pub epochs: usize,
-    pub train_loss: f64,
-    pub test_acc: f64,
-    /// Relative to the map directory.
-    pub dir: String,
-}
-
-/// `summary.json` of a map.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct MapSummary {
-    pub spec: MapSpec,
-    /// `true` once the search has nothing left to run.
-    pub done: bool,
-    pub rounds: usize,
-    pub runs: usize,
-    /// Epochs trained over all runs, and what the same runs would have cost at full length.
-    pub epochs_spent: usize,
-    pub epochs_full_length: usize,
-    pub convergence_chaotic: Boundary,
-    pub chaotic_divergence: Boundary,
-    pub ordered: bool,
-    /// Each ELR, its majority regime (None: its seeds tie) and its number of seeds.
-    pub per_elr: Vec<(f64, Option<Regime>, usize)>,
 }
 
 /// What [`run`] ended with.

@@ -1,7 +1,7 @@
 //! The figure of a regime map (`fig_map.png` / `.svg`): the ELR axis with the regime bands,
 //! each run marked at the epoch it was decided (or ran to), and its final train loss.
 
-use super::exec::{MapRun, MapSummary};
+use super::{MapRun, MapSummary};
 use crate::analysis::{Regime, regime_per_elr};
 use crate::numfmt::num_sig;
 use crate::report::figures::{Curve, Figure, Panel, Style};

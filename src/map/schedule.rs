@@ -14,7 +14,8 @@
 //! The claim that the map's schedule is at least as good is measured, not assumed.
 
 use super::Boundary;
-use super::exec::{MapDir, MapRequest, MapSummary};
+use super::MapSummary;
+use super::exec::{MapDir, MapRequest};
 use crate::config::{self, RunConfig};
 use crate::landscape::curvature;
 use crate::numfmt::num;
