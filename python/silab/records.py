@@ -18,8 +18,9 @@ import polars as pl
 import tomllib
 
 #: Integer columns of silab's tables (`src/schema.rs`); text columns below; every other is Float64.
-INT_COLUMNS = frozenset({"epoch", "step", "params", "ghost_batch", "images", "converged", "probe", "point", "seed"})
-TEXT_COLUMNS = frozenset({"row", "group", "bn_mode", "kind", "path"})
+INT_COLUMNS = frozenset({"epoch", "step", "params", "ghost_batch", "images", "converged", "probe", "point", "seed",
+                         "round", "decided_at_epoch", "epochs"})
+TEXT_COLUMNS = frozenset({"row", "group", "bn_mode", "kind", "path", "regime", "statistic", "dir"})
 
 #: The tables of a run directory `read_run` reads, by name -> file.
 TABLES = {
